@@ -1,0 +1,94 @@
+"""Activation functions: the step function, sigmoid, ReLU and softmax (chapter 3, used in chapter 4).
+
+Each takes any real array-like and returns a new array; integer input is computed in
+float64, float16/float32 input keeps its dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import real_float_array
+
+__all__ = ["step_function", "sigmoid", "sigmoid_grad", "relu", "softmax"]
+
+
+def step_function(x):
+    """1 where ``x > 0``, else 0 (the perceptron's activation, figure 4-4).
+
+    Its derivative is zero everywhere except at 0, where it does not exist: a network
+    built on it gives the loss nothing to follow (section 4.2.5).
+
+    Examples
+    --------
+    >>> step_function(np.array([-1.0, 0.0, 2.0]))
+    array([0, 0, 1])
+    """
+    x = real_float_array("x", x)
+    return (x > 0).astype(np.int64)
+
+
+def sigmoid(x):
+    """The logistic function 1 / (1 + exp(-x)), with no overflow warning for large ``|x|``.
+
+    For x below about -709, ``exp(-x)`` overflows to infinity in float64 and the
+    formula gives 1 / inf = 0, which is the correctly rounded answer; only NumPy's
+    overflow warning is silenced.  The formula is accurate to a few ulps everywhere:
+    it never subtracts nearly equal numbers.
+
+    Examples
+    --------
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
+    x = real_float_array("x", x)
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid_grad(x):
+    """Derivative of :func:`sigmoid`: sigmoid(x) * (1 - sigmoid(x)).
+
+    Examples
+    --------
+    >>> float(sigmoid_grad(0.0))
+    0.25
+    """
+    s = sigmoid(x)
+    return s * (1.0 - s)
+
+
+def relu(x):
+    """max(x, 0), elementwise.
+
+    Examples
+    --------
+    >>> relu(np.array([-2.0, 0.0, 3.0]))
+    array([0., 0., 3.])
+    """
+    x = real_float_array("x", x)
+    return np.maximum(x, 0)
+
+
+def softmax(x):
+    """Softmax over the last axis, for one sample (1-D) or a batch (N-D).
+
+    The row maximum is subtracted before exponentiating: softmax is unchanged by
+    adding a constant to a row, and this way ``exp`` never sees a positive number,
+    so it cannot overflow.
+
+    Examples
+    --------
+    >>> softmax(np.array([0.3, 2.9, 4.0]))
+    array([0.01821127, 0.24519181, 0.73659691])
+    >>> softmax(np.array([1010.0, 1000.0, 990.0]))  # exp(1010) would overflow
+    array([9.99954600e-01, 4.53978686e-05, 2.06106005e-09])
+    """
+    x = real_float_array("x", x)
+    if x.ndim == 0:
+        raise ValueError("x must have at least one axis (the classes), got a 0-d array")
+    if x.shape[-1] == 0:
+        raise ValueError("x must have at least one class on its last axis, got 0")
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / np.sum(exp, axis=-1, keepdims=True)

@@ -1,0 +1,190 @@
+"""The book's ``TwoLayerNet`` (section 4.5.1): affine, sigmoid, affine, softmax, cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import (
+    as_generator,
+    finite,
+    positive_finite_scalar,
+    positive_int,
+    real_float_array,
+)
+from .activations import sigmoid, softmax
+from .differentiation import DEFAULT_STEP, numerical_gradient
+from .losses import DEFAULT_DELTA, _cross_entropy, _targets
+
+__all__ = ["TwoLayerNet", "PARAM_NAMES"]
+
+#: The order of the parameters in ``TwoLayerNet.params`` and in every gradient dict.
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+#: Methods accepted by ``TwoLayerNet.numerical_gradient``.
+NUMERICAL_GRADIENT_METHODS = ("loop",)
+
+
+class TwoLayerNet:
+    """Two-layer network: ``softmax(sigmoid(x @ W1 + b1) @ W2 + b2)``.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+        Layer widths (784, 50, 10 for the book's MNIST network).
+    weight_init_std : float, default 0.01
+        Standard deviation of the normal initial weights; biases start at zero.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights.  An int is a seed; None draws fresh entropy.
+        The global ``np.random`` state is never used.
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        ``W1`` (input, hidden), ``b1`` (hidden,), ``W2`` (hidden, output), ``b2`` (output,).
+
+    Notes
+    -----
+    ``loss`` and ``numerical_gradient`` use cross-entropy with the book's ``delta=1e-7``;
+    ``gradient`` (backpropagation) returns the gradient of the loss *without* delta,
+    because ``y - t`` is that gradient.  The two differ by about ``delta / y_t`` relative:
+    negligible unless the network puts almost no probability on a right answer.
+
+    Examples
+    --------
+    >>> net = TwoLayerNet(input_size=4, hidden_size=3, output_size=2, rng=0)
+    >>> sorted((name, p.shape) for name, p in net.params.items())
+    [('W1', (4, 3)), ('W2', (3, 2)), ('b1', (3,)), ('b2', (2,))]
+    >>> x = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.4, 0.3, 0.2]])
+    >>> t = np.array([0, 1])
+    >>> net.predict(x).shape
+    (2, 2)
+    >>> round(float(net.loss(x, t)), 3)  # about log 2: small initial weights predict ~50/50
+    0.693
+    >>> num = net.numerical_gradient(x, t, delta=0)
+    >>> ana = net.gradient(x, t)
+    >>> all(np.allclose(num[k], ana[k], rtol=0, atol=1e-9) for k in num)
+    True
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, rng=None):
+        input_size = positive_int("input_size", input_size)
+        hidden_size = positive_int("hidden_size", hidden_size)
+        output_size = positive_int("output_size", output_size)
+        weight_init_std = positive_finite_scalar(
+            "weight_init_std", weight_init_std, allow_zero=True
+        )
+        generator = as_generator(rng)
+        self.params = {
+            "W1": weight_init_std * generator.standard_normal((input_size, hidden_size)),
+            "b1": np.zeros(hidden_size),
+            "W2": weight_init_std * generator.standard_normal((hidden_size, output_size)),
+            "b2": np.zeros(output_size),
+        }
+
+    # -- shapes -------------------------------------------------------------------
+
+    @property
+    def input_size(self) -> int:
+        return self.params["W1"].shape[0]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.params["W1"].shape[1]
+
+    @property
+    def output_size(self) -> int:
+        return self.params["W2"].shape[1]
+
+    def _inputs(self, x) -> np.ndarray:
+        x = real_float_array("x", x)
+        if x.ndim not in (1, 2):
+            raise ValueError(f"x must be one sample (D,) or a batch (N, D), got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x has {x.shape[-1]} features per sample but the network's input_size is "
+                f"{self.input_size}"
+            )
+        if x.ndim == 2 and x.shape[0] == 0:
+            raise ValueError("x is an empty batch (0 samples)")
+        return finite("x", x)
+
+    def _batch(self, x, t):
+        """Validated 2-D inputs and targets: ``(x, t, labels)``."""
+        x = self._inputs(x)
+        t_arr = np.asarray(t)
+        if x.ndim == 1:
+            x = x[None, :]
+            t_arr = t_arr[None, ...]
+        t_arr, labels = _targets((x.shape[0], self.output_size), t_arr, need_distribution=True)
+        return x, t_arr, labels
+
+    # -- the book's methods ----------------------------------------------------------
+
+    def _forward(self, x: np.ndarray):
+        W1, b1, W2, b2 = (self.params[name] for name in PARAM_NAMES)
+        a1 = np.dot(x, W1) + b1
+        z1 = sigmoid(a1)
+        a2 = np.dot(z1, W2) + b2
+        return z1, softmax(a2)
+
+    def predict(self, x):
+        """Class probabilities, shape (N, output_size), or (output_size,) for one sample."""
+        return self._forward(self._inputs(x))[1]
+
+    def loss(self, x, t, delta=DEFAULT_DELTA):
+        """Mean cross-entropy of the predictions against ``t`` (labels or one-hot)."""
+        x, t_arr, labels = self._batch(x, t)
+        delta = positive_finite_scalar("delta", delta, allow_zero=True)
+        return _cross_entropy(self._forward(x)[1], t_arr, labels, delta)
+
+    def accuracy(self, x, t):
+        """Fraction of samples whose most probable class is the target's.
+
+        ``t`` may be labels or one-hot rows (the book's version accepts only one-hot).
+        Ties go to the lowest class index, as ``np.argmax`` does.
+        """
+        x, t_arr, labels = self._batch(x, t)
+        predicted = np.argmax(self._forward(x)[1], axis=1)
+        truth = t_arr if labels else np.argmax(t_arr, axis=1)
+        return float(np.sum(predicted == truth)) / x.shape[0]
+
+    def numerical_gradient(self, x, t, delta=DEFAULT_DELTA, h=DEFAULT_STEP, *, method="loop"):
+        """Gradient of :meth:`loss` for every parameter, by central differences.
+
+        Each parameter array is perturbed in place, one element at a time, and
+        restored (bit-identical) afterwards, as in the book.
+
+        Parameters
+        ----------
+        method : {"loop"}
+            ``"loop"`` is the book's element-by-element reference.
+        """
+        if method not in NUMERICAL_GRADIENT_METHODS:
+            raise ValueError(f"method must be one of {NUMERICAL_GRADIENT_METHODS}, got {method!r}")
+        x, t_arr, labels = self._batch(x, t)
+        delta = positive_finite_scalar("delta", delta, allow_zero=True)
+
+        def loss_W(_):
+            return _cross_entropy(self._forward(x)[1], t_arr, labels, delta)
+
+        return {name: numerical_gradient(loss_W, self.params[name], h) for name in PARAM_NAMES}
+
+    def gradient(self, x, t):
+        """Gradient of the loss (without delta) by backpropagation, the book's fast version."""
+        x, t_arr, labels = self._batch(x, t)
+        W2 = self.params["W2"]
+        z1, y = self._forward(x)
+        dy = y.copy()
+        if labels:
+            dy[np.arange(x.shape[0]), t_arr] -= 1.0
+        else:
+            dy -= t_arr
+        dy /= x.shape[0]
+        dz1 = np.dot(dy, W2.T)
+        da1 = dz1 * z1 * (1.0 - z1)
+        return {
+            "W1": np.dot(x.T, da1),
+            "b1": np.sum(da1, axis=0),
+            "W2": np.dot(z1.T, dy),
+            "b2": np.sum(dy, axis=0),
+        }
