@@ -130,7 +130,7 @@ def numerical_diff(f, x, h=DEFAULT_STEP, *, scheme="central"):
             f"{np.spacing(abs(x0)) if x0 else np.finfo(float).tiny:.3g}"
         )
     total = 0.0
-    for point, offset, weight in zip(points, offsets, weights):
+    for point, offset, weight in zip(points, offsets, weights, strict=True):
         value = _real_value(f(point), f"x{offset:+g}h")
         total += weight * value
     return total / (divisor * h)
@@ -289,13 +289,13 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
     backup = x.copy()
     grad = np.zeros_like(x)
     scale = divisor * h
-    index = None
+    index = saved = None
     finished = False
     try:
         for index in np.ndindex(x.shape):
             saved = x[index]
             total = 0.0
-            for offset, weight in zip(offsets, weights):
+            for offset, weight in zip(offsets, weights, strict=True):
                 x[index] = saved + offset * h if offset else saved
                 total += weight * _real_value(f(x), f"x{list(index)}{offset:+g}h")
             x[index] = saved
@@ -303,7 +303,8 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
         finished = True
     finally:
         if index is not None:
-            x[index] = backup[index]
+            x[index] = saved
+        # Compared as bytes: NaN payloads and -0.0 count, and an f that changed x is caught.
         if x.tobytes() != backup.tobytes():
             x[...] = backup
             if finished:
