@@ -43,15 +43,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "MNIST_FILES",
-    "MNIST_MIRRORS",
-    "MNIST_SHA256",
-    "DownloadError",
-    "default_mnist_root",
     "load_digits",
     "load_mnist",
     "read_idx",
     "stratified_split",
+    "default_mnist_root",
+    "DownloadError",
+    "MNIST_FILES",
+    "MNIST_MIRRORS",
+    "MNIST_SHA256",
 ]
 
 logger = logging.getLogger(__name__)
@@ -525,6 +525,8 @@ MNIST_SHA256: Mapping[str, str] = types.MappingProxyType(
 # Example counts of the published files, enforced when the published digests are in use.
 _PUBLISHED_COUNTS = {"train": 60_000, "test": 10_000}
 _CACHE_NAME = "mnist.npz"
+# Array names in the cache, in the order of MNIST_FILES.
+_CACHE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 _CACHE_FORMAT = 1
 # The largest MNIST file is 47 MB; refuse to let a misbehaving mirror fill the disk.
 _MAX_DOWNLOAD_BYTES = 64 << 20
@@ -549,8 +551,9 @@ def default_mnist_root() -> Path:
 
     Examples
     --------
-    >>> default_mnist_root().name  # doctest: +SKIP
-    'mnist'
+    >>> import pathlib
+    >>> isinstance(default_mnist_root(), pathlib.Path)
+    True
     """
     return _default_root(os.environ, os.name)
 
@@ -640,30 +643,44 @@ def _missing_message(root: Path, missing: list[str], mirrors: list[str]) -> str:
     )
 
 
-def _describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        return str(exc.reason)
-    if isinstance(exc, _MirrorError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
 class _MirrorError(Exception):
-    """A mirror answered, but with something that is not the file we asked for."""
+    """A mirror failed: unreachable, an HTTP error, or it sent the wrong bytes."""
+
+
+# Failures on the mirror's side; local errors (e.g. a full disk) are not caught, because
+# trying another mirror would not help with them.
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError)
+
+
+def _network_failure(exc: BaseException) -> _MirrorError:
+    if isinstance(exc, urllib.error.HTTPError):
+        exc.close()  # an HTTPError holds the open response
+        return _MirrorError(f"HTTP {exc.code} {exc.reason}")
+    if isinstance(exc, urllib.error.URLError):
+        return _MirrorError(str(exc.reason))
+    return _MirrorError(f"{type(exc).__name__}: {exc}")
 
 
 def _fetch(url: str, dest: Path, expected: str | None, timeout: float) -> None:
-    """Download `url` to `dest` via a temp file, verifying before the atomic move."""
+    """Download `url` to `dest` via a temp file, verifying it before the atomic move."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except _NETWORK_ERRORS as exc:
+        raise _network_failure(exc) from exc
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         digest = hashlib.sha256()
         size = 0
         head = b""
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
-            while chunk := resp.read(_CHUNK):
+        with os.fdopen(fd, "wb") as out, response:
+            while True:
+                try:
+                    chunk = response.read(_CHUNK)
+                except _NETWORK_ERRORS as exc:
+                    raise _network_failure(exc) from exc
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > _MAX_DOWNLOAD_BYTES:
                     raise _MirrorError(f"sent more than {_MAX_DOWNLOAD_BYTES} bytes")
@@ -671,6 +688,11 @@ def _fetch(url: str, dest: Path, expected: str | None, timeout: float) -> None:
                     head += chunk[:2]
                 digest.update(chunk)
                 out.write(chunk)
+        # http.client's read(n) returns short data instead of raising when the connection
+        # drops early, so compare with the announced length ourselves.
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) != size:
+            raise _MirrorError(f"connection closed after {size} of {announced} bytes")
         actual = digest.hexdigest()
         if expected is not None and actual != expected:
             raise _MirrorError(f"SHA-256 mismatch: expected {expected}, got {actual}")
@@ -695,14 +717,11 @@ def _download(
             logger.info("downloading %s", url)
             try:
                 _fetch(url, root / name, None if table is None else table[name], timeout)
-            except (urllib.error.URLError, http.client.HTTPException, OSError, _MirrorError) as exc:
-                reason = _describe_failure(exc)
-                if isinstance(exc, urllib.error.HTTPError):
-                    exc.close()  # an HTTPError holds the open response
-                logger.warning("could not download %s from %s: %s", name, mirror, reason)
-                failures.append(f"  {url}: {reason}")
+            except _MirrorError as exc:
+                logger.warning("could not download %s from %s: %s", name, mirror, exc)
+                failures.append(f"  {url}: {exc}")
                 continue
-            # Try the mirror that worked first for the remaining files.
+            # Ask the mirror that worked first for the remaining files.
             order.remove(mirror)
             order.insert(0, mirror)
             break
@@ -741,9 +760,6 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray], sources: list[str]) 
         logger.warning("not caching MNIST arrays in %s: %s", path, exc)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-
-
-_CACHE_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 def _validate_mnist(arrays: dict[str, np.ndarray], paths: dict[str, Path], published: bool) -> None:
