@@ -10,8 +10,8 @@ element, derived by hand in the comments; and S, the magnitude that rounding act
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -70,7 +70,9 @@ SMOOTH_FUNCTIONS = {
             "cubic",
             _cubic,
             lambda x, h: np.full(np.shape(x), 3.0),
-            lambda x: float(np.sum(0.5 * np.abs(x) ** 3 + x**2 + 2 * np.abs(x)) + 0.25 * np.sum(np.abs(x)) ** 2),
+            lambda x: float(
+                np.sum(0.5 * np.abs(x) ** 3 + x**2 + 2 * np.abs(x)) + 0.25 * np.sum(np.abs(x)) ** 2
+            ),
             -2.0,
             2.0,
         ),
@@ -79,7 +81,10 @@ SMOOTH_FUNCTIONS = {
             "quartic",
             _quartic,
             lambda x, h: 6.0 * (np.abs(x) + h),
-            lambda x: float(0.25 * np.sum(np.asarray(x) ** 4) + 0.5 * np.sum(np.abs(np.reshape(x, -1) * np.roll(np.reshape(x, -1), 1)))),
+            lambda x: float(
+                0.25 * np.sum(np.asarray(x) ** 4)
+                + 0.5 * np.sum(np.abs(np.reshape(x, -1) * np.roll(np.reshape(x, -1), 1)))
+            ),
             -2.0,
             2.0,
         ),
@@ -99,7 +104,9 @@ SMOOTH_FUNCTIONS = {
             "exponential",
             _exponential,
             lambda x, h: 0.5 * np.exp(np.abs(x) + h - 1.0),
-            lambda x: float(np.sum(0.5 * np.exp(np.asarray(x) - 1.0) * (1.0 + np.abs(np.asarray(x) - 1.0)))),
+            lambda x: float(
+                np.sum(0.5 * np.exp(np.asarray(x) - 1.0) * (1.0 + np.abs(np.asarray(x) - 1.0)))
+            ),
             -2.0,
             2.0,
         ),

@@ -58,7 +58,11 @@ def _model_grad(kind, theta, x, t, shapes):
 
 
 def model_gradient(kind: str, theta: np.ndarray, problem: ModelProblem) -> np.ndarray:
-    return as_numpy(_model_grad(kind, jnp.asarray(theta), jnp.asarray(problem.x), jnp.asarray(problem.t), problem.shapes))
+    return as_numpy(
+        _model_grad(
+            kind, jnp.asarray(theta), jnp.asarray(problem.x), jnp.asarray(problem.t), problem.shapes
+        )
+    )
 
 
 # -- the chapter's functions -------------------------------------------------------------
@@ -136,13 +140,19 @@ def _targets_one_hot(t, classes):
 
 def two_layer_loss(params, x, t, delta=1e-7) -> float:
     classes = np.shape(params["W2"])[1]
-    return float(_two_layer_loss_jit(_jax_params(params), jnp.asarray(x), _targets_one_hot(t, classes), delta))
+    return float(
+        _two_layer_loss_jit(
+            _jax_params(params), jnp.asarray(x), _targets_one_hot(t, classes), delta
+        )
+    )
 
 
 def two_layer_gradient(params, x, t, delta=1e-7) -> dict:
     """∂L/∂params of the book's network with cross-entropy(delta), by jax.grad."""
     classes = np.shape(params["W2"])[1]
-    grads = _two_layer_grad_jit(_jax_params(params), jnp.asarray(x), _targets_one_hot(t, classes), delta)
+    grads = _two_layer_grad_jit(
+        _jax_params(params), jnp.asarray(x), _targets_one_hot(t, classes), delta
+    )
     return {k: as_numpy(v) for k, v in grads.items()}
 
 

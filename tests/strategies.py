@@ -36,7 +36,9 @@ def array_shapes(min_dims: int = 0, max_dims: int = 4, max_side: int = 3):
 
 def finite_arrays(shape, low: float, high: float, dtype=np.float64):
     """Arrays of the given shape (or shape strategy) with every element in [low, high]."""
-    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=np.dtype(dtype).itemsize * 8)
+    elements = st.floats(
+        low, high, allow_nan=False, allow_infinity=False, width=np.dtype(dtype).itemsize * 8
+    )
     return hnp.arrays(dtype, shape, elements=elements)
 
 

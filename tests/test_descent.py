@@ -15,10 +15,14 @@ def function_2(x):
 def test_gradient_descent_reproduces_the_book(impl):
     init_x = np.array([-3.0, 4.0])
     np.testing.assert_allclose(
-        impl.gradient_descent(function_2, init_x, lr=0.1, step_num=100), [-6.11110793e-10, 8.14814391e-10], rtol=1e-8
+        impl.gradient_descent(function_2, init_x, lr=0.1, step_num=100),
+        [-6.11110793e-10, 8.14814391e-10],
+        rtol=1e-8,
     )
     np.testing.assert_allclose(
-        impl.gradient_descent(function_2, init_x, lr=1e-10, step_num=100), [-2.99999994, 3.99999992], rtol=1e-8
+        impl.gradient_descent(function_2, init_x, lr=1e-10, step_num=100),
+        [-2.99999994, 3.99999992],
+        rtol=1e-8,
     )
     assert init_x.tolist() == [-3.0, 4.0]
 
@@ -44,7 +48,9 @@ def test_the_books_descent_overwrites_init_x_and_refnet_does_not(impl):
 
 
 def test_return_path_gives_every_point(impl):
-    x, path = impl.gradient_descent(function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=20, return_path=True)
+    x, path = impl.gradient_descent(
+        function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=20, return_path=True
+    )
     assert path.shape == (21, 2)
     assert path[0].tolist() == [-3.0, 4.0] and np.array_equal(path[-1], x)
     # Each step multiplies by 1 - 2 lr = 0.8 (up to the O(ε/h) round-off of the quotient).

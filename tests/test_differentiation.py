@@ -47,11 +47,18 @@ def test_naive_numerical_diff_reproduces_the_bad_example_and_says_why(impl):
 
 
 def test_numerical_gradient_reproduces_the_book(impl):
-    assert impl.numerical_gradient(function_2, np.array([3.0, 4.0])).tolist() == [6.00000000000378, 7.999999999999119]
+    assert impl.numerical_gradient(function_2, np.array([3.0, 4.0])).tolist() == [
+        6.00000000000378,
+        7.999999999999119,
+    ]
     # The book prints [0, 4] and [6, 0]; the central difference of a quadratic is exact up
     # to round-off (ε |f| / h ≈ 2.2e-16 · 9 / 1e-4 ≈ 2e-11).
-    np.testing.assert_allclose(impl.numerical_gradient(function_2, np.array([0.0, 2.0])), [0, 4], rtol=0, atol=1e-10)
-    np.testing.assert_allclose(impl.numerical_gradient(function_2, np.array([3.0, 0.0])), [6, 0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        impl.numerical_gradient(function_2, np.array([0.0, 2.0])), [0, 4], rtol=0, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        impl.numerical_gradient(function_2, np.array([3.0, 0.0])), [6, 0], rtol=0, atol=1e-10
+    )
 
 
 def test_the_books_loop_on_an_integer_array_is_wrong_and_refnet_refuses(impl):
@@ -85,7 +92,9 @@ def test_numerical_gradient_of_rows_is_the_slides_batched_version(impl):
 
 
 def test_numerical_gradient_accepts_a_list_and_a_non_contiguous_view(impl):
-    np.testing.assert_allclose(impl.numerical_gradient(sum_of_squares, [1.0, 2.0]), [2, 4], atol=1e-10)
+    np.testing.assert_allclose(
+        impl.numerical_gradient(sum_of_squares, [1.0, 2.0]), [2, 4], atol=1e-10
+    )
     base = np.arange(12.0).reshape(3, 4)
     view = base[:, ::2]
     before = base.copy()
@@ -204,7 +213,9 @@ def test_float32_is_differentiated_with_a_precision_warning(impl):
 @pytest.mark.parametrize("scheme, order", [("forward", 1), ("backward", 1), ("central", 2)])
 def test_schemes_have_their_truncation_order(impl, scheme, order):
     """Halving h divides the truncation error by 2**order (exp at 0.5, h where round-off is negligible)."""
-    errors = [abs(impl.numerical_diff(np.exp, 0.5, h, scheme=scheme) - np.exp(0.5)) for h in (1e-2, 5e-3)]
+    errors = [
+        abs(impl.numerical_diff(np.exp, 0.5, h, scheme=scheme) - np.exp(0.5)) for h in (1e-2, 5e-3)
+    ]
     assert errors[0] / errors[1] == pytest.approx(2**order, rel=0.05)
 
 

@@ -25,7 +25,9 @@ def test_the_slides_minibatch_example(impl):
     """Slide 4.2.4: rows that do not sum to 1 are the book's own example and are accepted."""
     y1 = np.array([0.1, 0.05, 0, 0.6, 0, 0.1, 0, 0.4, 0.05, 0])
     t1 = np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
-    y2 = np.array([[0.1, 0.05, 0, 0.6, 0, 0.1, 0, 0.4, 0.05, 0], [0.1, 0.05, 0, 0.06, 0, 0.1, 0, 0.4, 0.5, 0]])
+    y2 = np.array(
+        [[0.1, 0.05, 0, 0.6, 0, 0.1, 0, 0.4, 0.05, 0], [0.1, 0.05, 0, 0.06, 0, 0.1, 0, 0.4, 0.5, 0]]
+    )
     t2 = np.array([[0, 0, 0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]])
     assert impl.cross_entropy_error(y1, t1) == -np.log(0.6 + 1e-7)
     assert impl.cross_entropy_error(y2, t2) == (-np.log(0.6 + 1e-7) - np.log(0.5 + 1e-7)) / 2
@@ -56,7 +58,9 @@ def test_delta_zero_gives_the_exact_cross_entropy(impl):
 def test_soft_targets_are_accepted(impl):
     y = np.array([0.2, 0.3, 0.5])
     t = np.array([0.5, 0.5, 0.0])
-    assert impl.cross_entropy_error(y, t, delta=0) == pytest.approx(-(0.5 * np.log(0.2) + 0.5 * np.log(0.3)), rel=1e-15)
+    assert impl.cross_entropy_error(y, t, delta=0) == pytest.approx(
+        -(0.5 * np.log(0.2) + 0.5 * np.log(0.3)), rel=1e-15
+    )
 
 
 @pytest.mark.parametrize(

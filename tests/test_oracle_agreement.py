@@ -39,7 +39,9 @@ H = 1e-4  # the book's step, the implementations' default
 def assert_within(actual, expected, bound, what):
     """Elementwise |actual - expected| <= bound, with a report that names the worst element."""
     actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != oracle's {expected.shape}"
+    assert actual.shape == expected.shape, (
+        f"{what}: shape {actual.shape} != oracle's {expected.shape}"
+    )
     error = np.abs(actual - expected)
     bound = np.broadcast_to(bound, error.shape)
     if np.all(error <= bound):
@@ -67,7 +69,9 @@ def test_numerical_gradient_matches_jax_grad(impl, name, data):
     assert x.tobytes() == before.tobytes(), "x changed"
     exact = oracle.smooth_gradient(name, x)
     # Magnitudes are taken at |x| + h: rounding acts on f at the perturbed points.
-    bound = central_difference_bound(H, fn.third_derivative_bound(x, H), fn.magnitude(np.abs(x) + H), exact, x)
+    bound = central_difference_bound(
+        H, fn.third_derivative_bound(x, H), fn.magnitude(np.abs(x) + H), exact, x
+    )
     assert_within(numeric, exact, bound, f"numerical_gradient({name})")
 
 
@@ -120,9 +124,18 @@ def test_one_sample_equals_a_batch_of_one(impl, data):
     t = data.draw(labels(None, classes), label="t")
     t_hot = one_hot_labels(t, classes)
     single = impl.cross_entropy_error(y, t_hot)
-    assert_within(single, impl.cross_entropy_error(y[None, :], t_hot[None, :]), 0.0, "CE of (K,) vs (1, K)")
-    assert_within(single, impl.cross_entropy_error(y[None, :], np.atleast_1d(t)), 0.0, "CE of a label")
-    assert_within(single, oracle.cross_entropy(y, t_hot), same_formula_bound(1, -np.log(y[t] + 1e-7) + 1), "CE vs JAX")
+    assert_within(
+        single, impl.cross_entropy_error(y[None, :], t_hot[None, :]), 0.0, "CE of (K,) vs (1, K)"
+    )
+    assert_within(
+        single, impl.cross_entropy_error(y[None, :], np.atleast_1d(t)), 0.0, "CE of a label"
+    )
+    assert_within(
+        single,
+        oracle.cross_entropy(y, t_hot),
+        same_formula_bound(1, -np.log(y[t] + 1e-7) + 1),
+        "CE vs JAX",
+    )
 
 
 @given(data=st.data())
@@ -134,7 +147,12 @@ def test_mean_squared_error_matches_jax(impl, data):
     t = one_hot_labels(data.draw(labels(batch, classes), label="t"), classes)
     bound = same_formula_bound(batch * classes, np.sum((y - t) ** 2) / batch + 1)
     assert_within(impl.mean_squared_error(y, t), oracle.mean_squared_error(y, t), bound, "MSE")
-    assert_within(impl.mean_squared_error(y[0], t[0]), impl.mean_squared_error(y[:1], t[:1]), 0.0, "MSE 1-D vs batch")
+    assert_within(
+        impl.mean_squared_error(y[0], t[0]),
+        impl.mean_squared_error(y[:1], t[:1]),
+        0.0,
+        "MSE 1-D vs batch",
+    )
 
 
 @given(data=st.data())
@@ -144,7 +162,12 @@ def test_softmax_matches_jax(impl, data):
     a = data.draw(finite_arrays(shape, -700.0, 700.0), label="logits")
     # Both shift by the row max, exp (<= 1 ulp) and divide by a sum of <= 5 terms in [1, 5].
     bound = same_formula_bound(shape[-1], 1.0 + np.abs(a - a.max(axis=-1, keepdims=True)))
-    assert_within(impl.softmax(a), oracle.softmax(a), bound * oracle.softmax(a) + EPS[np.dtype(np.float64)], "softmax")
+    assert_within(
+        impl.softmax(a),
+        oracle.softmax(a),
+        bound * oracle.softmax(a) + EPS[np.dtype(np.float64)],
+        "softmax",
+    )
 
 
 # -- gradient descent ---------------------------------------------------------------------
@@ -179,7 +202,10 @@ def test_gradient_descent_matches_descent_on_jax_grad(impl, name, data):
     reach = max(np.abs(x0).max(), np.abs(expected).max()) + 1
     magnitude = 0.5 * n * n * reach**2 * max(lipschitz, 1) + n * reach + np.log(n) + reach
     per_element = central_difference_bound(H, third, magnitude)
-    bound = descent_bound(steps, lr, float(np.sqrt(n) * per_element)) + 4 * EPS[np.dtype(np.float64)] * reach
+    bound = (
+        descent_bound(steps, lr, float(np.sqrt(n) * per_element))
+        + 4 * EPS[np.dtype(np.float64)] * reach
+    )
     assert_within(result, expected, bound, f"gradient_descent({name})")
 
 
@@ -206,7 +232,11 @@ def test_two_layer_net_numerical_gradient_matches_jax_grad(impl, data):
     theta = np.concatenate([params[k].ravel() for k in ("W1", "b1", "W2", "b2")])
     from .functions import ModelProblem
 
-    problem = ModelProblem(x, one_hot_labels(t, params["W2"].shape[1]), tuple(params[k].shape for k in ("W1", "b1", "W2", "b2")))
+    problem = ModelProblem(
+        x,
+        one_hot_labels(t, params["W2"].shape[1]),
+        tuple(params[k].shape for k in ("W1", "b1", "W2", "b2")),
+    )
     # The model bound is for CE without delta.  With every y_t >= e^-10 / 4 (weights and
     # inputs in [-1, 1], hidden <= 4), delta shifts each derivative of -log(y_t + δ) by a
     # relative δ / y_t <= 1e-7 · 4 e^10 < 0.01: a 1% allowance on M3 covers it.

@@ -13,7 +13,9 @@ T = np.array([0, 0, 1])
 def test_predict_reproduces_the_book(impl):
     net = impl.SimpleNet(W=W_BOOK)
     # The book prints p to 8 digits; W is given to 8 digits, so p is exact to about 1e-8.
-    np.testing.assert_allclose(net.predict(X), [1.05414809, 0.63071653, 1.1328074], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        net.predict(X), [1.05414809, 0.63071653, 1.1328074], rtol=0, atol=1e-8
+    )
     assert np.argmax(net.predict(X)) == 2
 
 
@@ -34,7 +36,10 @@ def test_numerical_gradient_reproduces_the_book(impl):
     W_before = net.W.copy()
     with_delta = net.numerical_gradient(X, T)
     np.testing.assert_allclose(
-        with_delta, [[0.21924757, 0.14356243, -0.36281], [0.32887136, 0.21534364, -0.544215]], rtol=0, atol=1e-8
+        with_delta,
+        [[0.21924757, 0.14356243, -0.36281], [0.32887136, 0.21534364, -0.544215]],
+        rtol=0,
+        atol=1e-8,
     )
     without_delta = net.numerical_gradient(X, T, delta=0)
     # The book's printed values (from its unrounded W), to the 8 digits it prints.

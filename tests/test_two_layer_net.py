@@ -18,7 +18,12 @@ def small(impl):
 def test_params_shapes_and_seeded_determinism(impl):
     a = impl.TwoLayerNet(784, 50, 10, rng=0)
     b = impl.TwoLayerNet(784, 50, 10, rng=np.random.default_rng(0))
-    assert {k: v.shape for k, v in a.params.items()} == {"W1": (784, 50), "b1": (50,), "W2": (50, 10), "b2": (10,)}
+    assert {k: v.shape for k, v in a.params.items()} == {
+        "W1": (784, 50),
+        "b1": (50,),
+        "W2": (50, 10),
+        "b2": (10,),
+    }
     for key in a.params:
         assert np.array_equal(a.params[key], b.params[key])
     assert not np.any(a.params["b1"]) and not np.any(a.params["b2"])
@@ -73,7 +78,11 @@ def test_gradient_shapes_match_params(small):
 @pytest.mark.parametrize(
     "x, t, message",
     [
-        (np.zeros((2, 4)), np.array([0, 1]), "4 features per sample but the network's input_size is 5"),
+        (
+            np.zeros((2, 4)),
+            np.array([0, 1]),
+            "4 features per sample but the network's input_size is 5",
+        ),
         (np.zeros((2, 5)), np.array([0, 3]), "labels from 0 to 3 but y has 3 classes"),
         (np.zeros((2, 5)), np.array([0, 1, 2]), "fits y of shape"),
         (np.zeros((0, 5)), np.zeros(0, dtype=int), "empty batch"),

@@ -29,7 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 #: Machine epsilon (spacing of 1.0) per dtype.
-EPS = {np.dtype(np.float64): float(np.finfo(np.float64).eps), np.dtype(np.float32): float(np.finfo(np.float32).eps)}
+EPS = {
+    np.dtype(np.float64): float(np.finfo(np.float64).eps),
+    np.dtype(np.float32): float(np.finfo(np.float32).eps),
+}
 
 #: k above: rounding stages per evaluation of the suite's functions.  Each does at most
 #: a handful of elementwise operations (each <= 1/2 ulp), then a pairwise sum of at most
@@ -38,7 +41,9 @@ EPS = {np.dtype(np.float64): float(np.finfo(np.float64).eps), np.dtype(np.float3
 ROUNDING_STAGES = 16
 
 
-def central_difference_bound(h: float, third_derivative_bound, magnitude, slope=0.0, x=0.0, dtype=np.float64):
+def central_difference_bound(
+    h: float, third_derivative_bound, magnitude, slope=0.0, x=0.0, dtype=np.float64
+):
     """Elementwise bound on |central difference - exact derivative| (see module docstring).
 
     ``magnitude`` is S at |x| + h; ``slope`` is |f'| (the oracle's gradient), ``x`` the point.
@@ -53,7 +58,10 @@ def central_difference_bound(h: float, third_derivative_bound, magnitude, slope=
 def forward_difference_bound(h: float, second_derivative_bound, magnitude, dtype=np.float64):
     """Same for (f(x + h) - f(x)) / h: truncation h M2 / 2, round-off 2 k ε S / h."""
     eps = EPS[np.dtype(dtype)]
-    return h * np.asarray(second_derivative_bound) / 2 + 2 * ROUNDING_STAGES * eps * np.asarray(magnitude) / h
+    return (
+        h * np.asarray(second_derivative_bound) / 2
+        + 2 * ROUNDING_STAGES * eps * np.asarray(magnitude) / h
+    )
 
 
 def same_formula_bound(n_terms: int, magnitude, dtype=np.float64):
