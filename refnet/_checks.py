@@ -81,6 +81,15 @@ def finite(name: str, array: np.ndarray) -> np.ndarray:
     return array
 
 
+def no_nan(name: str, array: np.ndarray) -> np.ndarray:
+    """Refuse NaN (infinities pass: elementwise functions have correct limits there)."""
+    if np.isnan(array).any():
+        index = tuple(int(i) for i in np.argwhere(np.isnan(array))[0])
+        where = f" at index {index}" if array.ndim else ""
+        raise ValueError(f"{name} contains NaN{where}")
+    return array
+
+
 def positive_finite_scalar(name: str, value, *, allow_zero: bool = False) -> float:
     """A real, finite number greater than zero (or >= 0 with ``allow_zero``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -1,14 +1,19 @@
 """Activation functions: the step function, sigmoid, ReLU and softmax (chapter 3, used in chapter 4).
 
 Each takes any real array-like and returns a new array; integer input is computed in
-float64, float16/float32 input keeps its dtype.
+float64, float16/float32 input keeps its dtype.  NaN is refused with a ValueError that
+says where it is (a NaN activation is always a bug upstream); infinities are accepted
+where the function has a limit there (sigmoid(-inf) = 0, softmax with -inf logits).
+
+The networks call the private ``_sigmoid`` and ``_softmax``, which skip those checks:
+inside a training loop a NaN must reach the loss, where training reports it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import real_float_array
+from ._checks import no_nan, real_float_array
 
 __all__ = ["step_function", "sigmoid", "sigmoid_grad", "relu", "softmax"]
 
@@ -24,7 +29,7 @@ def step_function(x):
     >>> step_function(np.array([-1.0, 0.0, 2.0]))
     array([0, 0, 1])
     """
-    x = real_float_array("x", x)
+    x = no_nan("x", real_float_array("x", x))
     return (x > 0).astype(np.int64)
 
 
@@ -41,7 +46,10 @@ def sigmoid(x):
     >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
     array([0. , 0.5, 1. ])
     """
-    x = real_float_array("x", x)
+    return _sigmoid(no_nan("x", real_float_array("x", x)))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
 
@@ -66,7 +74,7 @@ def relu(x):
     >>> relu(np.array([-2.0, 0.0, 3.0]))
     array([0., 0., 3.])
     """
-    x = real_float_array("x", x)
+    x = no_nan("x", real_float_array("x", x))
     return np.maximum(x, 0)
 
 
@@ -84,11 +92,20 @@ def softmax(x):
     >>> softmax(np.array([1010.0, 1000.0, 990.0]))  # exp(1010) would overflow
     array([9.99954600e-01, 4.53978686e-05, 2.06106005e-09])
     """
-    x = real_float_array("x", x)
+    x = no_nan("x", real_float_array("x", x))
     if x.ndim == 0:
         raise ValueError("x must have at least one axis (the classes), got a 0-d array")
     if x.shape[-1] == 0:
         raise ValueError("x must have at least one class on its last axis, got 0")
+    if np.isposinf(x).any():
+        # +inf - max would be inf - inf = NaN; the limit depends on how many +infs a row has.
+        raise ValueError("x contains +inf: softmax has no well-defined value there")
+    if np.isneginf(np.max(x, axis=-1)).any():
+        raise ValueError("x has a row of only -inf: softmax is undefined there (0/0)")
+    return _softmax(x)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
     shifted = x - np.max(x, axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / np.sum(exp, axis=-1, keepdims=True)

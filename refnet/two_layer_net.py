@@ -11,7 +11,7 @@ from ._checks import (
     positive_int,
     real_float_array,
 )
-from .activations import sigmoid, softmax
+from .activations import _sigmoid, _softmax
 from .differentiation import DEFAULT_STEP, numerical_gradient
 from .losses import DEFAULT_DELTA, _cross_entropy, _targets
 
@@ -123,9 +123,9 @@ class TwoLayerNet:
     def _forward(self, x: np.ndarray):
         W1, b1, W2, b2 = (self.params[name] for name in PARAM_NAMES)
         a1 = np.dot(x, W1) + b1
-        z1 = sigmoid(a1)
+        z1 = _sigmoid(a1)
         a2 = np.dot(z1, W2) + b2
-        return z1, softmax(a2)
+        return z1, _softmax(a2)
 
     def predict(self, x):
         """Class probabilities, shape (N, output_size), or (output_size,) for one sample."""

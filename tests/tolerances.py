@@ -29,10 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Machine epsilon (spacing of 1.0) per dtype.
-EPS = {
-    np.dtype(np.float64): float(np.finfo(np.float64).eps),
-    np.dtype(np.float32): float(np.finfo(np.float32).eps),
-}
+EPS = {np.dtype(d): float(np.finfo(d).eps) for d in (np.float64, np.float32, np.float16)}
 
 #: k above: rounding stages per evaluation of the suite's functions.  Each does at most
 #: a handful of elementwise operations (each <= 1/2 ulp), then a pairwise sum of at most

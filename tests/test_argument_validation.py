@@ -1,0 +1,442 @@
+"""Every bad argument of the public API, in one table: the call, the error, what it must say.
+
+Each row is a misuse a learner makes (most are ones the book's code answers with a wrong
+number).  The message must name the argument and the problem; the arrays passed in must
+be unchanged afterwards, whatever happened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+Y = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+T = np.eye(10)[2]
+
+
+def square_sum(x):
+    return np.sum(x**2)
+
+
+def read_only(values):
+    array = np.array(values, dtype=float)
+    array.flags.writeable = False
+    return array
+
+
+def net(impl):
+    return impl.TwoLayerNet(4, 3, 2, rng=0)
+
+
+# (id, call taking the implementation, expected exception, regex the message must match)
+CASES = [
+    # numerical_gradient
+    (
+        "ng-int",
+        lambda m: m.numerical_gradient(square_sum, np.array([3, 4])),
+        TypeError,
+        r"x has integer dtype",
+    ),
+    (
+        "ng-bool",
+        lambda m: m.numerical_gradient(square_sum, np.array([True])),
+        TypeError,
+        r"x has integer dtype bool",
+    ),
+    (
+        "ng-complex",
+        lambda m: m.numerical_gradient(square_sum, np.array([1j])),
+        TypeError,
+        r"x must be real",
+    ),
+    (
+        "ng-nan-x",
+        lambda m: m.numerical_gradient(square_sum, np.array([np.nan])),
+        ValueError,
+        r"x must be finite",
+    ),
+    (
+        "ng-inf-x",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0, -np.inf])),
+        ValueError,
+        r"x must be finite, found -inf at index \(1,\)",
+    ),
+    (
+        "ng-read-only",
+        lambda m: m.numerical_gradient(square_sum, read_only([1.0])),
+        ValueError,
+        r"x is read-only",
+    ),
+    (
+        "ng-h-zero",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0]), h=0),
+        ValueError,
+        r"h must be > 0",
+    ),
+    (
+        "ng-h-negative",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0]), h=-1e-4),
+        ValueError,
+        r"h must be > 0",
+    ),
+    (
+        "ng-h-nan",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0]), h=np.nan),
+        ValueError,
+        r"h must be finite",
+    ),
+    (
+        "ng-h-string",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0]), h="1e-4"),
+        TypeError,
+        r"h must be a real number",
+    ),
+    (
+        "ng-h-lost",
+        lambda m: m.numerical_gradient(square_sum, np.array([5.0]), h=1e-50),
+        ValueError,
+        r"h=1e-50 is lost to rounding at x\[0\]=5.0",
+    ),
+    (
+        "ng-h-lost-large-x",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0, 3e12])),
+        ValueError,
+        r"lost to rounding at x\[1\]",
+    ),
+    (
+        "ng-f-vector",
+        lambda m: m.numerical_gradient(lambda v: v, np.array([1.0, 2.0])),
+        TypeError,
+        r"f must return a scalar, got shape \(2,\)",
+    ),
+    (
+        "ng-f-complex",
+        lambda m: m.numerical_gradient(lambda v: 1j * v[0], np.array([1.0])),
+        TypeError,
+        r"f must return a real number",
+    ),
+    (
+        "ng-f-string",
+        lambda m: m.numerical_gradient(lambda v: "1", np.array([1.0])),
+        TypeError,
+        r"f must return a real number",
+    ),
+    (
+        "ng-f-nan",
+        lambda m: m.numerical_gradient(lambda v: np.nan, np.array([1.0])),
+        ValueError,
+        r"f returned nan",
+    ),
+    (
+        "ng-f-inf",
+        lambda m: m.numerical_gradient(lambda v: np.inf, np.array([1.0])),
+        ValueError,
+        r"f returned inf",
+    ),
+    (
+        "ng-f-not-callable",
+        lambda m: m.numerical_gradient(3.0, np.array([1.0])),
+        TypeError,
+        r"f must be callable",
+    ),
+    (
+        "ng-scheme",
+        lambda m: m.numerical_gradient(square_sum, np.array([1.0]), scheme="sideways"),
+        ValueError,
+        r"scheme must be one of",
+    ),
+    # numerical_diff
+    (
+        "nd-array",
+        lambda m: m.numerical_diff(square_sum, np.array([1.0, 2.0])),
+        ValueError,
+        r"x must be a scalar",
+    ),
+    ("nd-nan", lambda m: m.numerical_diff(np.sin, np.nan), ValueError, r"x must be finite"),
+    ("nd-complex", lambda m: m.numerical_diff(np.sin, 1j), TypeError, r"x must be real"),
+    (
+        "nd-h-lost",
+        lambda m: m.numerical_diff(np.sin, 5.0, h=1e-50),
+        ValueError,
+        r"h=1e-50 is lost to rounding",
+    ),
+    (
+        "nd-f-vector",
+        lambda m: m.numerical_diff(lambda v: np.array([v, v]), 1.0),
+        TypeError,
+        r"f must return a scalar",
+    ),
+    # gradient_descent
+    (
+        "gd-lr-zero",
+        lambda m: m.gradient_descent(square_sum, np.array([1.0]), lr=0),
+        ValueError,
+        r"lr must be > 0, got 0",
+    ),
+    (
+        "gd-lr-negative",
+        lambda m: m.gradient_descent(square_sum, np.array([1.0]), lr=-0.1),
+        ValueError,
+        r"lr must be > 0",
+    ),
+    (
+        "gd-lr-inf",
+        lambda m: m.gradient_descent(square_sum, np.array([1.0]), lr=np.inf),
+        ValueError,
+        r"lr must be finite",
+    ),
+    (
+        "gd-steps-negative",
+        lambda m: m.gradient_descent(square_sum, np.array([1.0]), step_num=-1),
+        ValueError,
+        r"step_num must be >= 0",
+    ),
+    (
+        "gd-steps-float",
+        lambda m: m.gradient_descent(square_sum, np.array([1.0]), step_num=10.0),
+        TypeError,
+        r"step_num must be an integer",
+    ),
+    (
+        "gd-init-nan",
+        lambda m: m.gradient_descent(square_sum, np.array([np.nan])),
+        ValueError,
+        r"init_x must be finite",
+    ),
+    (
+        "gd-init-complex",
+        lambda m: m.gradient_descent(square_sum, np.array([1j])),
+        TypeError,
+        r"init_x must be real",
+    ),
+    (
+        "gd-diverges",
+        lambda m: m.gradient_descent(square_sum, np.array([-3.0, 4.0]), lr=10.0),
+        ValueError,
+        r"gradient descent stopped at step 10 of 100: h=0.0001 is lost",
+    ),
+    # losses
+    (
+        "ce-shape",
+        lambda m: m.cross_entropy_error(Y, np.array([0, 1])),
+        ValueError,
+        r"t has shape \(2,\), which fits y of shape \(10,\) neither",
+    ),
+    (
+        "ce-label-range",
+        lambda m: m.cross_entropy_error(np.stack([Y, Y]), np.array([3, 10])),
+        ValueError,
+        r"t has labels from 3 to 10 but y has 10 classes",
+    ),
+    (
+        "ce-label-negative",
+        lambda m: m.cross_entropy_error(Y, -1),
+        ValueError,
+        r"t has labels from -1 to -1",
+    ),
+    (
+        "ce-label-float",
+        lambda m: m.cross_entropy_error(np.stack([Y]), np.array([2.0])),
+        TypeError,
+        r"labels must be integers; pass t.astype\(int\)",
+    ),
+    (
+        "ce-label-fraction",
+        lambda m: m.cross_entropy_error(np.stack([Y]), np.array([2.5])),
+        TypeError,
+        r"labels must be integers",
+    ),
+    (
+        "ce-one-hot-empty-row",
+        lambda m: m.cross_entropy_error(Y, np.zeros(10)),
+        ValueError,
+        r"row 0 sums to 0.0",
+    ),
+    (
+        "ce-one-hot-two-ones",
+        lambda m: m.cross_entropy_error(Y, T + np.eye(10)[0]),
+        ValueError,
+        r"sums to 2.0",
+    ),
+    (
+        "ce-one-hot-negative",
+        lambda m: m.cross_entropy_error(Y, T - np.eye(10)[0]),
+        ValueError,
+        r"t \(one-hot targets\) must lie in \[0, 1\]",
+    ),
+    (
+        "ce-t-nan",
+        lambda m: m.cross_entropy_error(Y, np.where(T, np.nan, 0)),
+        ValueError,
+        r"t must be finite",
+    ),
+    (
+        "ce-y-negative",
+        lambda m: m.cross_entropy_error(Y - 0.1, T),
+        ValueError,
+        r"y must hold probabilities in \[0, 1\]",
+    ),
+    (
+        "ce-y-above-one",
+        lambda m: m.cross_entropy_error(Y + 0.5, T),
+        ValueError,
+        r"y must hold probabilities",
+    ),
+    (
+        "ce-y-nan",
+        lambda m: m.cross_entropy_error(np.full(10, np.nan), T),
+        ValueError,
+        r"y must be finite, found nan at index \(0,\)",
+    ),
+    (
+        "ce-y-inf",
+        lambda m: m.cross_entropy_error(np.full(10, np.inf), T),
+        ValueError,
+        r"y must be finite",
+    ),
+    (
+        "ce-empty-batch",
+        lambda m: m.cross_entropy_error(np.zeros((0, 10)), np.zeros(0, dtype=int)),
+        ValueError,
+        r"y is an empty batch",
+    ),
+    (
+        "ce-0d",
+        lambda m: m.cross_entropy_error(0.5, 0),
+        ValueError,
+        r"y must be one sample \(K,\) or a batch \(N, K\)",
+    ),
+    (
+        "ce-3d",
+        lambda m: m.cross_entropy_error(np.zeros((2, 2, 2)), np.zeros((2, 2, 2))),
+        ValueError,
+        r"y must be one sample",
+    ),
+    (
+        "ce-complex",
+        lambda m: m.cross_entropy_error(Y.astype(complex), T),
+        TypeError,
+        r"y must be real",
+    ),
+    (
+        "ce-delta",
+        lambda m: m.cross_entropy_error(Y, T, delta=-1),
+        ValueError,
+        r"delta must be >= 0",
+    ),
+    (
+        "mse-shape",
+        lambda m: m.mean_squared_error(Y, np.zeros(3)),
+        ValueError,
+        r"t has shape \(3,\)",
+    ),
+    (
+        "mse-y-nan",
+        lambda m: m.mean_squared_error(np.full(10, np.nan), T),
+        ValueError,
+        r"y must be finite",
+    ),
+    # activations
+    ("softmax-0d", lambda m: m.softmax(1.0), ValueError, r"x must have at least one axis"),
+    (
+        "softmax-nan",
+        lambda m: m.softmax(np.array([1.0, np.nan])),
+        ValueError,
+        r"x contains NaN at index \(1,\)",
+    ),
+    (
+        "softmax-posinf",
+        lambda m: m.softmax(np.array([np.inf, 1.0])),
+        ValueError,
+        r"x contains \+inf",
+    ),
+    (
+        "softmax-all-neginf",
+        lambda m: m.softmax(np.array([-np.inf, -np.inf])),
+        ValueError,
+        r"row of only -inf",
+    ),
+    ("softmax-complex", lambda m: m.softmax(np.array([1j])), TypeError, r"x must be real"),
+    ("sigmoid-nan", lambda m: m.sigmoid(np.array([np.nan])), ValueError, r"x contains NaN"),
+    ("relu-string", lambda m: m.relu(np.array(["a"])), TypeError, r"x must hold real numbers"),
+    # networks
+    ("net-size-zero", lambda m: m.TwoLayerNet(0, 3, 2), ValueError, r"input_size must be >= 1"),
+    (
+        "net-size-float",
+        lambda m: m.TwoLayerNet(4, 3.0, 2),
+        TypeError,
+        r"hidden_size must be an integer",
+    ),
+    (
+        "net-std-negative",
+        lambda m: m.TwoLayerNet(4, 3, 2, weight_init_std=-1),
+        ValueError,
+        r"weight_init_std must be >= 0",
+    ),
+    (
+        "net-rng",
+        lambda m: m.TwoLayerNet(4, 3, 2, rng="seed"),
+        TypeError,
+        r"rng must be a numpy.random.Generator",
+    ),
+    (
+        "net-width",
+        lambda m: net(m).predict(np.zeros((2, 5))),
+        ValueError,
+        r"x has 5 features per sample but the network's input_size is 4",
+    ),
+    (
+        "net-labels",
+        lambda m: net(m).loss(np.zeros((2, 4)), np.array([0, 2])),
+        ValueError,
+        r"t has labels from 0 to 2 but y has 2 classes",
+    ),
+    (
+        "net-batch-mismatch",
+        lambda m: net(m).accuracy(np.zeros((2, 4)), np.array([0, 1, 1])),
+        ValueError,
+        r"t has shape \(3,\)",
+    ),
+    (
+        "net-empty",
+        lambda m: net(m).gradient(np.zeros((0, 4)), np.zeros(0, dtype=int)),
+        ValueError,
+        r"x is an empty batch",
+    ),
+    (
+        "net-nan-x",
+        lambda m: net(m).numerical_gradient(np.full((1, 4), np.nan), np.array([0])),
+        ValueError,
+        r"x must be finite",
+    ),
+    (
+        "net-method",
+        lambda m: net(m).numerical_gradient(np.zeros((1, 4)), np.array([0]), method="magic"),
+        ValueError,
+        r"method must be one of",
+    ),
+    (
+        "simplenet-W",
+        lambda m: m.SimpleNet(W=np.zeros((2, 2))),
+        ValueError,
+        r"W must have shape \(2, 3\), got \(2, 2\)",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_argument_gets_a_clear_error(impl, call, error, message):
+    with pytest.raises(error, match=message):
+        call(impl)
+
+
+def test_lost_step_errors_are_step_lost_errors(impl):
+    for name in ("ng-h-lost", "ng-h-lost-large-x", "nd-h-lost", "gd-diverges"):
+        call = next(c[1] for c in CASES if c[0] == name)
+        with pytest.raises(impl.StepLostError):
+            call(impl)
+
+
+def test_every_case_id_is_unique():
+    ids = [c[0] for c in CASES]
+    assert len(ids) == len(set(ids))

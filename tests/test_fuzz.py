@@ -1,0 +1,190 @@
+"""Fuzzing the public API: random shapes, dtypes and non-finite values.
+
+Every call must end in one of three ways: a correct answer (checked against an
+independent float64 computation, within the error model of the result's dtype), a
+documented error (TypeError or ValueError whose message names one of the function's
+arguments), or a correct answer with a documented PrecisionWarning.  Any other
+exception or warning fails, and so does any change to an array passed in.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .tolerances import central_difference_bound, same_formula_bound
+
+DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int8, np.uint8, np.bool_, np.complex128]
+EPS = {np.dtype(d): float(np.finfo(d).eps) for d in (np.float64, np.float32, np.float16)}
+
+
+@st.composite
+def anything_arrays(draw, min_dims=0, max_dims=3):
+    """Arrays of any of DTYPES, sides 0 to 3, floats including NaN, ±inf and huge values."""
+    dtype = np.dtype(draw(st.sampled_from(DTYPES), label="dtype"))
+    shape = draw(
+        hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=3),
+        label="shape",
+    )
+    if dtype.kind == "f":
+        elements = st.floats(width=dtype.itemsize * 8)  # NaN, ±inf, subnormals, extremes
+    elif dtype.kind == "c":
+        elements = st.complex_numbers(max_magnitude=10, allow_nan=False)
+    else:
+        elements = None
+    return draw(hnp.arrays(dtype, shape, elements=elements), label="array")
+
+
+def outcome(call, argument_names, errors=(TypeError, ValueError)):
+    """Run ``call``; return ('ok', value, warned) or ('error', exc), after checking the rules."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = call()
+        except errors as exc:
+            pattern = r"\b(" + "|".join(argument_names) + r")\b"
+            assert re.search(pattern, str(exc)), f"error does not name an argument: {exc!r}"
+            return "error", exc
+    names = {type(w.message).__name__ for w in caught}
+    assert names <= {"PrecisionWarning"}, (
+        f"undocumented warnings: {[str(w.message) for w in caught]}"
+    )
+    return "ok", value, bool(caught)
+
+
+def unchanged(before: np.ndarray, after: np.ndarray):
+    assert before.dtype == after.dtype and before.tobytes() == after.tobytes(), (
+        "an input array was changed"
+    )
+
+
+@settings(max_examples=150)
+@given(x=anything_arrays())
+def test_softmax_fuzz(impl, x):
+    before = x.copy()
+    result = outcome(lambda: impl.softmax(x), ["x"])
+    unchanged(before, x)
+    if result[0] == "error":
+        return
+    out = result[1]
+    assert out.shape == x.shape
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=-1, keepdims=True))
+    expected = e / e.sum(axis=-1, keepdims=True)
+    eps = EPS.get(out.dtype, EPS[np.dtype(np.float64)])
+    # exp of rounded shifted inputs (argument error eps |x - max|), a sum of <= 3 terms, a divide.
+    bound = (
+        same_formula_bound(x.shape[-1], 1.0, out.dtype)
+        + eps * np.abs(x64 - x64.max(axis=-1, keepdims=True))
+    ) * expected
+    assert np.all(np.abs(out - expected) <= bound + np.finfo(out.dtype).tiny)
+
+
+@settings(max_examples=150)
+@given(x=anything_arrays())
+def test_sigmoid_fuzz(impl, x):
+    before = x.copy()
+    result = outcome(lambda: impl.sigmoid(x), ["x"])
+    unchanged(before, x)
+    if result[0] == "error":
+        return
+    out = result[1]
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        expected = 1 / (1 + np.exp(-x64))
+    eps = EPS.get(out.dtype, EPS[np.dtype(np.float64)])
+    # 1/(1 + e^-x): argument rounding eps|x| scaled by σ' <= σ, plus 3 rounded operations.
+    bound = (4 * eps + eps * np.abs(x64)) * expected
+    assert np.all(np.abs(out - expected) <= bound + np.finfo(out.dtype).tiny)
+
+
+@settings(max_examples=150)
+@given(y=anything_arrays(min_dims=0, max_dims=3), t=anything_arrays(min_dims=0, max_dims=2))
+def test_cross_entropy_fuzz(impl, y, t):
+    y_before, t_before = y.copy(), t.copy()
+    result = outcome(lambda: impl.cross_entropy_error(y, t), ["y", "t"])
+    unchanged(y_before, y)
+    unchanged(t_before, t)
+    if result[0] == "error":
+        return
+    # Accepted only for real y in [0, 1] of shape (K,) or (N, K) with a matching target.
+    value = float(result[1])
+    y64 = np.atleast_2d(y.astype(np.float64))
+    assert y.ndim in (1, 2) and y.size and np.all((y64 >= 0) & (y64 <= 1))
+    if t.shape == y.shape:
+        t64 = np.atleast_2d(t.astype(np.float64))
+        assert np.all((t64 >= 0) & (t64 <= 1)) and np.allclose(t64.sum(axis=1), 1, atol=1e-6)
+    else:
+        assert t.dtype.kind in "iu" and t.shape == y.shape[:-1]
+        t64 = np.eye(y.shape[-1])[np.atleast_1d(t)]
+    terms = -np.sum(np.where(t64 > 0, t64 * np.log(y64 + 1e-7), 0.0), axis=1)
+    expected = float(np.mean(terms))
+    eps = EPS.get(np.result_type(y.dtype, np.float16), EPS[np.dtype(np.float64)])
+    # log of y + delta rounded in y's dtype: relative error eps (y + delta) / (y + delta)
+    # in the argument moves log by <= eps; plus the same-formula bound of the mean.
+    bound = float(same_formula_bound(y64.size, np.mean(np.abs(terms)) + 1.0)) + 4 * eps * (
+        1 + np.mean(np.abs(terms))
+    )
+    assert abs(value - expected) <= bound
+
+
+def square_sum(v):
+    with np.errstate(all="ignore"):  # overflow is f's business: refnet sees inf and says so
+        return np.sum(np.asarray(v, dtype=np.float64) ** 2)
+
+
+@settings(max_examples=200)
+@given(x=anything_arrays(min_dims=0, max_dims=3))
+def test_numerical_gradient_fuzz(impl, x):
+    before = x.copy()
+    result = outcome(lambda: impl.numerical_gradient(square_sum, x), ["x", "h", "f"])
+    if x.flags.writeable:
+        unchanged(before, x)
+    if result[0] == "error":
+        return
+    grad, warned = result[1], result[2]
+    assert x.dtype.kind == "f" and np.all(np.isfinite(x)), "accepted an input it should refuse"
+    assert warned == (x.dtype != np.float64), "float16/float32 must warn; float64 must not"
+    x64 = x.astype(np.float64)
+    # f computes in float64 from the stored (x ± h) of x's dtype: the model's placement term
+    # uses x's epsilon; the round-off of f itself is float64's.
+    eps_x = np.finfo(x.dtype).eps
+    h = 1e-4
+    bound = central_difference_bound(h, 0.0, np.sum((np.abs(x64) + h) ** 2), 2 * np.abs(x64), x64)
+    bound = bound + eps_x * 2 * np.abs(x64) * (np.abs(x64) + h) / h + 2 * eps_x * np.abs(x64)
+    assert np.all(np.abs(grad.astype(np.float64) - 2 * x64) <= bound)
+
+
+@settings(max_examples=100)
+@given(x=anything_arrays(min_dims=1, max_dims=2), lr=st.floats(allow_nan=True, allow_infinity=True))
+def test_gradient_descent_fuzz(impl, x, lr):
+    before = x.copy()
+    # FloatingPointError is gradient_descent's documented answer to an iterate leaving
+    # the finite numbers (its message names lr).
+    result = outcome(
+        lambda: impl.gradient_descent(square_sum, x, lr=lr, step_num=3),
+        ["init_x", "lr", "f", "x", "h", "step_num"],
+        errors=(TypeError, ValueError, FloatingPointError),
+    )
+    unchanged(before, x)
+    if result[0] == "error":
+        return
+    out = result[1]
+    assert 0 < lr < np.inf and x.dtype.kind in "fiub" and np.all(np.isfinite(x.astype(np.float64)))
+    growth = max(1.0, abs(1 - 2 * lr))
+    if growth > 1e30:
+        # The model's bound overflows; an iterate that stayed finite must have started at 0.
+        assert np.all(out == 0) and np.all(x == 0)
+        return
+    expected = x.astype(np.float64) * (1 - 2 * lr) ** 3
+    # Three exact steps of x(1 - 2lr), each gradient off by at most the quadratic's
+    # round-off bound: |d| <= Σ_k lr |e_k| |1 - 2lr|^(2-k); bound |1 - 2lr| by max(1, |1-2lr|).
+    reach = np.max(np.abs(x.astype(np.float64)) * growth**3, initial=0.0) + 1
+    per_step = central_difference_bound(1e-4, 0.0, x.size * reach**2, 2 * reach, reach)
+    bound = 3 * lr * per_step * growth**2 + 8 * EPS[np.dtype(np.float64)] * reach
+    assert np.all(np.abs(out - expected) <= bound)
