@@ -138,7 +138,7 @@ def test_every_scheme_with_auto_step_matches_jax_grad(impl, name, scheme, data):
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
-@settings(max_examples=20)
+@settings(max_examples=15)
 @given(data=st.data())
 def test_complex_step_matches_jax_grad(impl, name, data):
     """Im f(x + ih) / h with h = ε max(|x|, 1): within h² M3 / 3 + k ε G of ∇f (no 1/h)."""
@@ -167,7 +167,7 @@ ACCURACY_GOALS = [
 
 @pytest.mark.parametrize("scheme, h, goal", ACCURACY_GOALS, ids=[g[0] for g in ACCURACY_GOALS])
 @pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
-@settings(max_examples=20)
+@settings(max_examples=10)
 @given(data=st.data())
 def test_accuracy_goals(impl, name, scheme, h, goal, data):
     fn = SMOOTH_FUNCTIONS[name]
