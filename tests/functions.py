@@ -273,3 +273,125 @@ def lse_ridge(xp, x, A, b):
 
 
 DESCENT_OBJECTIVES = {"quadratic": quadratic, "lse_ridge": lse_ridge}
+
+
+# -- higher derivatives, for the schemes beyond the central difference --------------------
+#
+# A scheme of order p with offsets o_j errs by at most h^p Σ_j|w_j||o_j|^(p+1) M_(p+1) /
+# (d (p+1)!) (Taylor's theorem with the Lagrange remainder at every point of the
+# stencil; the lower moments cancel), where M_n bounds |∂ⁿf/∂x_iⁿ| on [x_i - r, x_i + r]
+# and r = max|o_j| h is the stencil's reach.  forward/backward need M2, five_point M5,
+# richardson M7.
+
+
+def _sigmoid_derivative_polynomial(order: int) -> list[int]:
+    """Integer coefficients (in powers of s) of P with σ^(order)(x) = P(σ(x)).
+
+    σ' = s - s² with s = σ(x), and d/dx P(s) = P'(s)(s - s²): the recursion below.
+    """
+    coefficients = [0, 1, -1]  # σ' = s - s²
+    for _ in range(order - 1):
+        derivative = [k * c for k, c in enumerate(coefficients)][1:]
+        product = [0] * (len(derivative) + 2)
+        for k, c in enumerate(derivative):
+            product[k + 1] += c  # · s
+            product[k + 2] -= c  # · (-s²)
+        coefficients = product
+    return coefficients
+
+
+def sigmoid_derivative_bound(order: int) -> float:
+    """max |σ^(order)| <= Σ|coefficients of P| (|s^k| <= 1 for s in [0, 1]).
+
+    Crude (2, 6, 26, 150, 1082, 9366 for orders 1 to 6, where the true maxima are
+    below 1) but rigorous; at the steps the suite uses, h^p M times the scheme's
+    constant stays far below the round-off term anyway.  Order 1 is 1/4 exactly.
+    """
+    if order == 1:
+        return 0.25
+    return float(sum(abs(c) for c in _sigmoid_derivative_polynomial(order)))
+
+
+def _cubic_bound(x, reach, n):
+    # ∂²_i = 3x_i - 2 + 1/2 (the cross term 0.25 (Σx)² adds 1/2); nothing above the third.
+    if n == 2:
+        return 3.0 * (np.abs(x) + reach) + 1.5
+    return np.zeros(np.shape(x)) if n > 3 else np.full(np.shape(x), 3.0)
+
+
+def _quartic_bound(x, reach, n):
+    # ∂²_i = 3x_i² (+1 when x has one element: the cyclic product is then x_0²); x⁴ has
+    # no fifth derivative.
+    if n == 2:
+        return 3.0 * (np.abs(x) + reach) ** 2 + 1.0
+    return np.zeros(np.shape(x)) if n > 4 else 6.0 * (np.abs(x) + reach)
+
+
+def _trigonometric_bound(x, reach, n):
+    # |∂ⁿ sin 3x| <= 3ⁿ, |∂ⁿ cos x| <= 1, |∂ⁿ_i sin(Σx/4)| <= 4⁻ⁿ.
+    return np.full(np.shape(x), 3.0**n + 1.0 + 0.25**n)
+
+
+def _exponential_bound(x, reach, n):
+    # Every derivative of 0.5 e^(x-1) is itself.
+    return 0.5 * np.exp(np.abs(x) + reach - 1.0)
+
+
+def _log_sum_exp_bound(x, reach, n):
+    # ∂LSE/∂x_i = σ(x_i - c) with c = log Σ_{j≠i} e^(x_j), so ∂ⁿ_i LSE = σ^(n-1)(x_i - c).
+    return np.full(np.shape(x), sigmoid_derivative_bound(n - 1))
+
+
+#: name -> (x, reach, n) -> bound on |∂ⁿf/∂x_iⁿ| on [x_i - reach, x_i + reach], elementwise.
+DERIVATIVE_BOUNDS = {
+    "cubic": _cubic_bound,
+    "quartic": _quartic_bound,
+    "trigonometric": _trigonometric_bound,
+    "exponential": _exponential_bound,
+    "log_sum_exp": _log_sum_exp_bound,
+}
+
+
+# -- the complex step's round-off ---------------------------------------------------------
+#
+# Im f(x + ih) / h subtracts nothing: its rounding is a few ε relative to the terms that
+# make up ∂f/∂x_i (each operation on the imaginary parts rounds them relatively), plus
+# what the rounding of the real parts does to them.  G bounds the sum of the absolute
+# values of those terms, elementwise.
+
+
+def _cubic_terms(x):
+    # ∂_i = 1.5x_i² - 2x_i + 2 + 0.5 Σx
+    return 1.5 * x**2 + 2 * np.abs(x) + 2 + 0.5 * np.sum(np.abs(x))
+
+
+def _quartic_terms(x):
+    # ∂_i = x_i³ + (x_(i-1) + x_(i+1)) / 2
+    return np.abs(x) ** 3 + np.max(np.abs(x), initial=0.0)
+
+
+def _trigonometric_terms(x):
+    # ∂_i = 3 cos 3x_i - sin x_i + cos(Σx/4) / 4; the arguments 3x and Σx/4 round by
+    # ε|3x| and ε Σ|x|/4, which moves those terms by as much again.
+    return np.full(np.shape(x), 3 + 1 + 0.25) * (1 + 3 * np.abs(x) + np.sum(np.abs(x)) / 4)
+
+
+def _exponential_terms(x):
+    # ∂_i = 0.5 e^(x_i - 1); rounding x - 1 moves it by a relative ε|x - 1|.
+    return 0.5 * np.exp(x - 1.0) * (1 + np.abs(x - 1.0))
+
+
+def _log_sum_exp_terms(x):
+    # ∂_i = p_i <= 1, through the shift x - m (rounded by ε|x - m|) and a complex log
+    # (atan2 of the imaginary over a real part >= 1).
+    return 1.0 + np.abs(x - np.max(x)) + np.log(max(np.size(x), 1)) + 2.0
+
+
+#: name -> x -> G, elementwise (see above).
+GRADIENT_TERMS = {
+    "cubic": _cubic_terms,
+    "quartic": _quartic_terms,
+    "trigonometric": _trigonometric_terms,
+    "exponential": _exponential_terms,
+    "log_sum_exp": _log_sum_exp_terms,
+}

@@ -223,3 +223,167 @@ def test_no_warnings_in_float64(impl):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         impl.numerical_gradient(sum_of_squares, np.array([3.0, 4.0]))
+
+
+# -- schemes, steps and error estimates ----------------------------------------------------------
+
+from .tolerances import STENCILS  # noqa: E402
+
+
+def test_the_scheme_table_holds_the_textbook_stencils(impl):
+    for name, (offsets, weights, divisor, order) in STENCILS.items():
+        got_offsets, got_weights, got_divisor = impl.SCHEMES[name]
+        # The same stencil up to a common factor and the order of its points.
+        got = sorted(zip(got_offsets, np.divide(got_weights, got_divisor), strict=True))
+        want = sorted(zip(offsets, np.divide(weights, divisor), strict=True))
+        np.testing.assert_allclose(got, want, rtol=1e-15, err_msg=name)
+        assert impl.scheme_order(name) == order
+
+
+def test_one_level_of_richardson_is_the_five_point_stencil_at_half_the_step(impl):
+    """(4 C(h/2) - C(h)) / 3 = (8(f(x+h/2) - f(x-h/2)) - (f(x+h) - f(x-h))) / 6h: the
+    five-point stencil with step h/2, which is why "richardson" takes two levels."""
+    h = 0.01
+    c = [impl.numerical_diff(np.sin, 0.7, s) for s in (h, h / 2)]
+    one_level = (4 * c[1] - c[0]) / 3
+    # Both are O(h⁴) approximations of cos 0.7 made of the same four values; they differ
+    # only by rounding: a few ε |f| / h ≈ 1e-13.
+    assert abs(one_level - impl.numerical_diff(np.sin, 0.7, h / 2, scheme="five_point")) < 1e-12
+
+
+@pytest.mark.parametrize("scheme", ["forward", "backward", "central", "five_point", "richardson"])
+def test_every_scheme_differentiates_exp(impl, scheme):
+    # exp'(1) = e; at h = 1e-3 the leading truncation terms are h e / 2 (first order),
+    # h² e / 6, h⁴ e / 30 and h⁶ e / 322560: well under 2e-3, 1e-6, 1e-12, 1e-15.
+    bound = {"forward": 2e-3, "backward": 2e-3, "central": 1e-6, "five_point": 1e-11}
+    error = abs(impl.numerical_diff(np.exp, 1.0, 1e-3, scheme=scheme) - np.e)
+    assert error < bound.get(scheme, 1e-11)
+
+
+def test_unknown_scheme_and_step_are_refused(impl):
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        impl.numerical_gradient(sum_of_squares, np.array([1.0]), scheme="centre")
+    with pytest.raises(ValueError, match="h must be a positive number or 'auto'"):
+        impl.numerical_gradient(sum_of_squares, np.array([1.0]), h="best")
+    with pytest.raises(ValueError, match="does not broadcast"):
+        impl.numerical_gradient(
+            sum_of_squares, np.array([1.0, 2.0]), h=np.array([1e-4, 1e-4, 1e-4])
+        )
+    with pytest.raises(ValueError, match="> 0 and finite"):
+        impl.numerical_gradient(sum_of_squares, np.array([1.0, 2.0]), h=np.array([1e-4, 0.0]))
+
+
+def test_per_element_steps(impl):
+    """Element i of the gradient with steps h is element i with the single step h[i]."""
+    x = np.array([0.5, -2.0, 1e6])
+    steps = np.array([1e-4, 1e-3, 1.0])
+    f = lambda v: float(np.sum(np.sin(v)))  # noqa: E731
+    grad = impl.numerical_gradient(f, x, h=steps)
+    for i, h in enumerate(steps):
+        assert grad[i] == impl.numerical_gradient(f, x, h=float(h))[i]
+
+
+def test_auto_step_is_the_issues_rule(impl):
+    x = np.array([0.0, 0.5, 3.0, -1000.0, 1e12])
+    eps = np.finfo(np.float64).eps
+    for scheme, p in [("forward", 1), ("central", 2), ("five_point", 4), ("richardson", 6)]:
+        h = impl.auto_step(x, scheme)
+        target = eps ** (1 / (p + 1)) * np.maximum(np.abs(x), 1)
+        assert np.all(np.log2(h) == np.round(np.log2(h))), "a power of two"
+        assert np.all((h >= target / np.sqrt(2)) & (h <= target * np.sqrt(2)))
+    np.testing.assert_array_equal(impl.auto_step(x, "complex_step"), eps * np.maximum(np.abs(x), 1))
+    eps32 = np.finfo(np.float32).eps
+    h32 = impl.auto_step(np.float32(2.0), "central")
+    assert eps32 ** (1 / 3) * 2 / np.sqrt(2) <= h32 <= eps32 ** (1 / 3) * 2 * np.sqrt(2)
+
+
+def test_auto_step_follows_a_growing_iterate(impl):
+    """The book's lr=10.0 descent loses h = 1e-4 at |x| ~ 1e12; a step relative to |x|
+    does not, and descent then follows the true iterate x0 (-19)^k."""
+    x = np.array([-3.0, 4.0]) * 19.0**10
+    with pytest.raises(impl.StepLostError):
+        impl.numerical_gradient(function_2, x.copy())
+    grad = impl.numerical_gradient(function_2, x.copy(), "auto")
+    # f''' = 0: round-off only, ε|f| / h with h ≈ ε^(1/3)|x|: relative ε^(2/3) ≈ 4e-11,
+    # times the rounding stages of f (3) and the power-of-two rounding of h (√2).
+    np.testing.assert_allclose(grad, 2 * x, rtol=3 * np.sqrt(2) * 4e-11 * 25 / 9)
+    out = impl.gradient_descent(function_2, np.array([-3.0, 4.0]), lr=10.0, step_num=100, h="auto")
+    # 100 steps, each multiplying by -19 (1 + δ) with |δ| <= the relative error above
+    # times 20/19: the product errs by <= 100 · 1.1 · 2e-10 relative.
+    np.testing.assert_allclose(out, np.array([-3.0, 4.0]) * 19.0**100, rtol=100 * 1.1 * 2e-10)
+
+
+def test_complex_step_is_exact_to_rounding(impl):
+    x = np.array([-1.0, 0.25, 2.0])
+    grad = impl.numerical_gradient(lambda v: np.sum(np.exp(v)), x, "auto", scheme="complex_step")
+    # Nothing is subtracted: the error is the rounding of e^x itself and of the step's
+    # imaginary part, a few ε relative; truncation h² e^x / 6 with h ~ 4e-16 is nothing.
+    np.testing.assert_allclose(grad, np.exp(x), rtol=4 * np.finfo(float).eps, atol=0)
+    assert impl.numerical_diff(np.sin, 1.0, 1e-20, scheme="complex_step") == np.cos(1.0)
+
+
+def test_complex_step_needs_an_f_that_carries_the_imaginary_part(impl):
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="carry the imaginary part"):
+        impl.numerical_gradient(lambda v: float(np.sum(np.abs(v))), x, scheme="complex_step")
+    # An f that ignores its argument (the book's lambda W: net.loss(x, t)) sees no step.
+    with pytest.raises(TypeError, match="ignore its argument"):
+        impl.numerical_gradient(lambda _: np.sum(x**2), x, scheme="complex_step")
+    assert x.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("scheme", ["central", "forward", "five_point", "richardson"])
+def test_error_estimate_tracks_the_actual_error(impl, scheme):
+    """In the truncation regime the estimate |D(h) - D(2h)| / (2^p - 1) is the error to
+    leading order: the ratio is 1 + O(h) (one-sided) or 1 + O(h²)."""
+    h = {"central": 1e-2, "forward": 1e-3, "five_point": 5e-2, "richardson": 0.2}[scheme]
+    value, estimate = impl.numerical_diff(np.exp, 0.5, h, scheme=scheme, return_error=True)
+    actual = abs(value - np.exp(0.5))
+    assert estimate.step == h
+    # Next-term share at these h is below 3% for every scheme (h/3, h²/20, 0.12h², 0.02h²,
+    # times the ratio 2^(p+q) - 1 over 2^p - 1 <= 3 for the D(2h) comparison).
+    assert 0.9 * actual <= estimate.truncation <= 1.1 * actual
+    assert estimate.roundoff < 1e-3 * actual
+
+
+def test_error_estimate_sees_round_off_when_h_is_too_small(impl):
+    x = np.array([0.3, 0.5, 0.7])
+    grad, estimate = impl.numerical_gradient(
+        lambda v: np.sum(np.exp(v)), x, 1e-10, return_error=True
+    )
+    actual = np.abs(grad - np.exp(x))
+    # Round-off ε |f| / h with |f| = Σe^x ≈ 5: about 1e-5 per element; the estimate is of
+    # that size, and bounds the actual error.
+    assert np.all(estimate.roundoff > 1e-6)
+    assert np.all(actual <= estimate.total * 10)
+    assert np.all(estimate.step == 1e-10) and estimate.step.shape == x.shape
+
+
+def test_return_error_does_not_change_the_gradient(impl):
+    x = np.array([[0.3, -1.2], [2.0, 0.1]])
+    for scheme in ["central", "forward", "five_point", "richardson", "complex_step"]:
+        plain = impl.numerical_gradient(lambda v: np.sum(np.sin(v)), x, "auto", scheme=scheme)
+        with_error, _ = impl.numerical_gradient(
+            lambda v: np.sum(np.sin(v)), x, "auto", scheme=scheme, return_error=True
+        )
+        assert plain.tobytes() == with_error.tobytes()
+
+
+def test_new_schemes_keep_the_in_place_contract(impl):
+    x = np.array([0.1, -0.0, 0.3])
+    before = x.tobytes()
+    calls = []
+
+    def failing(v):
+        calls.append(1)
+        if len(calls) == 7:
+            raise RuntimeError("boom")
+        return float(np.sum(v**2))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        impl.numerical_gradient(failing, x, "auto", scheme="richardson")
+    assert x.tobytes() == before
+    with pytest.raises(TypeError, match="integer dtype"):
+        impl.numerical_gradient(sum_of_squares, np.array([3, 4]), scheme="five_point")
+    with pytest.raises(impl.StepLostError):
+        impl.numerical_gradient(sum_of_squares, np.array([1e13]), scheme="five_point")

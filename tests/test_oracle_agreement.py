@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from . import oracle
 from .functions import (
+    DERIVATIVE_BOUNDS,
     DESCENT_OBJECTIVES,
+    GRADIENT_TERMS,
     LSE_D3,
     MODEL_LOSSES,
     SMOOTH_FUNCTIONS,
@@ -31,7 +33,16 @@ from .strategies import (
     spd_matrices,
     two_layer_params,
 )
-from .tolerances import EPS, central_difference_bound, descent_bound, same_formula_bound
+from .tolerances import (
+    EPS,
+    STENCILS,
+    central_difference_bound,
+    complex_step_bound,
+    descent_bound,
+    same_formula_bound,
+    scheme_bound,
+    stencil_reach,
+)
 
 H = 1e-4  # the book's step, the implementations' default
 
@@ -92,6 +103,80 @@ def test_numerical_gradient_of_model_losses_matches_jax_grad(impl, kind, data):
         theta,
     )
     assert_within(numeric, exact, bound, f"numerical_gradient({kind})")
+
+
+# -- every scheme, with h="auto" -------------------------------------------------------------
+
+
+def auto_steps(x, order):
+    """The issue's rule, typed independently: a power of two near ε^(1/(p+1)) max(|x|, 1)."""
+    eps = EPS[np.dtype(np.float64)]
+    return np.exp2(np.round(np.log2(eps ** (1 / (order + 1)) * np.maximum(np.abs(x), 1.0))))
+
+
+@pytest.mark.parametrize("scheme", sorted(STENCILS))
+@pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_every_scheme_with_auto_step_matches_jax_grad(impl, name, scheme, data):
+    """numerical_gradient(f, x, "auto", scheme=s) = ∇f(x) within the scheme's own bound:
+    h^p Σ|w||o|^(p+1) M_(p+1) / (d (p+1)!) + round-off (tests/tolerances.py), with M2, M3,
+    M5 or M7 from tests/functions.py over the stencil's reach."""
+    fn = SMOOTH_FUNCTIONS[name]
+    order = STENCILS[scheme][3]
+    shape = data.draw(array_shapes(), label="shape")
+    x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
+    before = x.copy()
+    numeric = impl.numerical_gradient(fn.numpy, x, "auto", scheme=scheme)
+    assert x.tobytes() == before.tobytes(), "x changed"
+    exact = oracle.smooth_gradient(name, x)
+    h = auto_steps(x, order)
+    reach = stencil_reach(scheme, h)
+    derivative = DERIVATIVE_BOUNDS[name](x, reach, order + 1)
+    bound = scheme_bound(scheme, h, derivative, fn.magnitude(np.abs(x) + reach), exact, x)
+    assert_within(numeric, exact, bound, f"numerical_gradient({name}, 'auto', {scheme})")
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
+@settings(max_examples=15)
+@given(data=st.data())
+def test_complex_step_matches_jax_grad(impl, name, data):
+    """Im f(x + ih) / h with h = ε max(|x|, 1): within h² M3 / 3 + k ε G of ∇f (no 1/h)."""
+    fn = SMOOTH_FUNCTIONS[name]
+    shape = data.draw(array_shapes(), label="shape")
+    x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
+    before = x.copy()
+    numeric = impl.numerical_gradient(fn.numpy, x, "auto", scheme="complex_step")
+    assert x.tobytes() == before.tobytes(), "x changed"
+    exact = oracle.smooth_gradient(name, x)
+    h = EPS[np.dtype(np.float64)] * np.maximum(np.abs(x), 1.0)
+    bound = complex_step_bound(h, fn.third_derivative_bound(x, h), GRADIENT_TERMS[name](x))
+    assert_within(numeric, exact, bound, f"numerical_gradient({name}, complex_step)")
+
+
+#: The issue's accuracy goals on this corpus, in float64 (scheme, h, goal).  The relative
+#: error is max_i |numeric_i - exact_i| / max(|exact_i|, 1): relative where a gradient
+#: element is at least 1, absolute below (a relative error of an element near 0 is noise
+#: over nothing for any scheme).
+ACCURACY_GOALS = [
+    ("central", 1e-4, 1e-7),
+    ("richardson", "auto", 1e-10),
+    ("complex_step", "auto", 1e-14),
+]
+
+
+@pytest.mark.parametrize("scheme, h, goal", ACCURACY_GOALS, ids=[g[0] for g in ACCURACY_GOALS])
+@pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_accuracy_goals(impl, name, scheme, h, goal, data):
+    fn = SMOOTH_FUNCTIONS[name]
+    shape = data.draw(array_shapes(), label="shape")
+    x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
+    numeric = impl.numerical_gradient(fn.numpy, x, h, scheme=scheme)
+    exact = oracle.smooth_gradient(name, x)
+    relative = float(np.max(np.abs(numeric - exact) / np.maximum(np.abs(exact), 1.0)))
+    assert relative <= goal, f"{scheme} at h={h}: relative error {relative:.3g} > goal {goal:g}"
 
 
 # -- losses ---------------------------------------------------------------------------------

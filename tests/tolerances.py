@@ -26,6 +26,8 @@ is what rounding acts on (JAX's test utilities scale by size; we do not).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Machine epsilon (spacing of 1.0) per dtype.
@@ -84,3 +86,73 @@ def descent_bound(step_num: int, lr: float, gradient_error_norm: float):
     the iterates adds rounding of order ε |x|, included by the caller where it matters.
     """
     return step_num * lr * gradient_error_norm
+
+
+# -- every difference scheme ------------------------------------------------------------------
+#
+# The stencils as textbooks write them (offsets in units of h, weights, divisor, order),
+# typed here independently of the implementation so that a wrong table there is caught.
+# A scheme D(h) = Σ_j w_j f(x + o_j h) / (d h) of order p errs elementwise by at most
+#
+#     h^p Σ_j |w_j| |o_j|^(p+1) M_(p+1) / (d (p+1)!)                      (truncation)
+#     + Σ_j |w_j| k ε S / (d h)                                              (round-off)
+#     + Σ_j |w_j| ε |f'| (|x| + |o_j| h) / (d h)                             (placement)
+#
+# (Taylor with the Lagrange remainder at each stencil point; each f value rounded by
+# k ε S; each perturbed coordinate rounded by ε |x + o_j h| / 2, taken twice for f'
+# varying across the stencil.)  For the central difference this is the bound above.
+
+STENCILS = {
+    "forward": ((1.0, 0.0), (1.0, -1.0), 1.0, 1),
+    "backward": ((0.0, -1.0), (1.0, -1.0), 1.0, 1),
+    "central": ((1.0, -1.0), (1.0, -1.0), 2.0, 2),
+    # (-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h)) / 12h, error -h⁴ f⁽⁵⁾ / 30
+    "five_point": ((2.0, 1.0, -1.0, -2.0), (-1.0, 8.0, -8.0, 1.0), 12.0, 4),
+    # (64 C(h/4) - 20 C(h/2) + C(h)) / 45 with C(s) = (f(x+s) - f(x-s)) / 2s, error h⁶ f⁽⁷⁾ / 322560
+    "richardson": (
+        (1.0, 0.5, 0.25, -0.25, -0.5, -1.0),
+        (1.0, -40.0, 256.0, -256.0, 40.0, -1.0),
+        90.0,
+        6,
+    ),
+}
+
+
+def stencil_reach(scheme: str, h):
+    offsets = STENCILS[scheme][0]
+    return max(abs(o) for o in offsets) * np.asarray(h)
+
+
+def scheme_bound(scheme, h, derivative_bound, magnitude, slope=0.0, x=0.0, dtype=np.float64):
+    """Elementwise bound on |D(h) - f'| for a scheme of STENCILS (see above).
+
+    ``derivative_bound`` is M_(p+1) over the stencil's reach, ``magnitude`` S there,
+    ``h`` a number or an array of per-element steps.
+    """
+    offsets, weights, divisor, p = STENCILS[scheme]
+    eps = EPS[np.dtype(dtype)]
+    h = np.asarray(h, dtype=np.float64)
+    absw = [abs(w) for w in weights]
+    moment = sum(a * abs(o) ** (p + 1) for a, o in zip(absw, offsets, strict=True))
+    truncation = h**p * moment * np.asarray(derivative_bound) / (divisor * math.factorial(p + 1))
+    roundoff = sum(absw) * ROUNDING_STAGES * eps * np.asarray(magnitude) / (divisor * h)
+    placement = sum(
+        a * eps * np.abs(slope) * (np.abs(x) + abs(o) * h)
+        for a, o in zip(absw, offsets, strict=True)
+    ) / (divisor * h)
+    return truncation + roundoff + placement
+
+
+def complex_step_bound(h, third_derivative_bound, gradient_terms, dtype=np.float64):
+    """Elementwise bound on |Im f(x + ih) / h - f'| for f analytic near x.
+
+    Truncation: Im f(x + ih) / h = f' - h² f''' / 6 + ...; M3 from the real line is
+    doubled to cover |f'''| on the complex disc of radius h (the steps used here are
+    ~1e-16 |x|, where any such factor leaves the term below 1e-30).  Round-off: k ε G,
+    G the sum of the absolute terms of ∂f/∂x_i (no division by h: nothing cancels).
+    """
+    eps = EPS[np.dtype(dtype)]
+    h = np.asarray(h, dtype=np.float64)
+    return h**2 * 2 * np.asarray(third_derivative_bound) / 6 + ROUNDING_STAGES * eps * np.asarray(
+        gradient_terms
+    )

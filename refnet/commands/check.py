@@ -1,0 +1,81 @@
+"""``refnet check``: TwoLayerNet's backprop gradient against its numerical gradient, explained.
+
+The network's ``gradient`` (backpropagation, the book's fast version) is the gradient of
+the cross-entropy *without* the book's ``delta=1e-7`` inside the log, because ``y - t``
+is that gradient.  So it is compared with the numerical gradient of ``loss(x, t,
+delta=0)``; ``--delta 1e-7`` compares with the book's loss instead and shows the bias
+delta puts there (about delta / y_t, relative).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch-size", type=int, default=20, help="digits in the batch (default 20)"
+    )
+    parser.add_argument("--hidden-size", type=int, default=10, help="hidden units (default 10)")
+    parser.add_argument(
+        "--weight-init-std",
+        type=float,
+        default=0.1,
+        help="standard deviation of the initial weights (default 0.1)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
+    parser.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="precision of x and params",
+    )
+    parser.add_argument(
+        "--delta",
+        type=float,
+        default=0.0,
+        help="delta of the loss the numerical gradient differentiates (default 0, which is "
+        "what backprop differentiates; the book's loss uses 1e-7)",
+    )
+    parser.add_argument(
+        "--scheme",
+        default="central",
+        help="difference scheme: central, forward, backward, five_point, richardson",
+    )
+    parser.add_argument("--worst", type=int, default=5, help="elements listed in the report")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from refnet.datasets import load_digits
+    from refnet.gradcheck import check_gradient
+    from refnet.two_layer_net import TwoLayerNet
+
+    if args.batch_size < 1:
+        raise SystemExit("refnet check: --batch-size must be >= 1")
+    (x_train, t_train), _ = load_digits()
+    rng = np.random.default_rng(args.seed)
+    batch = rng.choice(x_train.shape[0], size=min(args.batch_size, x_train.shape[0]), replace=False)
+    dtype = np.dtype(args.dtype)
+    x, t = x_train[batch].astype(dtype), t_train[batch]
+    net = TwoLayerNet(
+        x.shape[1], args.hidden_size, 10, weight_init_std=args.weight_init_std, rng=rng
+    )
+    for name in net.params:
+        net.params[name] = net.params[name].astype(dtype)
+    backprop = net.gradient(x, t)
+    print(
+        f"TwoLayerNet({x.shape[1]}, {args.hidden_size}, 10), {dtype} weights, on {x.shape[0]} "
+        f"digits (seed {args.seed}):\nbackprop (net.gradient) against the numerical gradient of "
+        f"net.loss(x, t, delta={args.delta:g})"
+    )
+    report = check_gradient(
+        lambda params: net.loss(x, t, delta=args.delta),
+        net.params,
+        backprop,
+        scheme=args.scheme,
+        worst=args.worst,
+    )
+    print(report)
+    return 0 if report.passed else 1
