@@ -647,12 +647,13 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central", return_error=F
         else:
             what = (
                 f"the {scheme} difference's round-off is about "
-                f"{eps * _weight_sum(scheme) / float(np.min(steps)):.1g} |f| at h={h}"
+                f"{eps * _weight_sum(scheme) / float(np.min(steps, initial=np.inf)):.1g} |f| at h={h}"
             )
         warn_low_precision("x", x.dtype, what)
     values, eps_f = _evaluate(f, x, {offset: points[offset] for offset in wanted})
     derivative = _combine(values, steps, scheme)
-    grad = derivative.astype(x.dtype)
+    # asarray: arithmetic on 0-d arrays gives NumPy scalars; the result is an array like x.
+    grad = np.asarray(derivative, dtype=np.float64).astype(x.dtype)
     if not return_error:
         return grad
     eps_x = float(np.finfo(x.dtype).eps)

@@ -88,8 +88,8 @@ CASES = [
     (
         "ng-h-string",
         lambda m: m.numerical_gradient(square_sum, np.array([1.0]), h="1e-4"),
-        TypeError,
-        r"h must be a real number",
+        ValueError,
+        r"h must be a positive number or 'auto', got '1e-4'",
     ),
     (
         "ng-h-lost",

@@ -14,14 +14,20 @@ PAGE = ROOT / "docs" / "reference" / "misuse.md"
 def _test_names():
     names = set()
     for path in (ROOT / "tests").glob("test_*.py"):
-        names.update(re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), flags=re.MULTILINE))
+        names.update(
+            re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        )
     return names
 
 
 def test_every_case_in_the_misuse_table_exists():
     ids = {case[0] for case in CASES}
     tests = _test_names()
-    rows = [line for line in PAGE.read_text(encoding="utf-8").splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [
+        line
+        for line in PAGE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
     checked = 0
     for row in rows:
         last = row.rstrip(" |").rsplit("|", 1)[-1]

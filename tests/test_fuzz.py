@@ -148,6 +148,7 @@ def test_numerical_gradient_fuzz(impl, x):
     if result[0] == "error":
         return
     grad, warned = result[1], result[2]
+    assert isinstance(grad, np.ndarray) and grad.shape == x.shape and grad.dtype == x.dtype
     assert x.dtype.kind == "f" and np.all(np.isfinite(x)), "accepted an input it should refuse"
     assert warned == (x.dtype != np.float64), "float16/float32 must warn; float64 must not"
     x64 = x.astype(np.float64)
@@ -155,8 +156,11 @@ def test_numerical_gradient_fuzz(impl, x):
     # uses x's epsilon; the round-off of f itself is float64's.
     eps_x = np.finfo(x.dtype).eps
     h = 1e-4
-    bound = central_difference_bound(h, 0.0, np.sum((np.abs(x64) + h) ** 2), 2 * np.abs(x64), x64)
-    bound = bound + eps_x * 2 * np.abs(x64) * (np.abs(x64) + h) / h + 2 * eps_x * np.abs(x64)
+    # The slope that turns a misplaced point into an error of f is f' at x ± h, so
+    # |f'| <= 2(|x| + h) across the stencil (not 2|x|: at x = 1e-12 that would be 0).
+    slope = 2 * (np.abs(x64) + h)
+    bound = central_difference_bound(h, 0.0, np.sum((np.abs(x64) + h) ** 2), slope, x64)
+    bound = bound + eps_x * slope * (np.abs(x64) + h) / h + 2 * eps_x * np.abs(x64)
     assert np.all(np.abs(grad.astype(np.float64) - 2 * x64) <= bound)
 
 

@@ -45,7 +45,9 @@ def central_difference_bound(
 ):
     """Elementwise bound on |central difference - exact derivative| (see module docstring).
 
-    ``magnitude`` is S at |x| + h; ``slope`` is |f'| (the oracle's gradient), ``x`` the point.
+    ``magnitude`` is S at |x| + h; ``slope`` is |f'| across the stencil (the oracle's
+    gradient at x serves in float64, where the h |f''| it misses costs ε |f''| (|x| + h),
+    far below the round-off term), ``x`` the point.
     """
     eps = EPS[np.dtype(dtype)]
     truncation = h**2 * np.asarray(third_derivative_bound) / 6
