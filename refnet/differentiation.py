@@ -32,11 +32,13 @@ from ._checks import (
     StepLostError,
     describe,
     positive_finite_scalar,
+    positive_int,
     real_float_array,
     warn_low_precision,
 )
 
 __all__ = [
+    "DEFAULT_MEMORY_BUDGET",
     "DEFAULT_STEP",
     "SCHEMES",
     "numerical_diff",
@@ -46,6 +48,11 @@ __all__ = [
 
 #: The book's step for numerical differentiation.
 DEFAULT_STEP = 1e-4
+
+#: Bytes of perturbed points handed to f in one call by the vectorized path (and the cap
+#: on the work arrays of one block of the network-aware path).  f's own temporaries come
+#: on top: a few times this for the usual elementwise-then-sum function.
+DEFAULT_MEMORY_BUDGET = 32 * 2**20
 
 #: Difference schemes: name -> (offsets in units of h, weights, divisor in units of h).
 SCHEMES = {
@@ -168,8 +175,8 @@ def naive_numerical_diff(f, x, h=1e-50):
     return (f(x0 + h) - f(x0)) / h
 
 
-def _perturbable(x) -> np.ndarray:
-    """The array numerical_gradient will perturb in place, or a clear error."""
+def _perturbable(x, *, in_place: bool = True) -> np.ndarray:
+    """The array numerical_gradient will perturb in place (or read), or a clear error."""
     if isinstance(x, np.ndarray):
         if x.dtype.kind in "biu":
             raise TypeError(
@@ -181,7 +188,7 @@ def _perturbable(x) -> np.ndarray:
             raise TypeError(f"x must be real, got complex dtype {x.dtype}")
         if x.dtype.kind != "f":
             raise TypeError(f"x must be a floating array, got dtype {x.dtype}")
-        if not x.flags.writeable:
+        if in_place and not x.flags.writeable:
             raise ValueError(
                 "x is read-only: numerical_gradient perturbs x in place so that f sees it; "
                 "pass a writable copy (x.copy())"
@@ -218,7 +225,15 @@ def _check_steps(x: np.ndarray, h: float, offsets) -> None:
         )
 
 
-def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
+def numerical_gradient(
+    f,
+    x,
+    h=DEFAULT_STEP,
+    *,
+    scheme="central",
+    vectorized=False,
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+):
     """Gradient of a scalar function of an array, one element at a time (section 4.4).
 
     ``f`` is evaluated at ``x`` with one element moved by ``±h`` at a time; the
@@ -239,6 +254,16 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
         The step.
     scheme : {"central", "forward", "backward"}
         As in :func:`numerical_diff`.
+    vectorized : bool, default False
+        False is the book's loop (the reference).  True: ``f`` takes a *stack* of
+        points, an array of shape ``(k, *x.shape)``, and returns their ``k`` values; the
+        perturbed points are built as copies (``x`` is never written, and may be
+        read-only) and handed to ``f`` in chunks.  They are bit-for-bit the loop's
+        points and the quotient is combined in the loop's order, so if ``f`` computes each
+        row as it would compute a single point, the result is identical to the loop's.
+        The stack is a scratch buffer, reused between calls: ``f`` must not keep it.
+    memory_budget : int, default DEFAULT_MEMORY_BUDGET (32 MiB)
+        With ``vectorized=True``, the largest stack handed to ``f`` at once, in bytes.
 
     Returns
     -------
@@ -272,11 +297,18 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
     array([0., 4.])
     >>> numerical_gradient(function_2, np.array([3.0, 0.0])).round(8)
     array([6., 0.])
+
+    The same function written for a stack of points, evaluated in one call:
+
+    >>> def function_2_rows(points):
+    ...     return points[:, 0]**2 + points[:, 1]**2
+    >>> numerical_gradient(function_2_rows, np.array([3.0, 4.0]), vectorized=True).tolist()
+    [6.00000000000378, 7.999999999999119]
     """
     offsets, weights, divisor = _scheme(scheme)
     if not callable(f):
         raise TypeError(f"f must be callable, got {describe(f)}")
-    x = _perturbable(x)
+    x = _perturbable(x, in_place=not vectorized)
     h = positive_finite_scalar("h", h)
     _check_steps(x, h, offsets)
     if x.dtype != np.float64:
@@ -286,6 +318,8 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
             f"the central difference's round-off is about "
             f"{np.finfo(x.dtype).eps / h:.1g} |f| at h={h:g}",
         )
+    if vectorized:
+        return _vectorized_gradient(f, x, h, (offsets, weights, divisor), memory_budget)
     backup = x.copy()
     grad = np.zeros_like(x)
     scale = divisor * h
@@ -314,3 +348,71 @@ def numerical_gradient(f, x, h=DEFAULT_STEP, *, scheme="central"):
                     "work on a copy"
                 )
     return grad
+
+
+def _vectorized_gradient(f, x: np.ndarray, h, scheme, memory_budget) -> np.ndarray:
+    """The loop's quotients, with f evaluated on stacks of the loop's perturbed points.
+
+    ``h`` may be a scalar or an array broadcastable to ``x`` (a step per element).
+    ``scheme`` is an entry of SCHEMES: (offsets, weights, divisor), any number of offsets.
+    """
+    offsets, weights, divisor = scheme
+    memory_budget = positive_int("memory_budget", memory_budget)
+    steps = np.broadcast_to(np.asarray(h, dtype=np.float64), x.shape).reshape(-1)
+    flat = x.reshape(-1)
+    n = flat.size
+    grad = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return grad.reshape(x.shape).astype(x.dtype)
+    moving = [offset for offset in offsets if offset]
+    # An offset of 0 is f(x) itself, the same for every element: evaluate it once.
+    at_x = _stack_values(f, x[None], 1, "x")[0] if len(moving) < len(offsets) else None
+    rows = max(1, min(n, memory_budget // max(1, len(moving) * n * x.itemsize)))
+    buffer = np.empty((len(moving) * rows, n), dtype=x.dtype)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        count = stop - start
+        stack = buffer[: len(moving) * count].reshape(len(moving), count, n)
+        stack[...] = flat
+        columns = np.arange(start, stop)
+        for slot, offset in enumerate(moving):
+            # In x's dtype, as the loop's `x[index] = saved + offset * h` stores it.
+            stack[slot, np.arange(count), columns] = flat[columns] + (
+                offset * steps[columns]
+            ).astype(x.dtype)
+        values = _stack_values(
+            f, stack.reshape(len(moving) * count, *x.shape), len(moving) * count, None
+        ).reshape(len(moving), count)
+        if not np.all(np.isfinite(values)):
+            slot, k = (int(i) for i in np.argwhere(~np.isfinite(values))[0])
+            index = list(np.unravel_index(start + k, x.shape))
+            raise ValueError(
+                f"f returned {values[slot, k]} at x{index}{moving[slot]:+g}h: the difference "
+                "quotient is undefined there"
+            )
+        # Combined term by term in the table's order, as the loop adds them up.
+        total = np.zeros(count)
+        for offset, weight in zip(offsets, weights, strict=True):
+            total += weight * (values[moving.index(offset)] if offset else at_x)
+        grad[start:stop] = total / (divisor * steps[start:stop])
+    return grad.reshape(x.shape).astype(x.dtype)
+
+
+def _stack_values(f, stack: np.ndarray, count: int, what) -> np.ndarray:
+    """f's values on a stack of ``count`` points, checked: a real array of shape (count,)."""
+    values = np.asarray(f(stack))
+    if values.shape != (count,):
+        raise TypeError(
+            f"with vectorized=True, f must map a stack of shape {stack.shape} to {count} "
+            f"values (shape ({count},)), got shape {values.shape}"
+        )
+    if values.dtype.kind == "c":
+        raise TypeError("f must return real numbers, got a complex array")
+    if values.dtype.kind not in "fiu":
+        raise TypeError(f"f must return real numbers, got dtype {values.dtype}")
+    values = values.astype(np.float64)
+    if what is not None and not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"f returned {values[0]} at {what}: the difference quotient is undefined there"
+        )
+    return values
