@@ -385,7 +385,7 @@ def _vectorized_gradient(f, x: np.ndarray, h, scheme, memory_budget) -> np.ndarr
         ).reshape(len(moving), count)
         if not np.all(np.isfinite(values)):
             slot, k = (int(i) for i in np.argwhere(~np.isfinite(values))[0])
-            index = list(np.unravel_index(start + k, x.shape))
+            index = [int(i) for i in np.unravel_index(start + k, x.shape)]
             raise ValueError(
                 f"f returned {values[slot, k]} at x{index}{moving[slot]:+g}h: the difference "
                 "quotient is undefined there"

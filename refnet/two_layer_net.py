@@ -158,7 +158,7 @@ class TwoLayerNet:
         *,
         method="fast",
         memory_budget=DEFAULT_MEMORY_BUDGET,
-        workers=1,
+        workers=None,
     ):
         """Gradient of :meth:`loss` for every parameter, by central differences.
 
@@ -178,8 +178,9 @@ class TwoLayerNet:
             (not bitwise: the arithmetic is ordered differently).
         memory_budget : int, default 32 MiB
             ``"fast"`` only: the cap, in bytes, on one block's work arrays.
-        workers : int, default 1
-            ``"fast"`` only: threads sharing the work; the result is the same bits.
+        workers : int, optional
+            ``"fast"`` only: threads sharing the work (default: the available cores,
+            for MNIST-sized work only).  The result is the same bits whatever it is.
         """
         if method not in NUMERICAL_GRADIENT_METHODS:
             raise ValueError(f"method must be one of {NUMERICAL_GRADIENT_METHODS}, got {method!r}")
