@@ -347,8 +347,7 @@ def _layer1_block(base, chunk, d1T, weights, j0, j1, buffer):
     np.expm1(Q, out=Q)
     if base.labels:
         Qt = Q.reshape(-1).take(chunk.target_index(n_off, J))  # Q at the target class
-        np.multiply(Q, chunk.pg[:, None, None, :], out=Q)
-        r = Q.sum(axis=0)
+        r = np.einsum("kojp,kp->ojp", Q, chunk.pg)  # Σ_k p_k Q_k
         dl = -np.log1p(chunk.ratio * (Qt.reshape(r.shape) - r) / (1.0 + r))
     else:
         r = np.einsum("kojp,kp->ojp", Q, chunk.pg)
