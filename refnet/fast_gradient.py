@@ -338,9 +338,13 @@ def _layer1_block(base, chunk, d1T, weights, j0, j1, buffer):
         change = d * chunk.x_p
         dz = sigmoid(a + change) - sigmoid(a)
     else:
-        m = np.expm1(d * chunk.neg_sign_x[rows])
-        E = chunk.E[rows]
-        dz = m * chunk.factor[rows] / (chunk.one_plus_E[rows] + E * m)
+        # dz = m factor / (1 + E + E m), m = expm1(-sign e): computed in place.
+        dz = np.multiply(d, chunk.neg_sign_x[rows])
+        np.expm1(dz, out=dz)
+        denominator = chunk.E[rows] * dz
+        denominator += chunk.one_plus_E[rows]
+        dz *= chunk.factor[rows]
+        dz /= denominator
     # Every logit of the sample moves by Δz W2[j, k]: Q = expm1 of that, class axis first.
     Q = buffer[: K * n_off * J * P].reshape(K, n_off, J, P)
     np.multiply(dz[None], base.W2T[:, None, j0:j1, None], out=Q)
@@ -348,13 +352,19 @@ def _layer1_block(base, chunk, d1T, weights, j0, j1, buffer):
     if base.labels:
         Qt = Q.reshape(-1).take(chunk.target_index(n_off, J))  # Q at the target class
         r = np.einsum("kojp,kp->ojp", Q, chunk.pg)  # Σ_k p_k Q_k
-        dl = -np.log1p(chunk.ratio * (Qt.reshape(r.shape) - r) / (1.0 + r))
+        # -Δℓ = log1p(ratio (Q_t - r) / (1 + r)), in place; the sign goes into the weights.
+        change = Qt.reshape(r.shape)
+        change -= r
+        change *= chunk.ratio
+        r += 1.0
+        change /= r
+        minus_dl = np.log1p(change, out=change)
     else:
         r = np.einsum("kojp,kp->ojp", Q, chunk.pg)
-        dl = _soft_loss_changes(base, Q, r, chunk.n_p)
-    s = weights[0] * dl[0]
+        minus_dl = -_soft_loss_changes(base, Q, r, chunk.n_p)
+    s = -weights[0] * minus_dl[0]
     for o in range(1, n_off):
-        s += weights[o] * dl[o]
+        s -= weights[o] * minus_dl[o]
     return s
 
 

@@ -17,7 +17,7 @@ import importlib
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from . import oracle
@@ -170,6 +170,9 @@ def test_fast_is_the_central_difference_to_a_few_ulps(impl, data):
         )
 
 
+# Each new shape costs JAX a compilation: fewer examples here, since
+# test_oracle_agreement already runs the default (fast) method on 40 label problems.
+@settings(max_examples=20)
 @given(data=st.data())
 def test_both_methods_match_jax_grad(impl, data):
     """Either method = jax.grad of the same loss within h² M3 / 6 + k ε S / h (+ placement)."""
@@ -381,6 +384,7 @@ def _log_sum_exp_rows(stack):
 
 
 @pytest.mark.parametrize("name, rows", [("cubic", _cubic_rows), ("log_sum_exp", _log_sum_exp_rows)])
+@settings(max_examples=20)  # JAX compiles per shape; the bit-for-bit test above covers more
 @given(data=st.data())
 def test_vectorized_f_matches_the_loop_and_jax_grad(impl, name, rows, data):
     """A truly vectorized f rounds differently from the scalar f: equal to the loop within
