@@ -7,7 +7,9 @@ Run from the repository root:
     python benchmarks/numerical_gradient.py --profile  # add where the fast path's time goes
 
 Every time is the median over ``--repeats`` runs; every ratio is against the reference
-measured in the same run.  The reference loop on the MNIST-shaped network (79,520 loss
+measured in the same run (wall-clock times).  The ``cpu`` column is the median CPU time of
+the process (all its threads): on a machine shared with other jobs it is closer to what an
+idle machine's wall clock would show.  The reference loop on the MNIST-shaped network (79,520 loss
 evaluations, about half a minute) is timed on a random sample of parameter entries and
 extrapolated per entry: each entry of the loop costs the same two full forward passes,
 whichever parameter it is.  The inputs of the MNIST-shaped case are synthetic (the real
@@ -70,12 +72,18 @@ from refnet.losses import _cross_entropy  # noqa: E402
 ROWS = []
 
 
+CPU = {}
+
+
 def median_time(fn, repeats):
-    times = []
+    """Median wall time; the median CPU time of the process (all threads) goes to CPU[fn]."""
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    CPU["last"] = statistics.median(cpu)
     return statistics.median(times)
 
 
@@ -90,17 +98,27 @@ def peak_memory(fn):
 
 
 def row(case, method, seconds, reference, memory=None, note=""):
-    ROWS.append((case, method, seconds, reference / seconds if reference else None, memory, note))
+    """A table row; its CPU time is that of the median_time call just before it."""
+    cpu = CPU.pop("last", None)
+    ratio = reference / seconds if reference else None
+    ROWS.append((case, method, seconds, ratio, memory, note, cpu))
 
 
 def print_table():
-    header = f"{'case':<34} {'method':<30} {'median':>10} {'vs ref':>9} {'peak mem':>10}  note"
+    header = (
+        f"{'case':<35} {'method':<28} {'median':>10} {'vs ref':>9} {'cpu':>10} "
+        f"{'peak mem':>10}  note"
+    )
     print(header)
     print("-" * len(header))
-    for case, method, seconds, ratio, memory, note in ROWS:
+    for case, method, seconds, ratio, memory, note, cpu in ROWS:
         ratio_text = f"{ratio:8.1f}x" if ratio else f"{'ref':>9}"
+        cpu_text = _seconds(cpu) if cpu is not None else ""
         memory_text = f"{memory / 2**20:8.1f}MB" if memory is not None else f"{'':>10}"
-        print(f"{case:<34} {method:<30} {_seconds(seconds):>10} {ratio_text} {memory_text}  {note}")
+        print(
+            f"{case:<35} {method:<28} {_seconds(seconds):>10} {ratio_text} {cpu_text:>10} "
+            f"{memory_text}  {note}"
+        )
 
 
 def _seconds(value):
@@ -125,7 +143,7 @@ def loop_per_entry(net, x, t, sample, rng):
         return _cross_entropy(net._forward(x2)[1], t2, True, 1e-7)
 
     chosen = {}
-    elapsed = 0.0
+    elapsed = elapsed_cpu = 0.0
     for name, size in sizes.items():
         count = max(1, round(sample * size / total))
         # Runs of 10 contiguous entries at random places: each run is a view of the parameter.
@@ -137,13 +155,15 @@ def loop_per_entry(net, x, t, sample, rng):
         indices, values = [], []
         for start in starts:
             view = flat[start : start + min(10, size)]
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             grad = numerical_gradient(loss, view)
             elapsed += time.perf_counter() - began
+            elapsed_cpu += time.process_time() - began_cpu
             indices.append(np.arange(start, start + view.size))
             values.append(grad)
         chosen[name] = (np.concatenate(indices), np.concatenate(values))
     entries = sum(idx.size for idx, _ in chosen.values())
+    CPU["per entry"] = elapsed_cpu / entries
     return elapsed / entries, chosen, entries
 
 
@@ -161,6 +181,7 @@ def mnist_case(label, x, t, args, rng):
     n_params = sum(v.size for v in net.params.values())
     per_entry, reference, entries = loop_per_entry(net, x, t, args.loop_sample, rng)
     loop_seconds = per_entry * n_params
+    CPU["last"] = CPU.pop("per entry") * n_params
     row(
         label,
         "loop (reference)",
@@ -180,7 +201,8 @@ def mnist_case(label, x, t, args, rng):
         memory = peak_memory(lambda w=workers: net.numerical_gradient(x, t, workers=w))
         row(label, name, seconds, loop_seconds, memory, f"max rel. diff vs loop {error:.1e}")
     seconds = median_time(lambda: net.gradient(x, t), max(args.repeats, 20))
-    row(label, "backprop (context)", seconds, loop_seconds, peak_memory(lambda: net.gradient(x, t)))
+    memory = peak_memory(lambda: net.gradient(x, t))
+    row(label, "backprop (context)", seconds, loop_seconds, memory)
     return net
 
 
@@ -280,6 +302,7 @@ def profile_fast(net, x, t):
         ("log1p", lambda: np.log1p(probe, out=out_array)),
     ):
         costs[name] = median_time(op, 20) / probe.size
+    CPU.clear()
     print(
         f"layer-1 class evaluations (classes x 2 offsets x hidden x moved samples): "
         f"{class_evaluations:,}"

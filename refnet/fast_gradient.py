@@ -260,7 +260,7 @@ def _layer1(base, x_aug, d1, weights, memory_budget, workers):
             stop = min(cols.size, start + pairs_per_chunk)
             i_p, n_p, x_p = cols[start:stop], samples[start:stop], values[start:stop]
             # Segment starts: the pairs of one input are contiguous.
-            first = np.flatnonzero(np.r_[True, i_p[1:] != i_p[:-1]])
+            first = np.flatnonzero(np.concatenate(([True], i_p[1:] != i_p[:-1])))
             seg_i = i_p[first]
             chunk = _PairChunk(base, i_p, n_p, x_p, j_start, j_stop, plain)
             for j0 in range(j_start, j_stop, jblock):
