@@ -46,7 +46,7 @@ from ._checks import finite, positive_int
 from .activations import sigmoid, softmax
 from .differentiation import DEFAULT_MEMORY_BUDGET, DEFAULT_STEP, SCHEMES, _check_steps
 
-__all__ = ["two_layer_numerical_gradient", "PARAM_NAMES"]
+__all__ = ["two_layer_numerical_gradient", "OutOfRange", "PARAM_NAMES"]
 
 #: The order of TwoLayerNet's parameters.
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -55,9 +55,11 @@ PARAM_NAMES = ("W1", "b1", "W2", "b2")
 #: 1 MiB, so that a block's arrays stay in the CPU's L2/L3 cache between NumPy calls.
 _CACHE_BLOCK = 1 << 17
 
-#: Beyond this change of a hidden pre-activation, exp(-change) could overflow in the
-#: cancellation-free sigmoid difference; larger changes use the plain difference.
-_LARGE_CHANGE = 30.0
+#: The largest change of a pre-activation or a logit the difference formulas are used
+#: for.  Up to 1, expm1 cannot overflow and 1 + r >= 1/e keeps its relative accuracy.  At
+#: the book's h = 1e-4 a logit moves by at most h max|x| max|W2| / 4: |W2| would need to
+#: exceed 40,000 (for |x| <= 1) to get there.  Larger changes raise OutOfRange.
+_LARGEST_CHANGE = 1.0
 
 #: Class-shaped elements of layer-1 work from which workers=None uses threads: below
 #: this (the digits network at batch 100 is 3.4 million) one thread was as fast.
@@ -65,6 +67,13 @@ _THREADED_WORK = 1 << 23
 
 #: Fewest (input, sample) pairs per block before the block is split by hidden units.
 _MIN_PAIRS = 64
+
+
+class OutOfRange(ValueError):
+    """A perturbation moves a pre-activation or a logit by more than ``_LARGEST_CHANGE``.
+
+    TwoLayerNet.numerical_gradient then computes the same quotients with the loop.
+    """
 
 
 def two_layer_numerical_gradient(
@@ -109,6 +118,11 @@ def two_layer_numerical_gradient(
     -------
     dict of ndarray
         Same keys, shapes and dtypes as ``params``.
+
+    Raises
+    ------
+    OutOfRange
+        h, x or the weights are so large that a logit would move by more than 1.
     """
     offsets, weights, divisor = SCHEMES[scheme]
     if sum(weights) != 0:
@@ -127,9 +141,9 @@ def two_layer_numerical_gradient(
         step = h[name] if isinstance(h, dict) else h
         _check_steps(value, step, offsets)
         steps[name] = np.broadcast_to(np.asarray(step, dtype=np.float64), value.shape)
-    # The loop stores theta + offset*h in the parameter's dtype; the loss is evaluated at
-    # that stored point, so the change it sees is the stored value minus theta, computed
-    # here exactly (Sterbenz: two floats within a factor of 2 subtract exactly).
+    # The loop stores theta + offset*h in the parameter's dtype and evaluates the loss at
+    # that stored point: the change it sees is the stored value minus theta (exact when
+    # |theta| >= h, by Sterbenz's lemma; otherwise within half an ulp of the step).
     moves = {
         name: [
             _stored(value, offset, steps[name]) - value.astype(np.float64)
@@ -138,11 +152,30 @@ def two_layer_numerical_gradient(
         ]
         for name, value in originals.items()
     }
-    used = [(offset, weight) for offset, weight in zip(offsets, weights, strict=True) if offset]
-    used_weights = np.array([weight for _, weight in used], dtype=np.float64)
+    used_weights = np.array(
+        [weight for offset, weight in zip(offsets, weights, strict=True) if offset]
+    )
 
+    x_aug = np.concatenate([np.asarray(x, dtype=np.float64), np.ones((x.shape[0], 1))], axis=1)
+    d_max = {
+        name: max(float(np.max(np.abs(m), initial=0.0)) for m in moves[name]) for name in moves
+    }
+    # Bounds on the changes: a1 by |x| d; z by a quarter of that (σ' <= 1/4), at most 1;
+    # a logit by |Δz| |W2| (layer 1) or |z| d <= d (layer 2).
+    pre_activation = float(np.max(np.abs(x_aug))) * max(d_max["W1"], d_max["b1"])
+    hidden = min(1.0, pre_activation / 4)
+    logit = max(
+        hidden * float(np.max(np.abs(originals["W2"]), initial=0.0)),
+        d_max["W2"],
+        d_max["b2"],
+    )
+    if max(pre_activation, logit) > _LARGEST_CHANGE:
+        raise OutOfRange(
+            f"a step of {h} moves a pre-activation by up to {pre_activation:.3g} and a logit "
+            f"by up to {logit:.3g}: beyond {_LARGEST_CHANGE}, the network-aware formulas "
+            "are not used"
+        )
     base = _Base(originals, x, t, labels, delta)
-    x_aug = np.concatenate([base.x, np.ones((base.n, 1))], axis=1)  # b1 acts as input 1
     d1 = np.stack(
         [np.concatenate([w1, b1[None, :]]) for w1, b1 in zip(moves["W1"], moves["b1"], strict=True)]
     )
@@ -226,7 +259,6 @@ class _Base:
         self.ET = np.ascontiguousarray(self.E.T)
         self.one_plus_ET = np.ascontiguousarray(self.one_plus_E.T)
         self.factorT = np.ascontiguousarray(self.factor.T)
-        self.a1T = np.ascontiguousarray(self.a1.T)
 
 
 def _is_one_hot(t: np.ndarray) -> bool:
@@ -245,8 +277,6 @@ def _layer1(base, x_aug, d1, weights, memory_budget, workers):
     # Pairs (input i, sample n) with x[n, i] != 0, ordered by i: only those samples move.
     cols, samples = np.nonzero(x_aug.T)
     values = x_aug.T[cols, samples]
-    large = np.max(np.abs(values), initial=0.0) * np.max(np.abs(d1), initial=0.0)
-    plain = bool(large > _LARGE_CHANGE)
     # Class-shaped work arrays hold K x O x J x P elements (J hidden units, P pairs), a
     # few alive at a time: sized for the cache, and never beyond the memory budget.
     block = max(1, min(_CACHE_BLOCK, memory_budget // (8 * 4)))
@@ -262,7 +292,7 @@ def _layer1(base, x_aug, d1, weights, memory_budget, workers):
             # Segment starts: the pairs of one input are contiguous.
             first = np.flatnonzero(np.concatenate(([True], i_p[1:] != i_p[:-1])))
             seg_i = i_p[first]
-            chunk = _PairChunk(base, i_p, n_p, x_p, j_start, j_stop, plain)
+            chunk = _PairChunk(base, i_p, n_p, x_p, j_start, j_stop)
             for j0 in range(j_start, j_stop, jblock):
                 j1 = min(j_stop, j0 + jblock)
                 s = _layer1_block(base, chunk, d1T, weights, j0, j1, buffer)
@@ -299,11 +329,10 @@ class _PairChunk:
     Arrays are (hidden unit, pair) for hidden units j_start..j_stop (row 0 = j_start).
     """
 
-    def __init__(self, base, i_p, n_p, x_p, j_start, j_stop, plain):
+    def __init__(self, base, i_p, n_p, x_p, j_start, j_stop):
         hidden = slice(j_start, j_stop)
         self.offset = j_start
         self.i_p, self.n_p = i_p, n_p
-        self.x_p = x_p
         self.pg = base.yT[:, n_p]  # (K, P)
         self.neg_sign_x = base.neg_signT[hidden][:, n_p] * x_p  # -sign(a) x
         self.E = base.ET[hidden][:, n_p]
@@ -313,9 +342,6 @@ class _PairChunk:
             self.ratio = base.ratio[n_p]
             self.t_p = base.t[n_p]
             self._target_index = {}
-        self.plain = plain
-        if plain:
-            self.a1 = base.a1T[hidden][:, n_p]
 
     def target_index(self, n_off, J):
         """Flat indices of Q[t_n, o, j, p] in a (K, O, J, P) array, cached per shape."""
@@ -333,18 +359,13 @@ def _layer1_block(base, chunk, d1T, weights, j0, j1, buffer):
     K = base.classes
     d = d1T[:, j0:j1, chunk.i_p]  # (O, J, P): the stored step of W1[i, j] (or b1[j])
     n_off, J, P = d.shape
-    if chunk.plain:
-        a = chunk.a1[rows]
-        change = d * chunk.x_p
-        dz = sigmoid(a + change) - sigmoid(a)
-    else:
-        # dz = m factor / (1 + E + E m), m = expm1(-sign e): computed in place.
-        dz = np.multiply(d, chunk.neg_sign_x[rows])
-        np.expm1(dz, out=dz)
-        denominator = chunk.E[rows] * dz
-        denominator += chunk.one_plus_E[rows]
-        dz *= chunk.factor[rows]
-        dz /= denominator
+    # dz = m factor / (1 + E + E m), m = expm1(-sign e), e = x d: computed in place.
+    dz = np.multiply(d, chunk.neg_sign_x[rows])
+    np.expm1(dz, out=dz)
+    denominator = chunk.E[rows] * dz
+    denominator += chunk.one_plus_E[rows]
+    dz *= chunk.factor[rows]
+    dz /= denominator
     # Every logit of the sample moves by Δz W2[j, k]: Q = expm1 of that, class axis first.
     Q = buffer[: K * n_off * J * P].reshape(K, n_off, J, P)
     np.multiply(dz[None], base.W2T[:, None, j0:j1, None], out=Q)

@@ -13,7 +13,7 @@ from ._checks import (
 )
 from .activations import sigmoid, softmax
 from .differentiation import DEFAULT_MEMORY_BUDGET, DEFAULT_STEP, numerical_gradient
-from .fast_gradient import two_layer_numerical_gradient
+from .fast_gradient import OutOfRange, two_layer_numerical_gradient
 from .losses import DEFAULT_DELTA, _cross_entropy, _targets
 
 __all__ = ["TwoLayerNet", "PARAM_NAMES"]
@@ -175,7 +175,8 @@ class TwoLayerNet:
             unperturbed activations it recomputes only what each perturbation changes,
             for thousands of perturbations per NumPy call, and never writes to
             ``params``.  The two agree to the loop's round-off, about ``ε |L| / h``
-            (not bitwise: the arithmetic is ordered differently).
+            (not bitwise: the arithmetic is ordered differently).  Should a step move
+            a logit by more than 1 (a huge h, x or W2), ``"fast"`` runs the loop.
         memory_budget : int, default 32 MiB
             ``"fast"`` only: the cap, in bytes, on one block's work arrays.
         workers : int, optional
@@ -188,16 +189,19 @@ class TwoLayerNet:
         delta = positive_finite_scalar("delta", delta, allow_zero=True)
         if method == "fast":
             h = positive_finite_scalar("h", h)
-            return two_layer_numerical_gradient(
-                self.params,
-                x,
-                t_arr,
-                labels,
-                delta,
-                h,
-                memory_budget=memory_budget,
-                workers=workers,
-            )
+            try:
+                return two_layer_numerical_gradient(
+                    self.params,
+                    x,
+                    t_arr,
+                    labels,
+                    delta,
+                    h,
+                    memory_budget=memory_budget,
+                    workers=workers,
+                )
+            except OutOfRange:
+                pass  # a step that moves a logit by more than 1: the loop computes it
 
         def loss_W(_):
             return _cross_entropy(self._forward(x)[1], t_arr, labels, delta)

@@ -334,6 +334,25 @@ def test_bad_arguments_are_refused(impl, kwargs, error, message):
         net.numerical_gradient(np.ones((2, 3)), np.array([0, 1]), **kwargs)
 
 
+@pytest.mark.parametrize("case", ["huge x", "huge W2", "huge h"])
+def test_steps_that_move_a_logit_by_more_than_1_are_left_to_the_loop(impl, case):
+    """The difference formulas are used for changes up to 1 (no overflow, 1 + r >= 1/e);
+    beyond, the fast method runs the loop: the same bits as method="loop"."""
+    rng = np.random.default_rng(7)
+    net = impl.TwoLayerNet(3, 2, 4, weight_init_std=1.0, rng=0)
+    x, t, h = rng.uniform(-1, 1, (5, 3)), rng.integers(0, 4, 5), 1e-4
+    if case == "huge x":
+        x = x * 1e6
+    elif case == "huge W2":
+        net.params["W2"] *= 1e5
+    else:
+        h = 3.0
+    fast = net.numerical_gradient(x, t, h=h)
+    loop = net.numerical_gradient(x, t, h=h, method="loop")
+    for key in NAMES:
+        assert fast[key].tobytes() == loop[key].tobytes()
+
+
 def test_an_infinite_loss_is_an_error_as_in_the_loop(impl):
     """delta = 0 and a target class with probability 0 in float64: log 0. Both refuse."""
     net = impl.TwoLayerNet(1, 1, 2, rng=0)
