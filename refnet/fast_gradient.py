@@ -156,13 +156,13 @@ def two_layer_numerical_gradient(
         [weight for offset, weight in zip(offsets, weights, strict=True) if offset]
     )
 
-    x_aug = np.concatenate([np.asarray(x, dtype=np.float64), np.ones((x.shape[0], 1))], axis=1)
+    x = np.asarray(x, dtype=np.float64)
     d_max = {
         name: max(float(np.max(np.abs(m), initial=0.0)) for m in moves[name]) for name in moves
     }
     # Bounds on the changes: a1 by |x| d; z by a quarter of that (σ' <= 1/4), at most 1;
     # a logit by |Δz| |W2| (layer 1) or |z| d <= d (layer 2).
-    pre_activation = float(np.max(np.abs(x_aug))) * max(d_max["W1"], d_max["b1"])
+    pre_activation = max(1.0, float(np.max(np.abs(x)))) * max(d_max["W1"], d_max["b1"])
     hidden = min(1.0, pre_activation / 4)
     logit = max(
         hidden * float(np.max(np.abs(originals["W2"]), initial=0.0)),
@@ -175,23 +175,33 @@ def two_layer_numerical_gradient(
             f"by up to {logit:.3g}: beyond {_LARGEST_CHANGE}, the network-aware formulas "
             "are not used"
         )
-    base = _Base(originals, x, t, labels, delta)
     d1 = np.stack(
         [np.concatenate([w1, b1[None, :]]) for w1, b1 in zip(moves["W1"], moves["b1"], strict=True)]
     )
     d2 = np.stack(
         [np.concatenate([w2, b2[None, :]]) for w2, b2 in zip(moves["W2"], moves["b2"], strict=True)]
     )
-    total1 = _layer1(base, x_aug, d1, used_weights, memory_budget, workers)
-    total2 = _layer2(base, d2, used_weights, memory_budget)
+    # Every total is a sum over samples, so a large batch is taken in parts whose pair
+    # lists and activations fit the memory budget (a few words per input and hidden unit
+    # per sample), and the parts' sums are added.
+    N, D = x.shape
+    H, K = originals["W2"].shape
+    per_sample = 8 * (4 * (D + 1) + 12 * H + 8 * K)
+    part = max(1, memory_budget // per_sample)
+    total1, total2 = np.zeros((D + 1, H)), np.zeros((H + 1, K))
+    for start in range(0, N, part):
+        rows = slice(start, start + part)
+        base = _Base(originals, x[rows], t[rows], labels, delta, first_sample=start)
+        x_aug = np.concatenate([base.x, np.ones((base.n, 1))], axis=1)  # b1 acts as input 1
+        total1 += _layer1(base, x_aug, d1, used_weights, memory_budget, workers)
+        total2 += _layer2(base, d2, used_weights, memory_budget)
     for what, total in (("layer 1", total1), ("layer 2", total2)):
         if not np.all(np.isfinite(total)):
             raise ValueError(
                 f"the loss is not finite at some perturbed point of {what}: the difference "
                 "quotient is undefined there"
             )
-    D, H = originals["W1"].shape
-    scale = {name: divisor * steps[name] * base.n for name in PARAM_NAMES}
+    scale = {name: divisor * steps[name] * N for name in PARAM_NAMES}
     result = {
         "W1": total1[:D] / scale["W1"],
         "b1": total1[D] / scale["b1"],
@@ -210,7 +220,7 @@ def _stored(value: np.ndarray, offset: float, step: np.ndarray) -> np.ndarray:
 class _Base:
     """The unperturbed forward pass and what every perturbation reuses from it."""
 
-    def __init__(self, params, x, t, labels, delta):
+    def __init__(self, params, x, t, labels, delta, first_sample=0):
         W1, b1, W2, b2 = (np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES)
         self.x = np.asarray(x, dtype=np.float64)
         self.n = self.x.shape[0]
@@ -237,7 +247,7 @@ class _Base:
                 self.ratio = np.where(self.targets > 0, self.y / (self.y + delta), 0.0)
                 bad = np.any((self.targets > 0) & (self.y + delta == 0), axis=1)
         if np.any(bad):
-            n = int(np.argmax(bad))
+            n = first_sample + int(np.argmax(bad))
             raise ValueError(
                 f"the loss is infinite at these parameters: sample {n} puts probability 0 "
                 "(in float64) on its target class and delta=0, so log(0) = -inf; the "
@@ -412,11 +422,10 @@ def _layer2(base, d2, weights, memory_budget):
     N = base.n
     z_aug = np.concatenate([base.z1, np.ones((N, 1))], axis=1)  # (N, H+1): b2 sees 1
     total = np.zeros((rows, K))
-    # Work arrays are (O, J, K, N): choose J rows of [W2; b2] per block.
-    per_row = n_off * K * N * 8 * (4 if base.labels else 4 + K)
-    jblock = max(
-        1, min(rows, memory_budget // per_row, max(1, 8 * _CACHE_BLOCK // (n_off * K * N)))
-    )
+    # Work arrays are (O, J, K, N), about eight alive at a time: J rows of [W2; b2] per
+    # block, sized for the cache and never beyond the memory budget.
+    block = max(1, min(_CACHE_BLOCK, memory_budget // (8 * 8)))
+    jblock = max(1, min(rows, block // (n_off * K * N)))
     onehot = None
     if base.labels:
         onehot = np.zeros((K, N), dtype=bool)
