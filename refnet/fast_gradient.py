@@ -123,6 +123,19 @@ def two_layer_numerical_gradient(
     ------
     OutOfRange
         h, x or the weights are so large that a logit would move by more than 1.
+
+    Examples
+    --------
+    The same quotients as the reference loop, to the loop's round-off (ε |L| / h ≈ 1e-12):
+
+    >>> from refnet import TwoLayerNet
+    >>> net = TwoLayerNet(4, 3, 2, weight_init_std=1.0, rng=0)
+    >>> x = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.0, 0.3, 0.2]])
+    >>> t = np.array([0, 1])
+    >>> fast = two_layer_numerical_gradient(net.params, x, t, True, 1e-7)
+    >>> loop = net.numerical_gradient(x, t, method="loop")
+    >>> all(np.allclose(fast[k], loop[k], rtol=0, atol=1e-11) for k in loop)
+    True
     """
     offsets, weights, divisor = SCHEMES[scheme]
     if sum(weights) != 0:
