@@ -38,8 +38,6 @@ KeyboardInterrupt).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from ._checks import finite, positive_int
@@ -60,10 +58,6 @@ _CACHE_BLOCK = 1 << 17
 #: the book's h = 1e-4 a logit moves by at most h max|x| max|W2| / 4: |W2| would need to
 #: exceed 40,000 (for |x| <= 1) to get there.  Larger changes raise OutOfRange.
 _LARGEST_CHANGE = 1.0
-
-#: Class-shaped elements of layer-1 work from which workers=None uses threads: below
-#: this (the digits network at batch 100 is 3.4 million) one thread was as fast.
-_THREADED_WORK = 1 << 23
 
 #: Fewest (input, sample) pairs per block before the block is split by hidden units.
 _MIN_PAIRS = 64
@@ -86,7 +80,7 @@ def two_layer_numerical_gradient(
     *,
     scheme="central",
     memory_budget=DEFAULT_MEMORY_BUDGET,
-    workers=None,
+    workers=1,
 ):
     """Central differences of TwoLayerNet's loss for every parameter, network-aware.
 
@@ -108,11 +102,10 @@ def two_layer_numerical_gradient(
         A name in ``SCHEMES``; its weights must sum to 0 (every difference scheme's do).
     memory_budget : int
         Upper bound, in bytes, on the work arrays of one block of perturbations.
-    workers : int or None
+    workers : int, default 1
         Threads that share the hidden units of layer 1 (NumPy releases the GIL in its
-        loops).  None: one per available core, but only for work large enough to gain
-        from it (MNIST-sized); 1 thread otherwise.  The result does not depend on it,
-        bit for bit.
+        loops).  They pay off only on idle cores: on the shared 2-core development
+        machine two threads were slower than one.  The result is the same bits.
 
     Returns
     -------
@@ -143,8 +136,7 @@ def two_layer_numerical_gradient(
             f"scheme {scheme!r} has weights summing to {sum(weights)}: the network-aware "
             "path evaluates loss differences, which needs weights summing to 0"
         )
-    if workers is not None:
-        workers = positive_int("workers", workers)
+    workers = positive_int("workers", workers)
     memory_budget = positive_int("memory_budget", memory_budget)
     originals = {name: params[name] for name in PARAM_NAMES}
     for name, value in originals.items():
@@ -321,9 +313,6 @@ def _layer1(base, x_aug, d1, weights, memory_budget, workers):
                 s = _layer1_block(base, chunk, d1T, weights, j0, j1, buffer)
                 totalT[j0:j1, seg_i] += np.add.reduceat(s, first, axis=1)
 
-    if workers is None:
-        work = K * n_off * H * cols.size
-        workers = _available_cores() if work >= _THREADED_WORK else 1
     if workers == 1 or H < 2:
         columns(0, H)
     else:
@@ -337,13 +326,6 @@ def _layer1(base, x_aug, d1, weights, memory_budget, workers):
             for future in futures:
                 future.result()
     return totalT.T
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class _PairChunk:

@@ -158,7 +158,7 @@ class TwoLayerNet:
         *,
         method="fast",
         memory_budget=DEFAULT_MEMORY_BUDGET,
-        workers=None,
+        workers=1,
     ):
         """Gradient of :meth:`loss` for every parameter, by central differences.
 
@@ -179,9 +179,9 @@ class TwoLayerNet:
             a logit by more than 1 (a huge h, x or W2), ``"fast"`` runs the loop.
         memory_budget : int, default 32 MiB
             ``"fast"`` only: the cap, in bytes, on one block's work arrays.
-        workers : int, optional
-            ``"fast"`` only: threads sharing the work (default: the available cores,
-            for MNIST-sized work only).  The result is the same bits whatever it is.
+        workers : int, default 1
+            ``"fast"`` only: threads sharing the work, worth it on idle cores only.
+            The result is the same bits whatever it is.
         """
         if method not in NUMERICAL_GRADIENT_METHODS:
             raise ValueError(f"method must be one of {NUMERICAL_GRADIENT_METHODS}, got {method!r}")
