@@ -158,3 +158,35 @@ def complex_step_bound(h, third_derivative_bound, gradient_terms, dtype=np.float
     return h**2 * 2 * np.asarray(third_derivative_bound) / 6 + ROUNDING_STAGES * eps * np.asarray(
         gradient_terms
     )
+
+
+# -- a reorganised computation of the same central difference --------------------------------
+#
+# The fast paths (numerical_gradient(..., vectorized=True), TwoLayerNet's method="fast")
+# evaluate the loss at the very points the reference loop evaluates it at (θ_i ± h, rounded
+# as the loop stores it), so the truncation error h² M3 / 6 and the placement error are the
+# same real numbers for both and cancel in their difference.  What differs is rounding:
+#
+# * the loop computes each L(θ ± h e_i) with an absolute error of at most k ε S (S the
+#   magnitude above, k = ROUNDING_STAGES); the difference of two, over 2h: k ε S / h;
+# * the network-aware path never forms L(θ ± h e_i): it computes each sample's loss change
+#   Δℓ from the unperturbed activations with expm1/log1p, every factor to a few ulps
+#   *relative to the change*, plus the shift of the point where that change is taken (the
+#   unperturbed activations are themselves rounded, by ε S relative): so its error is a
+#   few ε S times the size of the per-sample gradient terms, G, not ε S / h.  With
+#   h = 1e-4 that is 10⁴ times smaller than the loop's.
+#
+# Hence |fast - loop| <= k ε S / h + k ε S G, and |fast - exact central difference| <=
+# k ε S G: the second is what a test against an extended-precision evaluation can check.
+
+
+def fast_vs_loop_bound(h: float, magnitude, gradient_scale, dtype=np.float64):
+    """|fast - loop| per entry: the loop's round-off plus the fast path's (see above)."""
+    eps = EPS[np.dtype(dtype)]
+    return ROUNDING_STAGES * eps * np.asarray(magnitude) * (1.0 / h + np.asarray(gradient_scale))
+
+
+def reorganised_difference_bound(magnitude, gradient_scale, dtype=np.float64):
+    """|fast - exact central difference| per entry: k ε S G, no 1/h (see above)."""
+    eps = EPS[np.dtype(dtype)]
+    return ROUNDING_STAGES * eps * np.asarray(magnitude) * np.asarray(gradient_scale)
