@@ -1,89 +1,9 @@
-"""Tolerances of the suite, each derived from the error model of what it compares.
+"""The suite's tolerances: re-exported from refnet.conformance.tolerances.
 
-No tolerance here is a number chosen until a test passed.  Each is a formula, with
-the model it comes from stated beside it, so that a reader can check it and a test
-that exceeds it points at a real error.
-
-The central difference D(h) = (f(x + h) - f(x - h)) / 2h of a function with a
-continuous third derivative satisfies, elementwise,
-
-    D(h) - f'(x) = h² f'''(ξ) / 6               for some ξ in [x - h, x + h]  (truncation)
-
-and each evaluation of f in floating point carries an absolute rounding error of at
-most k ε S, where S is the sum of the absolute values of the terms f adds up (its
-"magnitude") at the perturbed points, so at |x| + h, and k a small count of rounding
-stages.  The difference of two such evaluations, divided by 2h, contributes at most
-k ε S / h (round-off).  The perturbed coordinate x ± h is itself rounded when stored,
-by at most ε |x ± h| / 2, which moves f by |f'| times that: ε |f'| (|x| + h) / 2h more
-(we allow twice that, for f' varying across the stencil).  So
-
-    |D(h) - f'(x)| <= h² M3 / 6 + k ε S / h + ε |f'| (|x| + h) / h,
-    M3 = max |f'''| on [x - h, x + h].
-
-The bound is not scaled by the number of elements: S is the magnitude of the sum, which
-is what rounding acts on (JAX's test utilities scale by size; we do not).
+The module lives in refnet/conformance/ so that the conformance runner, which a user
+installs with ``pip install 'refnet[conformance]'``, runs the same properties without
+tests/.  Import from here as before: ``from .tolerances import ...``.
 """
 
-from __future__ import annotations
-
-import numpy as np
-
-#: Machine epsilon (spacing of 1.0) per dtype.
-EPS = {
-    np.dtype(np.float64): float(np.finfo(np.float64).eps),
-    np.dtype(np.float32): float(np.finfo(np.float32).eps),
-}
-
-#: k above: rounding stages per evaluation of the suite's functions.  Each does at most
-#: a handful of elementwise operations (each <= 1/2 ulp), then a pairwise sum of at most
-#: 81 terms (NumPy's pairwise summation: <= log2(81) < 7 stages), then perhaps a log or
-#: exp (<= 1 ulp each).  8 + 7 + 1 = 16 covers every function in tests/functions.py.
-ROUNDING_STAGES = 16
-
-
-def central_difference_bound(
-    h: float, third_derivative_bound, magnitude, slope=0.0, x=0.0, dtype=np.float64
-):
-    """Elementwise bound on |central difference - exact derivative| (see module docstring).
-
-    ``magnitude`` is S at |x| + h; ``slope`` is |f'| (the oracle's gradient), ``x`` the point.
-    """
-    eps = EPS[np.dtype(dtype)]
-    truncation = h**2 * np.asarray(third_derivative_bound) / 6
-    roundoff = ROUNDING_STAGES * eps * np.asarray(magnitude) / h
-    placement = eps * np.abs(slope) * (np.abs(x) + h) / h
-    return truncation + roundoff + placement
-
-
-def forward_difference_bound(h: float, second_derivative_bound, magnitude, dtype=np.float64):
-    """Same for (f(x + h) - f(x)) / h: truncation h M2 / 2, round-off 2 k ε S / h."""
-    eps = EPS[np.dtype(dtype)]
-    return (
-        h * np.asarray(second_derivative_bound) / 2
-        + 2 * ROUNDING_STAGES * eps * np.asarray(magnitude) / h
-    )
-
-
-def same_formula_bound(n_terms: int, magnitude, dtype=np.float64):
-    """Two implementations of the same closed formula (a loss value, a backprop gradient).
-
-    Each result is a sum of at most ``n_terms`` terms, each computed with a few correctly
-    rounded operations (log, exp, products: <= 4 ulps per term, a bound we take from the
-    accuracy of libm/XLA log and exp, both within 1 ulp).  A sum of n terms accumulated in
-    any order errs by at most (n - 1) ε Σ|terms| (Higham, Accuracy and Stability, 4.2); the
-    two results may err in opposite directions, hence the factor 2.
-    """
-    eps = EPS[np.dtype(dtype)]
-    return 2 * (n_terms - 1 + 4) * eps * np.asarray(magnitude)
-
-
-def descent_bound(step_num: int, lr: float, gradient_error_norm: float):
-    """Distance after ``step_num`` steps between descent on numerical and exact gradients.
-
-    For convex f with an L-Lipschitz gradient and lr <= 2 / L, the step x -> x - lr ∇f(x)
-    is non-expansive in the 2-norm, so an error e_k in the k-th gradient moves the result
-    by at most lr ||e_k||; errors add up: ||d|| <= lr Σ_k ||e_k|| <= step_num lr E, where E
-    bounds ||e_k||₂ (sqrt(n) times the elementwise bound).  The final subtraction of
-    the iterates adds rounding of order ε |x|, included by the caller where it matters.
-    """
-    return step_num * lr * gradient_error_norm
+from refnet.conformance.tolerances import *  # noqa: F403
+from refnet.conformance.tolerances import __all__  # noqa: F401
