@@ -52,7 +52,7 @@ class TargetRaised(CheckFailed):
 
 def _float(value: float) -> str:
     if math.isnan(value):
-        return "np.nan"
+        return "-np.nan" if math.copysign(1.0, value) < 0 else "np.nan"
     if math.isinf(value):
         return "np.inf" if value > 0 else "-np.inf"
     return repr(value)
@@ -106,12 +106,21 @@ def function_source(formula, name: str = "f") -> str:
     return "\n".join([f"def {name}({argument}):", *lines])
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def within_message(actual, expected, bound, what: str) -> str | None:
     """None if |actual - expected| <= bound elementwise (same shape), else what went wrong."""
+    value = actual
     try:
-        actual = np.asarray(actual, dtype=np.float64)
+        kind = np.asarray(actual).dtype.kind
+        actual = np.asarray(actual, dtype=np.float64) if kind in "biuf" else None
     except (TypeError, ValueError):
-        return f"{what} returned {actual!r}, not an array of numbers"
+        actual = None
+    if actual is None:
+        return f"{what} returned {_short(value)}, not a real number or an array of them"
     expected = np.asarray(expected, dtype=np.float64)
     if actual.shape != expected.shape:
         return f"{what} has shape {actual.shape}, expected {expected.shape}"

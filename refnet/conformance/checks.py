@@ -52,7 +52,7 @@ from .tolerances import (
     two_layer_logit_error,
 )
 
-__all__ = ["CHECKS", "Check", "DELTA", "H", "check_named"]
+__all__ = ["CHECKS", "Check", "DELTA", "H", "check_named", "listing"]
 
 #: The book's step and its guard inside the log: the values every target is checked at.
 H = 1e-4
@@ -258,8 +258,19 @@ def smooth_gradient(
     else:
         case.call("grad", "numerical_gradient(f, x)")
     exact = oracle.smooth_gradient(fn.name, x)
+    hint = None
+    if closure:
+        hint = (
+            "g reads x itself, so numerical_gradient must perturb x in place (not a copy) "
+            "and restore it"
+        )
     case.compare(
-        "grad", exact, _gradient_bound(fn, x, exact), "numerical_gradient(f, x)", "jax.grad(f)(x)"
+        "grad",
+        exact,
+        _gradient_bound(fn, x, exact),
+        "numerical_gradient(f, x)",
+        "jax.grad(f)(x)",
+        hint=hint,
     )
 
 
@@ -588,7 +599,7 @@ CHECKS = (
     ),
     Check(
         "softmax.large_logits",
-        "logits beyond +-750 (exp overflows or underflows) still give JAX's probabilities, not NaN: subtract the row maximum",
+        "logits shifted by +-750 to 1000, where exp overflows or underflows, still give JAX's probabilities, not NaN: subtract the row maximum",
         softmax_of_large_logits,
         ("softmax",),
     ),
@@ -789,6 +800,11 @@ CHECKS = (
         precondition=_has_method("gradient"),
     ),
 )
+
+
+def listing(checks=CHECKS) -> str:
+    """Every check's name and, indented below it, its property (``--list``)."""
+    return "".join(f"{check.name}\n    {check.statement}\n" for check in checks)
 
 
 def check_named(name: str) -> Check:

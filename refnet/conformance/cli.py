@@ -78,14 +78,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # A target (the book's ch04 scripts, say) may plot on import: never open a window.
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from .checks import CHECKS
+    from .checks import listing
     from .runner import run as run_checks
     from .runner import terminal_progress
     from .target import TargetError, load_target
 
     if args.list:
-        for check in CHECKS:
-            print(f"{check.name}\n    {check.statement}")
+        print(listing(), end="")
         return 0
     if not args.target:
         print(
