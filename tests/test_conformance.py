@@ -457,3 +457,11 @@ def test_the_how_to_pages_table_of_defects_names_exactly_the_failing_checks(defe
     named = re.findall(r"^\| `([\w.]+)` \|", section, flags=re.M)
     failing = [r.name for r in defective_report.results if r.status == "fail"]
     assert named == failing
+
+
+def test_both_command_lines_run_the_runner():
+    for argv in (["-m", "refnet.conformance", "--list"], ["-m", "refnet", "conformance", "--list"]):
+        done = subprocess.run(
+            [sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        assert done.stdout.startswith("softmax.values\n")

@@ -160,7 +160,11 @@ class Case:
     # -- inputs and our own code ----------------------------------------------------------
 
     def let(self, name: str, value, comment: str | None = None):
-        """Bind ``name`` to ``value`` through its literal, and return what was bound."""
+        """Bind ``name`` to a new object built from the literal of ``value``; return ``value``.
+
+        The check keeps ``value`` for the oracle: the target gets the object in the
+        namespace, which it may change (that is for the behavioural checks to catch).
+        """
         code = f"{name} = {literal(value)}"
         exec(code, self.ns)
         bound = self.ns[name]
@@ -169,7 +173,7 @@ class Case:
         ):
             raise RuntimeError(f"literal of {name} does not round-trip: {code}")
         self.lines.append(code + (f"  # {comment}" if comment else ""))
-        return bound
+        return value
 
     def setup(self, code: str) -> None:
         """Run a statement of the check's own (not the target's), and record it.

@@ -84,14 +84,14 @@ def _draw_function(data, function):
     return SMOOTH_FUNCTIONS[name]
 
 
-def _unchanged(case: Case, name: str, before) -> Callable[[], str]:
-    def message():
-        return (
-            f"{name} was changed by the call: it was {before.tolist()!r}, it is now "
-            f"{np.asarray(case.ns[name]).tolist()!r}"
-        )
+def _require_unchanged(case: Case, name: str, before: str) -> None:
+    """Require ``name`` bit-identical to the copy ``before`` taken ahead of the call."""
 
-    return message
+    def message():
+        was, now = (np.asarray(eval(n, case.ns)).tolist() for n in (before, name))
+        return f"{name} was changed by the call: it was {was!r}, it is now {now!r}"
+
+    case.require(f"{name}.tobytes() == {before}.tobytes()", message)
 
 
 # -- softmax and sigmoid ------------------------------------------------------------------
@@ -127,20 +127,20 @@ def sigmoid_values(case, data, *, max_dims=3):
 
 
 def arguments_unchanged(case, data, *, function):
-    batch = data.draw(st.integers(1, 4), label="batch")
     classes = data.draw(st.integers(2, 5), label="classes")
     if function == "softmax":
-        a = case.let("a", data.draw(finite_arrays((batch, classes), -20.0, 20.0), label="a"))
+        case.let("a", data.draw(finite_arrays((classes,), -20.0, 20.0), label="a"))
         case.setup("a_before = a.copy()")
         case.run("softmax(a)")
-        case.require("a.tobytes() == a_before.tobytes()", _unchanged(case, "a", a))
+        _require_unchanged(case, "a", "a_before")
         return
-    y = case.let("y", data.draw(probability_rows(batch, classes), label="y"))
-    t = case.let("t", one_hot_labels(data.draw(labels(batch, classes), label="t"), classes))
+    batch = data.draw(st.integers(1, 4), label="batch")
+    case.let("y", data.draw(probability_rows(batch, classes), label="y"))
+    case.let("t", one_hot_labels(data.draw(labels(batch, classes), label="t"), classes))
     case.setup("y_before, t_before = y.copy(), t.copy()")
     case.run(f"{function}(y, t)")
-    case.require("y.tobytes() == y_before.tobytes()", _unchanged(case, "y", y))
-    case.require("t.tobytes() == t_before.tobytes()", _unchanged(case, "t", t))
+    _require_unchanged(case, "y", "y_before")
+    _require_unchanged(case, "t", "t_before")
 
 
 # -- losses -----------------------------------------------------------------------------------
@@ -234,7 +234,8 @@ def _smooth_point(case, data, *, min_dims, max_dims, max_side, function, dtype=n
     shape = data.draw(array_shapes(min_dims, max_dims, max_side), label="shape")
     x = data.draw(finite_arrays(shape, fn.low, fn.high, dtype), label="x")
     case.setup(function_source(fn.formula))
-    return fn, case.let("x", x)
+    case.let("x", x)
+    return fn, x
 
 
 def _gradient_bound(fn, x, exact, dtype=np.float64):
@@ -280,7 +281,7 @@ def gradient_leaves_x_unchanged(case, data, *, min_dims=1, max_dims=1, max_side=
     )
     case.setup("x_before = x.copy()")
     case.run("numerical_gradient(f, x)")
-    case.require("x.tobytes() == x_before.tobytes()", _unchanged(case, "x", x))
+    _require_unchanged(case, "x", "x_before")
 
 
 def gradient_restores_x_when_f_raises(case, data, *, max_side=4):
@@ -333,11 +334,9 @@ def gradient_of_integer_x(case, data, *, max_side=4):
             bound,
             "numerical_gradient(f, x) of an integer x",
             "2 x, the gradient of sum(x**2)",
-            hint=lambda value: (
-                "an integer x cannot hold x[i] + h: raise a TypeError or compute on a float copy"
-            ),
+            hint="an integer x cannot hold x[i] + h: raise a TypeError or work on a float copy",
         )
-    case.require("x.tobytes() == x_before.tobytes()", _unchanged(case, "x", x))
+    _require_unchanged(case, "x", "x_before")
 
 
 def gradient_of_float32_x(case, data, *, max_side=4, function=None):
@@ -468,7 +467,7 @@ def simple_net_gradient(case, data):
     case.compare(
         "dW", expected, bound, "numerical_gradient(lambda w: net.loss(x, t), net.W)", "jax.grad"
     )
-    case.require("net.W.tobytes() == W_before.tobytes()", _unchanged(case, "net.W", W))
+    _require_unchanged(case, "net.W", "W_before")
 
 
 # -- TwoLayerNet --------------------------------------------------------------------------
