@@ -316,7 +316,13 @@ def test_the_command_exits_1_on_a_failure_and_writes_json(tmp_path, capsys):
     failed = [c for c in report["checks"] if c["status"] == "fail"]
     assert [c["name"] for c in failed] == ["softmax.large_logits"]
     assert failed[0]["counterexample"].startswith("import numpy as np\n")
-    assert report["settings"] == {"max_examples": 5, "seed": 0, "timeout": 120.0}
+    assert report["settings"] == {
+        "max_examples": 5,
+        "seed": 0,
+        "timeout": 120.0,
+        "select": ["softmax"],
+    }
+    assert "only the checks whose name starts with: softmax" in text
 
 
 def test_the_command_exits_0_when_every_check_passes(capsys):

@@ -71,6 +71,15 @@ def literal(value) -> str:
 
     Arrays become ``np.array([...], dtype=np.<dtype>)`` (the dtype left out for float64);
     floats use ``repr``, which round-trips, and ``np.nan``/``np.inf`` where needed.
+
+    Examples
+    --------
+    >>> literal(np.array([1.5, -0.0, np.inf]))
+    'np.array([1.5, -0.0, np.inf])'
+    >>> literal(np.array([[3, 4]], dtype=np.int8))
+    'np.array([[3, 4]], dtype=np.int8)'
+    >>> literal((0.1, 2))
+    '(0.1, 2)'
     """
     if isinstance(value, np.ndarray):
         dtype = "" if value.dtype == np.float64 else f", dtype=np.{value.dtype.name}"

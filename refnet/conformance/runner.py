@@ -79,6 +79,7 @@ class Report:
     seed: int
     timeout: float | None
     versions: dict = field(default_factory=dict)
+    select: list[str] | None = None
 
     def counts(self) -> dict[str, int]:
         return {s: sum(r.status == s for r in self.results) for s in STATUSES}
@@ -107,6 +108,7 @@ class Report:
                 "max_examples": self.max_examples,
                 "seed": self.seed,
                 "timeout": self.timeout,
+                "select": self.select,
             },
             "checks": [asdict(r) for r in self.results],
             "summary": self.counts(),
@@ -288,7 +290,17 @@ def run(
     checks=CHECKS,
     progress=None,
 ) -> Report:
-    """Run ``checks`` (those whose name starts with one of ``select``, if given)."""
+    """Run ``checks`` (those whose name starts with one of ``select``, if given).
+
+    Examples
+    --------
+    >>> from refnet.conformance import load_target, run
+    >>> report = run(load_target("refnet"), select=["sigmoid"], max_examples=3)
+    >>> [(result.name, result.status) for result in report.results]
+    [('sigmoid.values', 'pass')]
+    >>> report.exit_code
+    0
+    """
     chosen = [c for c in checks if not select or any(c.name.startswith(s) for s in select)]
     results = []
     for index, check in enumerate(chosen, 1):
@@ -297,7 +309,8 @@ def run(
         results.append(
             run_check(check, target, max_examples=max_examples, seed=seed, timeout=timeout)
         )
-    return Report(target, results, max_examples, seed, timeout or None, _versions())
+    select = list(select) if select else None
+    return Report(target, results, max_examples, seed, timeout or None, _versions(), select)
 
 
 def _versions() -> dict:
@@ -330,6 +343,8 @@ def render(report: Report) -> str:
     target = report.target
     out = [f"refnet conformance report for {target.label}"]
     out.append(f"hypothesis: up to {report.max_examples} examples per check, seed {report.seed}")
+    if report.select:
+        out.append(f"only the checks whose name starts with: {', '.join(report.select)}")
     out.append("")
     found = [_function_label(report, api.name) for api in API if api.name in target.found]
     out += textwrap.wrap(
