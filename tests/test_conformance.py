@@ -169,6 +169,7 @@ def test_a_directory_with_a_mapping_checks_the_slides_label_version_of_cross_ent
 
 HOSTILE = """
 import sys
+import time
 import numpy as np
 
 def softmax(a):
@@ -184,6 +185,10 @@ def numerical_diff(f, x):
 
 def cross_entropy_error(y, t):
     return None
+
+def gradient_descent(f, init_x, lr=0.01, step_num=100):
+    time.sleep(0.2)  # slow, and wrong: the time limit falls while hypothesis shrinks
+    return init_x + 1.0
 """
 
 
@@ -194,7 +199,13 @@ def test_each_check_is_isolated_from_a_hostile_target(tmp_path):
         load_target(str(path)),
         max_examples=SMALL,
         timeout=0.5,
-        select=["softmax.values", "sigmoid", "numerical_diff", "cross_entropy_error.batch"],
+        select=[
+            "softmax.values",
+            "sigmoid",
+            "numerical_diff",
+            "cross_entropy_error.batch",
+            "gradient_descent.matches_jax",
+        ],
     )
     results = {r.name: r for r in report.results}
     assert {name: r.status for name, r in results.items()} == {
@@ -202,6 +213,7 @@ def test_each_check_is_isolated_from_a_hostile_target(tmp_path):
         "sigmoid.values": "fail",
         "numerical_diff.central": "fail",
         "cross_entropy_error.batch": "fail",
+        "gradient_descent.matches_jax": "fail",
     }
     assert "raised SystemExit: 3" in results["softmax.values"].reason
     assert results["softmax.values"].output.startswith("softmax was called")
@@ -210,6 +222,10 @@ def test_each_check_is_isolated_from_a_hostile_target(tmp_path):
     assert not results["sigmoid.values"].shrunk
     assert "KeyError" in results["numerical_diff.central"].reason
     assert "returned None" in results["cross_entropy_error.batch"].reason
+    slow = results["gradient_descent.matches_jax"]
+    assert "stopped hypothesis while it was shrinking" in slow.reason
+    assert "off by more than the error bound" in slow.reason
+    assert "gradient_descent(f, init_x, lr=" in slow.counterexample
 
 
 # -- reproductions -------------------------------------------------------------------------------

@@ -219,12 +219,16 @@ def run_check(
             result.reason = reason
             return result
 
-    latest: dict[str, Case] = {}
+    latest: dict = {}
 
     def example(data):
         case = Case(target)
         latest["case"] = case
-        check.body(case, data, **check.options)
+        try:
+            check.body(case, data, **check.options)
+        except AssertionError as exc:
+            latest["failure"] = exc  # the smallest so far, should time run out in shrinking
+            raise
 
     test = _settings(max_examples)(hypothesis_seed(seed)(given(st.data())(example)))
     output = io.StringIO()
@@ -234,11 +238,21 @@ def run_check(
             test()
     except CheckTimeout:
         result.status = "fail"
-        result.reason = (
-            f"no answer within {timeout:g} s: the target may loop forever "
-            "(the counterexample is the example that was running, not shrunk)"
-        )
-        result.counterexample = _reproduction(latest)
+        failure = latest.get("failure")
+        if failure is not None:
+            result.reason = (
+                f"{_message(failure)} (the time limit of {timeout:g} s stopped hypothesis "
+                "while it was shrinking: the counterexample may not be the smallest)"
+            )
+            result.counterexample = _reproduction({}, failure)
+            if isinstance(failure, TargetRaised):
+                result.exception = _exception_info(failure.exception)
+        else:
+            result.reason = (
+                f"no answer within {timeout:g} s: the target may loop forever "
+                "(the counterexample is the example that was running, not shrunk)"
+            )
+            result.counterexample = _reproduction(latest)
     except FlakyFailure as exc:
         inner = exc.exceptions[0] if exc.exceptions else exc
         result.status = "fail"
