@@ -26,6 +26,7 @@ COMMANDS = {
         "refnet.commands.figures",
         "regenerate every documentation figure and quoted number",
     ),
+    "conformance": ("refnet.commands.conformance", "check another implementation of the chapter"),
 }
 
 

@@ -1,7 +1,11 @@
 """The implementation against jax.grad, on hypothesis-generated shapes, weights and inputs.
 
-Each comparison's tolerance is a formula from tests/tolerances.py fed with the error
-model of tests/functions.py; none is a constant tuned to pass.
+The properties themselves live in refnet/conformance/checks.py, where the conformance
+runner points them at any implementation of the chapter; here they run against the
+implementation under test (the ``impl`` fixture) over refnet's wider domain: arrays of
+rank 0 to 4, logits up to ±700, label targets.  Each comparison's tolerance is a formula
+from tolerances.py fed with the error model of functions.py; none is a constant tuned to
+pass.  A failure prints the reproduction of the smallest failing example.
 """
 
 from __future__ import annotations
@@ -11,34 +15,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from refnet.conformance import checks
+from refnet.conformance.case import Case, assert_within  # noqa: F401 (assert_within: shared)
+from refnet.conformance.target import Target
+
 from . import oracle
 from .functions import (
     DERIVATIVE_BOUNDS,
     DESCENT_OBJECTIVES,
     GRADIENT_TERMS,
-    LSE_D3,
     MODEL_LOSSES,
     SMOOTH_FUNCTIONS,
-    model_magnitude,
-    model_third_derivative_bound,
 )
 from .strategies import (
     array_shapes,
     finite_arrays,
     labels,
-    model_problems,
     one_hot_labels,
-    parameter_vectors,
     probability_rows,
-    spd_matrices,
     two_layer_params,
 )
 from .tolerances import (
     EPS,
     STENCILS,
-    central_difference_bound,
     complex_step_bound,
-    descent_bound,
     same_formula_bound,
     scheme_bound,
     stencil_reach,
@@ -47,22 +47,10 @@ from .tolerances import (
 H = 1e-4  # the book's step, the implementations' default
 
 
-def assert_within(actual, expected, bound, what):
-    """Elementwise |actual - expected| <= bound, with a report that names the worst element."""
-    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    assert actual.shape == expected.shape, (
-        f"{what}: shape {actual.shape} != oracle's {expected.shape}"
-    )
-    error = np.abs(actual - expected)
-    bound = np.broadcast_to(bound, error.shape)
-    if np.all(error <= bound):
-        return
-    worst = np.unravel_index(np.argmax(error - bound), error.shape) if error.ndim else ()
-    raise AssertionError(
-        f"{what}: |actual - oracle| exceeds the error bound at index {worst}: "
-        f"actual={actual[worst]!r}, oracle={expected[worst]!r}, error={error[worst]:.3g}, "
-        f"bound={bound[worst]:.3g} ({int(np.sum(error > bound))} of {error.size} elements over)"
-    )
+@pytest.fixture(scope="module")
+def target(impl):
+    """The implementation under test as a conformance target (its names, found once)."""
+    return Target.from_module(impl)
 
 
 # -- numerical_gradient on smooth functions of arrays of any rank --------------------------
@@ -70,39 +58,19 @@ def assert_within(actual, expected, bound, what):
 
 @pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
 @given(data=st.data())
-def test_numerical_gradient_matches_jax_grad(impl, name, data):
-    """numerical_gradient(f, x) = ∇f(x) within h²M3/6 + kεS/h, for x of rank 0 to 4."""
-    fn = SMOOTH_FUNCTIONS[name]
-    shape = data.draw(array_shapes(), label="shape")
-    x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
-    before = x.copy()
-    numeric = impl.numerical_gradient(fn.numpy, x)
-    assert x.tobytes() == before.tobytes(), "x changed"
-    exact = oracle.smooth_gradient(name, x)
-    # Magnitudes are taken at |x| + h: rounding acts on f at the perturbed points.
-    bound = central_difference_bound(
-        H, fn.third_derivative_bound(x, H), fn.magnitude(np.abs(x) + H), exact, x
-    )
-    assert_within(numeric, exact, bound, f"numerical_gradient({name})")
+def test_numerical_gradient_matches_jax_grad(target, name, data):
+    """numerical_gradient(f, x) = ∇f(x) within h²M3/6 + kεS/h, for x of rank 0 to 4, and x
+    is bit-identical afterwards."""
+    shapes = {"min_dims": 0, "max_dims": 4, "max_side": 3, "function": name}
+    checks.smooth_gradient(Case(target), data, **shapes)
+    checks.gradient_leaves_x_unchanged(Case(target), data, **shapes)
 
 
 @pytest.mark.parametrize("kind", sorted(MODEL_LOSSES))
 @given(data=st.data())
-def test_numerical_gradient_of_model_losses_matches_jax_grad(impl, kind, data):
+def test_numerical_gradient_of_model_losses_matches_jax_grad(target, kind, data):
     """MSE and softmax cross-entropy of linear and two-layer models, as functions of θ."""
-    problem = data.draw(model_problems(kind), label="problem")
-    theta = data.draw(parameter_vectors(problem), label="theta")
-    loss = MODEL_LOSSES[kind]
-    numeric = impl.numerical_gradient(lambda th: loss(np, th, problem), theta)
-    exact = oracle.model_gradient(kind, theta, problem)
-    bound = central_difference_bound(
-        H,
-        model_third_derivative_bound(kind, theta, problem, H),
-        model_magnitude(kind, np.abs(theta) + H, problem),
-        exact,
-        theta,
-    )
-    assert_within(numeric, exact, bound, f"numerical_gradient({kind})")
+    checks.model_loss_gradient(Case(target), data, kind=kind)
 
 
 # -- every scheme, with h="auto" -------------------------------------------------------------
@@ -183,22 +151,11 @@ def test_accuracy_goals(impl, name, scheme, h, goal, data):
 
 
 @given(data=st.data())
-def test_cross_entropy_matches_jax_in_both_target_forms(impl, data):
+def test_cross_entropy_matches_jax_in_both_target_forms(target, data):
     """Batched CE with labels and with one-hot rows equals the JAX CE, and each other."""
-    batch = data.draw(st.integers(1, 6), label="batch")
-    classes = data.draw(st.integers(2, 6), label="classes")
-    y = data.draw(probability_rows(batch, classes), label="y")
-    t = data.draw(labels(batch, classes), label="t")
-    t_hot = one_hot_labels(t, classes)
-    expected = oracle.cross_entropy(y, t)
-    # Each per-sample term is -log(y_t + δ), <= -log(1e-7) ≈ 16; the mean adds `batch` terms.
-    magnitude = np.mean(-np.log(y[np.arange(batch), t] + 1e-7)) + 1.0
-    bound = same_formula_bound(batch, magnitude)
-    from_labels = impl.cross_entropy_error(y, t)
-    from_one_hot = impl.cross_entropy_error(y, t_hot)
-    assert_within(from_labels, expected, bound, "cross_entropy_error(y, labels)")
-    assert_within(from_one_hot, expected, bound, "cross_entropy_error(y, one_hot)")
-    assert_within(from_labels, from_one_hot, bound, "labels vs one-hot")
+    checks.cross_entropy_value(Case(target), data, targets="labels")
+    checks.cross_entropy_value(Case(target), data, targets="one_hot")
+    checks.cross_entropy_target_forms(Case(target), data)
 
 
 @given(data=st.data())
@@ -224,14 +181,14 @@ def test_one_sample_equals_a_batch_of_one(impl, data):
 
 
 @given(data=st.data())
-def test_mean_squared_error_matches_jax(impl, data):
+def test_mean_squared_error_matches_jax(impl, target, data):
     """MSE (mean over samples of ½Σ(y - t)²) equals the JAX formula; 1-D equals a batch of one."""
+    checks.squared_error_value(Case(target), data, function="mean_squared_error")
+    checks.squared_error_value(Case(target), data, function="mean_squared_error", batch=False)
     batch = data.draw(st.integers(1, 6), label="batch")
     classes = data.draw(st.integers(2, 6), label="classes")
     y = data.draw(probability_rows(batch, classes), label="y")
     t = one_hot_labels(data.draw(labels(batch, classes), label="t"), classes)
-    bound = same_formula_bound(batch * classes, np.sum((y - t) ** 2) / batch + 1)
-    assert_within(impl.mean_squared_error(y, t), oracle.mean_squared_error(y, t), bound, "MSE")
     assert_within(
         impl.mean_squared_error(y[0], t[0]),
         impl.mean_squared_error(y[:1], t[:1]),
@@ -241,17 +198,10 @@ def test_mean_squared_error_matches_jax(impl, data):
 
 
 @given(data=st.data())
-def test_softmax_matches_jax(impl, data):
+def test_softmax_matches_jax(target, data):
     """softmax over the last axis, any leading shape, logits up to ±700 (exp would overflow unshifted)."""
-    shape = data.draw(array_shapes(min_dims=1, max_dims=3, max_side=5), label="shape")
-    a = data.draw(finite_arrays(shape, -700.0, 700.0), label="logits")
-    # Both shift by the row max, exp (<= 1 ulp) and divide by a sum of <= 5 terms in [1, 5].
-    bound = same_formula_bound(shape[-1], 1.0 + np.abs(a - a.max(axis=-1, keepdims=True)))
-    assert_within(
-        impl.softmax(a),
-        oracle.softmax(a),
-        bound * oracle.softmax(a) + EPS[np.dtype(np.float64)],
-        "softmax",
+    checks.softmax_values(
+        Case(target), data, min_dims=1, max_dims=3, max_side=5, low=-700.0, high=700.0
     )
 
 
@@ -260,38 +210,11 @@ def test_softmax_matches_jax(impl, data):
 
 @pytest.mark.parametrize("name", sorted(DESCENT_OBJECTIVES))
 @given(data=st.data())
-def test_gradient_descent_matches_descent_on_jax_grad(impl, name, data):
+def test_gradient_descent_matches_descent_on_jax_grad(target, name, data):
     """gradient_descent(f, x0, lr, steps) = the same steps driven by jax.grad, within the
     accumulated numerical-gradient error, and init_x is left bit-identical."""
-    shape = data.draw(array_shapes(min_dims=1, max_dims=2), label="shape")
-    n = int(np.prod(shape))
-    if name == "quadratic":
-        A = data.draw(spd_matrices(n), label="A")
-        lipschitz = float(np.linalg.eigvalsh(A).max())
-        third = 0.0  # a quadratic has no third derivative: the central difference is exact
-    else:
-        A = np.zeros((n, n))
-        lipschitz = 1.5
-        third = LSE_D3
-    b = data.draw(finite_arrays((n,), -1.0, 1.0), label="b")
-    x0 = data.draw(finite_arrays(shape, -2.0, 2.0), label="init_x")
-    lr = data.draw(st.floats(0.01, 1.0 / lipschitz), label="lr")  # <= 1/L: non-expansive steps
-    steps = data.draw(st.integers(0, 30), label="step_num")
-    before = x0.copy()
-    objective = DESCENT_OBJECTIVES[name]
-    result = impl.gradient_descent(lambda x: objective(np, x, A, b), x0, lr=lr, step_num=steps)
-    assert x0.tobytes() == before.tobytes(), "init_x changed"
-    expected = oracle.descent(name, x0, A, b, lr, steps)
-    # Along the way |x| stays within |x0| + |b|/λmin-ish; bound the magnitude f's rounding
-    # acts on by its value at the larger of the start and the oracle's end (convex f, descent).
-    reach = max(np.abs(x0).max(), np.abs(expected).max()) + 1
-    magnitude = 0.5 * n * n * reach**2 * max(lipschitz, 1) + n * reach + np.log(n) + reach
-    per_element = central_difference_bound(H, third, magnitude)
-    bound = (
-        descent_bound(steps, lr, float(np.sqrt(n) * per_element))
-        + 4 * EPS[np.dtype(np.float64)] * reach
-    )
-    assert_within(result, expected, bound, f"gradient_descent({name})")
+    checks.descent_matches_jax(Case(target), data, objective=name, max_dims=2)
+    checks.descent_leaves_init_x_unchanged(Case(target), data, max_dims=2)
 
 
 # -- TwoLayerNet ------------------------------------------------------------------------------
@@ -306,48 +229,16 @@ def _net(impl, params):
 
 
 @given(data=st.data())
-def test_two_layer_net_numerical_gradient_matches_jax_grad(impl, data):
-    """TwoLayerNet.numerical_gradient = jax.grad of the same loss (CE with delta = 1e-7)."""
-    params, x, t = data.draw(two_layer_params(), label="network")
-    net = _net(impl, params)
-    numeric = net.numerical_gradient(x, t)
-    expected = oracle.two_layer_gradient(params, x, t, delta=1e-7)
-    for key in params:
-        assert np.array_equal(net.params[key], params[key]), f"params[{key!r}] changed"
-    theta = np.concatenate([params[k].ravel() for k in ("W1", "b1", "W2", "b2")])
-    from .functions import ModelProblem
-
-    problem = ModelProblem(
-        x,
-        one_hot_labels(t, params["W2"].shape[1]),
-        tuple(params[k].shape for k in ("W1", "b1", "W2", "b2")),
-    )
-    # The model bound is for CE without delta.  With every y_t >= e^-10 / 4 (weights and
-    # inputs in [-1, 1], hidden <= 4), delta shifts each derivative of -log(y_t + δ) by a
-    # relative δ / y_t <= 1e-7 · 4 e^10 < 0.01: a 1% allowance on M3 covers it.
-    m3 = 1.01 * model_third_derivative_bound("two_layer_ce", theta, problem, H)
-    exact = np.concatenate([expected[k].ravel() for k in ("W1", "b1", "W2", "b2")])
-    magnitude = model_magnitude("two_layer_ce", np.abs(theta) + H, problem)
-    bound = central_difference_bound(H, m3, magnitude, exact, theta)
-    parts = problem.unflatten(np, bound)
-    for key, part in zip(("W1", "b1", "W2", "b2"), parts, strict=True):
-        assert_within(numeric[key], expected[key], part, f"TwoLayerNet.numerical_gradient {key}")
+def test_two_layer_net_numerical_gradient_matches_jax_grad(target, data):
+    """TwoLayerNet.numerical_gradient = jax.grad of the same loss (CE with delta = 1e-7),
+    with label targets, and params unchanged afterwards."""
+    checks.two_layer_numerical_gradient(Case(target), data, targets="labels")
 
 
 @given(data=st.data())
-def test_two_layer_net_gradient_matches_jax_grad_without_delta(impl, data):
+def test_two_layer_net_gradient_matches_jax_grad_without_delta(target, data):
     """TwoLayerNet.gradient (backprop, y - t) = jax.grad of the loss with delta = 0."""
-    params, x, t = data.draw(two_layer_params(), label="network")
-    net = _net(impl, params)
-    analytic = net.gradient(x, t)
-    expected = oracle.two_layer_gradient(params, x, t, delta=0.0)
-    # Every entry is a sum over <= N·K (<= 16) products of factors bounded by 1 (z, σ', x)
-    # and |y - t| / N <= 1/N, times weights <= 1 and up to H = 4 hidden paths:
-    # the sum of absolute terms is <= K·H <= 16.
-    n_terms = x.shape[0] * params["W2"].shape[1] * params["W1"].shape[1]
-    bound = same_formula_bound(n_terms, 16.0)
-    for key in params:
-        assert_within(analytic[key], expected[key], bound, f"TwoLayerNet.gradient {key}")
+    checks.two_layer_backprop_gradient(Case(target), data, targets="labels")
 
 
 @given(data=st.data())

@@ -1,0 +1,60 @@
+"""Conformance: run refnet's property suite against any implementation of Chapter 4.
+
+A *target* is a module (a file, an importable name, or a directory plus a mapping of
+names) that provides some of the chapter's API under the book's names: ``softmax``,
+``sigmoid``, ``mean_squared_error`` or ``sum_squared_error``, ``cross_entropy_error``,
+``numerical_diff``, ``numerical_gradient``, ``gradient_descent``, ``simpleNet`` (or
+``SimpleNet``) and ``TwoLayerNet``.  Each named check states one property, draws inputs
+with hypothesis, compares with JAX where a value is involved, and on failure prints the
+smallest counterexample hypothesis found as Python code to paste into a prompt::
+
+    python -m refnet.conformance path/to/my_chapter4.py --json report.json
+
+This subpackage is a test tool: it imports JAX and hypothesis (``pip install
+'refnet[conformance]'``) and is never imported by ``import refnet``.  This file itself
+imports neither, so that ``refnet --help`` stays fast; the names below load on first use.
+
+The same modules serve refnet's own suite: tests/oracle.py, tests/strategies.py,
+tests/functions.py and tests/tolerances.py re-export ``oracle``, ``strategies``,
+``functions`` and ``tolerances`` from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["CHECKS", "Case", "Check", "Report", "Target", "load_target", "run"]
+
+_LAZY = {
+    "CHECKS": "refnet.conformance.checks",
+    "Check": "refnet.conformance.checks",
+    "Case": "refnet.conformance.case",
+    "Report": "refnet.conformance.runner",
+    "run": "refnet.conformance.runner",
+    "Target": "refnet.conformance.target",
+    "load_target": "refnet.conformance.target",
+}
+
+#: The extra that installs what this subpackage needs.
+EXTRA_HINT = "pip install 'refnet[conformance]'"
+
+
+def require_dependencies() -> None:
+    """Raise a ModuleNotFoundError that names the extra when JAX or hypothesis is missing."""
+    for name in ("hypothesis", "jax"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            raise ModuleNotFoundError(
+                f"refnet.conformance needs {name}, which is not installed: {EXTRA_HINT}",
+                name=name,
+            ) from None
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        require_dependencies()
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'refnet.conformance' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from refnet.conformance.cli import main
+
+sys.exit(main())
