@@ -624,15 +624,20 @@ def train(
         iteration, batches = 0, None
         history = History(iterations_per_epoch=per_epoch)
 
+    # Overflow on the way to a NaN is reported as the divergence it is, not as warnings.
+    def quiet_overflow():
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
     def evaluate(i: int) -> Evaluation:
-        return Evaluation(
-            iteration=i,
-            epoch=i / per_epoch,
-            train_loss=float(net.loss(x_train, t_train)),
-            train_accuracy=float(net.accuracy(x_train, t_train)),
-            test_loss=float(net.loss(x_test, t_test)),
-            test_accuracy=float(net.accuracy(x_test, t_test)),
-        )
+        with quiet_overflow():
+            return Evaluation(
+                iteration=i,
+                epoch=i / per_epoch,
+                train_loss=float(net.loss(x_train, t_train)),
+                train_accuracy=float(net.accuracy(x_train, t_train)),
+                test_loss=float(net.loss(x_test, t_test)),
+                test_accuracy=float(net.accuracy(x_test, t_test)),
+            )
 
     # The state after the last completed iteration.  Whatever stops an iteration half-way
     # (Ctrl-C, a callback, a non-finite loss) rolls everything back to it, so the
@@ -689,8 +694,7 @@ def train(
                 batch = batches[iteration % per_epoch]
             x_batch, t_batch = x_train[batch], t_train[batch]
 
-            # Overflow on the way to a NaN is reported below, as the divergence it is.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with quiet_overflow():
                 try:
                     grads = gradient_of(x_batch, t_batch)
                 except StepLostError as exc:
