@@ -77,6 +77,7 @@ __all__ = [
     "Checkpoint",
     "save_checkpoint",
     "load_checkpoint",
+    "evaluate",
     "write_atomically",
     "iterations_per_epoch",
     "epoch_batches",
@@ -440,6 +441,35 @@ def _check_compatible(saved: Mapping, current: Mapping, where: str) -> None:
 # --------------------------------------------------------------------------- the loop
 
 
+def _quiet_overflow():
+    # Overflow on the way to a NaN is reported as the divergence it is, not as warnings.
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def evaluate(net, train_data, test_data, *, iteration: int = 0, per_epoch: int = 1) -> Evaluation:
+    """Loss and accuracy of ``net`` on the whole training and test sets.
+
+    Examples
+    --------
+    >>> from refnet import TwoLayerNet
+    >>> net = TwoLayerNet(2, 2, 2, weight_init_std=0)  # all-zero weights: 50/50 everywhere
+    >>> x, t = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1])
+    >>> e = evaluate(net, (x, t), (x, t))
+    >>> round(e.train_loss, 6) == round(float(np.log(2)), 6), e.test_accuracy  # ties go to 0
+    (True, 0.5)
+    """
+    (x_train, t_train), (x_test, t_test) = train_data, test_data
+    with _quiet_overflow():
+        return Evaluation(
+            iteration=iteration,
+            epoch=iteration / per_epoch,
+            train_loss=float(net.loss(x_train, t_train)),
+            train_accuracy=float(net.accuracy(x_train, t_train)),
+            test_loss=float(net.loss(x_test, t_test)),
+            test_accuracy=float(net.accuracy(x_test, t_test)),
+        )
+
+
 def _pair(name: str, data):
     try:
         x, t = data
@@ -624,20 +654,8 @@ def train(
         iteration, batches = 0, None
         history = History(iterations_per_epoch=per_epoch)
 
-    # Overflow on the way to a NaN is reported as the divergence it is, not as warnings.
-    def quiet_overflow():
-        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
-
-    def evaluate(i: int) -> Evaluation:
-        with quiet_overflow():
-            return Evaluation(
-                iteration=i,
-                epoch=i / per_epoch,
-                train_loss=float(net.loss(x_train, t_train)),
-                train_accuracy=float(net.accuracy(x_train, t_train)),
-                test_loss=float(net.loss(x_test, t_test)),
-                test_accuracy=float(net.accuracy(x_test, t_test)),
-            )
+    def evaluate_at(i: int) -> Evaluation:
+        return evaluate(net, (x_train, t_train), (x_test, t_test), iteration=i, per_epoch=per_epoch)
 
     # The state after the last completed iteration.  Whatever stops an iteration half-way
     # (Ctrl-C, a callback, a non-finite loss) rolls everything back to it, so the
@@ -679,7 +697,7 @@ def train(
             # recorded is simply done again after a resume.
             due = iteration % eval_every == 0 or iteration == iterations
             if due and not (history.evaluations and history.evaluations[-1].iteration == iteration):
-                history.evaluations.append(evaluate(iteration))
+                history.evaluations.append(evaluate_at(iteration))
             if iteration > 0 and (iteration % checkpoint_every == 0 or iteration == iterations):
                 history.wall_time = wall_before + time.perf_counter() - started
                 write_checkpoint()
@@ -694,7 +712,7 @@ def train(
                 batch = batches[iteration % per_epoch]
             x_batch, t_batch = x_train[batch], t_train[batch]
 
-            with quiet_overflow():
+            with _quiet_overflow():
                 try:
                     grads = gradient_of(x_batch, t_batch)
                 except StepLostError as exc:

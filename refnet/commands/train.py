@@ -356,21 +356,14 @@ def _versions(dataset: str) -> dict:
 
 
 def _final(net, history, train_data, test_data, iteration: int) -> dict:
+    """The last evaluation, made now if the run stopped between evaluations."""
+    from refnet.training import evaluate
+
     last = history.evaluations[-1] if history.evaluations else None
     if last is None or last.iteration != iteration:
-        (x_train, t_train), (x_test, t_test) = train_data, test_data
-        values = {
-            "train_loss": float(net.loss(x_train, t_train)),
-            "train_accuracy": float(net.accuracy(x_train, t_train)),
-            "test_loss": float(net.loss(x_test, t_test)),
-            "test_accuracy": float(net.accuracy(x_test, t_test)),
-        }
-    else:
-        values = {
-            key: getattr(last, key)
-            for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-        }
-    return {"iteration": iteration, **values}
+        last = evaluate(net, train_data, test_data, iteration=iteration)
+    keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+    return {"iteration": iteration, **{key: getattr(last, key) for key in keys}}
 
 
 def _write_outputs(out: Path, *, net, history, final, record, plot: bool) -> list[str]:
@@ -441,7 +434,15 @@ def _run(args) -> int:
         print(f"refnet train: error: {exc}", file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:
-        print(f"refnet train: error: could not load {options['dataset']}: {exc}", file=sys.stderr)
+        hint = ""
+        if isinstance(exc, FileNotFoundError) and options["dataset"] == "mnist":
+            hint = "\nAdd --download to fetch the missing files, or --data-dir to look elsewhere."
+        elif "SHA-256" in str(exc):
+            hint = "\nFor IDX files of your own (not the published MNIST), add --no-verify."
+        print(
+            f"refnet train: error: could not load {options['dataset']}: {exc}{hint}",
+            file=sys.stderr,
+        )
         return 1
     x_train, x_test = train_data[0], test_data[0]
 
