@@ -189,8 +189,13 @@ def test_mnist_from_a_local_folder_with_the_books_recipe(capsys, tmp_path):
     assert sizes == (784, 120, 30)
     assert config["data_dir"] == str(data)
     assert len(record["history"]["loss"]) == 5
+    assert config["verify_sha256"] is False
     # Without --iterations the book's 10,000 are the default.
     assert train_command.DEFAULTS["mnist"]["iterations"] == 10_000
+    # A resumed run finds the files (and skips the check) as the run did.
+    code, _, err = run(capsys, "--resume", "m", "--iterations", 8)
+    assert code == 0, err
+    assert len(metrics("m")["history"]["loss"]) == 8
 
 
 def test_mnist_files_are_verified_unless_told_otherwise(capsys, tmp_path):

@@ -222,7 +222,7 @@ def _resolve(args, saved):
     return options
 
 
-def _load_data(options, data_dir, args):
+def _load_data(options, data_dir, verify: bool, download: bool):
     if options["dataset"] == "digits":
         from refnet.datasets import load_digits
 
@@ -231,8 +231,8 @@ def _load_data(options, data_dir, args):
 
     return load_mnist(
         data_dir,
-        download=args.download,
-        checksums=None if args.no_verify else MNIST_SHA256,
+        download=download,
+        checksums=MNIST_SHA256 if verify else None,
     )
 
 
@@ -436,13 +436,15 @@ def _run(args) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     options = _resolve(args, saved)
-    data_dir = args.data_dir
-    if data_dir is None and saved is not None:
-        data_dir = saved.config.get("notes", {}).get("data_dir")
+    # Where the data came from is not part of the run's identity (the data's digest is):
+    # a resumed run looks in the same place, unless told otherwise.
+    saved_notes = saved.config.get("notes", {}) if saved is not None else {}
+    data_dir = args.data_dir if args.data_dir is not None else saved_notes.get("data_dir")
+    verify = not (args.no_verify or saved_notes.get("no_verify", False))
     out = _output_folder(args, resume_path)
 
     try:
-        train_data, test_data = _load_data(options, data_dir, args)
+        train_data, test_data = _load_data(options, data_dir, verify, args.download)
     except ImportError as exc:
         print(f"refnet train: error: {exc}", file=sys.stderr)
         return 1
@@ -472,7 +474,7 @@ def _run(args) -> int:
         raise UsageError(str(exc)) from None
     numerical_method = _numerical_method(net) if options["gradient"] == "numerical" else None
     metadata = {dest: options[dest] for dest, _, where in RUN_OPTIONS if where == "metadata"}
-    notes = {"data_dir": None if data_dir is None else str(data_dir)}
+    notes = {"data_dir": None if data_dir is None else str(data_dir), "no_verify": not verify}
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT_NAME
 
@@ -481,6 +483,7 @@ def _run(args) -> int:
     config = {
         **options,
         "data_dir": notes["data_dir"],
+        "verify_sha256": verify if options["dataset"] == "mnist" else None,
         "numerical_method": numerical_method,
         "train_examples": int(x_train.shape[0]),
         "test_examples": int(x_test.shape[0]),
