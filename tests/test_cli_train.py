@@ -306,6 +306,7 @@ def test_progress_bar_draws_one_line_with_loss_and_accuracy(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigint_to_a_real_process_then_resume_matches_an_uninterrupted_run(capsys, tmp_path):
     """SIGINT to `python -m refnet train`, then --resume: the parameters of an uninterrupted run.
 
