@@ -137,10 +137,11 @@ def test_refuses_to_overwrite_a_run(capsys):
         (["--resume", "nowhere"], "--resume nowhere: no checkpoint found"),
     ],
 )
-def test_usage_errors_are_clear(capsys, args, message):
+def test_usage_errors_are_clear(capsys, tmp_path, args, message):
     code, _, err = run(capsys, "--iterations", 2, *args)
     assert code == 2
     assert err.startswith("refnet train: error: ") and message in err
+    assert not (tmp_path / "runs").exists()  # no empty run folder left behind
 
 
 def test_help_lists_the_options(capsys):

@@ -383,6 +383,7 @@ def _write_outputs(out: Path, *, net, history, final, record, plot: bool) -> lis
     from refnet.training import write_atomically
 
     written = []
+    out.mkdir(parents=True, exist_ok=True)
     write_atomically(
         out / "params.npz", lambda f: np.savez(f, **{k: v for k, v in net.params.items()})
     )
@@ -475,8 +476,7 @@ def _run(args) -> int:
     numerical_method = _numerical_method(net) if options["gradient"] == "numerical" else None
     metadata = {dest: options[dest] for dest, _, where in RUN_OPTIONS if where == "metadata"}
     notes = {"data_dir": None if data_dir is None else str(data_dir), "no_verify": not verify}
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / CHECKPOINT_NAME
+    checkpoint = out / CHECKPOINT_NAME  # train() creates the folder when it first writes
 
     quiet = args.quiet or not sys.stderr.isatty()
     bar = ProgressBar(options["iterations"], sys.stderr, enabled=not quiet)
