@@ -1,0 +1,365 @@
+"""``refnet train``: the command line, in-process (cli.main) and once as a real process.
+
+Runs are tiny (a few hidden units, tens of iterations) so the whole file takes seconds;
+the accuracy goals of the default configuration are measured by benchmarks/train.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import refnet
+from refnet import TwoLayerNet, cli
+from refnet.commands import train as train_command
+from refnet.datasets import load_digits
+from refnet.training import load_checkpoint
+
+TINY = ["--hidden-size", "5", "--batch-size", "10", "--gradient", "backprop"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Runs land in tmp_path, and no default data location points at the real home."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REFNET_DATA", str(tmp_path / "no-data-here"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def run(capsys, *args):
+    code = cli.main(["train", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def metrics(folder) -> dict:
+    return json.loads((Path(folder) / "metrics.json").read_text())
+
+
+def params(folder) -> dict:
+    with np.load(Path(folder) / "params.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_a_run_writes_metrics_curve_params_and_prints_a_summary(capsys, tmp_path):
+    code, out, err = run(capsys, *TINY, "--iterations", 40, "--out", tmp_path / "run")
+    assert code == 0, err
+    folder = tmp_path / "run"
+    assert {p.name for p in folder.iterdir()} == {
+        "metrics.json",
+        "learning_curve.png",
+        "params.npz",
+        "checkpoint.npz",
+    }
+    assert (folder / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    record = metrics(folder)
+    assert record["status"] == "completed"
+    config = record["config"]
+    assert (config["dataset"], config["hidden_size"], config["iterations"]) == ("digits", 5, 40)
+    assert (config["gradient"], config["batch_size"], config["seed"]) == ("backprop", 10, 0)
+    assert len(record["history"]["loss"]) == 40
+    assert {"refnet", "numpy", "python", "scikit-learn", "matplotlib"} <= set(record["versions"])
+    assert record["wall_time_s"] > 0
+    # The reported accuracies are those of the saved parameters on the default split.
+    net = TwoLayerNet(64, 5, 10)
+    net.params = params(folder)
+    (x, t), (x_test, t_test) = load_digits()
+    assert record["final"]["test_accuracy"] == net.accuracy(x_test, t_test)
+    assert record["final"]["train_accuracy"] == net.accuracy(x, t)
+    assert record["final"]["iteration"] == 40
+    # The summary names the accuracies, the wall time and the gradient method.
+    assert f"test {net.accuracy(x_test, t_test):.4f}" in out
+    assert "wall time" in out and "gradient   backprop" in out
+    assert "\r" not in err  # stderr is not a terminal here: no progress bar
+
+
+def test_numerical_gradient_is_the_default(capsys, tmp_path):
+    code, out, err = run(
+        capsys, "--hidden-size", 2, "--batch-size", 5, "--iterations", 2, "--out", "n"
+    )
+    assert code == 0, err
+    config = metrics("n")["config"]
+    assert config["gradient"] == "numerical"
+    # Whatever method TwoLayerNet.numerical_gradient uses by default is the one reported.
+    assert config["numerical_method"] == train_command._numerical_method(TwoLayerNet(2, 2, 2))
+    assert "gradient   numerical" in out
+
+
+def test_default_output_folder_is_under_runs(capsys, tmp_path):
+    code, _, err = run(capsys, *TINY, "--iterations", 3)
+    assert code == 0, err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert (folder / "metrics.json").is_file()
+    code, _, _ = run(capsys, *TINY, "--iterations", 3)  # a second run gets its own folder
+    assert code == 0 and len(list((tmp_path / "runs").iterdir())) == 2
+
+
+def test_same_seed_same_parameters_other_seed_others(capsys):
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        assert run(capsys, *TINY, "--iterations", 15, "--seed", seed, "--out", name)[0] == 0
+    assert same(params("a"), params("b"))
+    assert not same(params("a"), params("c"))
+
+
+def test_refuses_to_overwrite_a_run(capsys):
+    assert run(capsys, *TINY, "--iterations", 3, "--out", "r")[0] == 0
+    code, _, err = run(capsys, *TINY, "--iterations", 3, "--out", "r")
+    assert code == 2
+    assert "r already holds a run; continue it with --resume r" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--test-size", "0.5", "--dataset", "mnist"], "--test-size applies to --dataset digits"),
+        (["--data-dir", "x"], "--data-dir, --download and --no-verify apply to --dataset mnist"),
+        (["--batch-size", "5000"], "batch_size 5000 is larger than the training set"),
+        (["--lr", "-1"], "lr must be > 0"),
+        (["--hidden-size", "0"], "hidden_size must be >= 1"),
+        (["--resume", "nowhere"], "--resume nowhere: no checkpoint found"),
+    ],
+)
+def test_usage_errors_are_clear(capsys, tmp_path, args, message):
+    code, _, err = run(capsys, "--iterations", 2, *args)
+    assert code == 2
+    assert err.startswith("refnet train: error: ") and message in err
+    assert not (tmp_path / "runs").exists()  # no empty run folder left behind
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--gradient", "--sampling", "--resume", "--data-dir", "--no-verify", "--seed"):
+        assert option in text
+    assert "{numerical,backprop}" in text
+
+
+# --------------------------------------------------------------------------- MNIST from local files
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file written from the format's definition (not by refnet's reader)."""
+    code = {np.dtype(np.uint8): 0x08}[array.dtype]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes(), mtime=0))
+
+
+def small_mnist(root: Path, n_train: int = 120, n_test: int = 30) -> None:
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    labels = rng.integers(0, 10, size=n_train + n_test).astype(np.uint8)
+    images = rng.integers(0, 256, size=(n_train + n_test, 28, 28)).astype(np.uint8)
+    write_idx(root / "train-images-idx3-ubyte.gz", images[:n_train])
+    write_idx(root / "train-labels-idx1-ubyte.gz", labels[:n_train])
+    write_idx(root / "t10k-images-idx3-ubyte.gz", images[n_train:])
+    write_idx(root / "t10k-labels-idx1-ubyte.gz", labels[n_train:])
+
+
+def test_mnist_from_a_local_folder_with_the_books_recipe(capsys, tmp_path):
+    data = tmp_path / "mnist"
+    small_mnist(data)
+    mnist = ["--dataset", "mnist", "--data-dir", data, "--no-verify"]
+    code, out, err = run(capsys, *mnist, "--gradient", "backprop", "--iterations", 5, "--out", "m")
+    assert code == 0, err
+    record = metrics("m")
+    config = record["config"]
+    # The book's train_neuralnet.py: hidden 50, batch 100, lr 0.1, weight_init_std 0.01.
+    assert (config["hidden_size"], config["batch_size"], config["lr"]) == (50, 100, 0.1)
+    assert config["weight_init_std"] == 0.01
+    sizes = (config["input_size"], config["train_examples"], config["test_examples"])
+    assert sizes == (784, 120, 30)
+    assert config["data_dir"] == str(data)
+    assert len(record["history"]["loss"]) == 5
+    assert config["verify_sha256"] is False
+    # Without --iterations the book's 10,000 are the default.
+    assert train_command.DEFAULTS["mnist"]["iterations"] == 10_000
+    # A resumed run finds the files (and skips the check) as the run did.
+    code, _, err = run(capsys, "--resume", "m", "--iterations", 8)
+    assert code == 0, err
+    assert len(metrics("m")["history"]["loss"]) == 8
+
+
+def test_mnist_files_are_verified_unless_told_otherwise(capsys, tmp_path):
+    data = tmp_path / "mnist"
+    small_mnist(data)
+    code, _, err = run(capsys, "--dataset", "mnist", "--data-dir", data, *TINY, "--out", "m")
+    assert code == 1
+    assert "could not load mnist" in err and "SHA-256 mismatch" in err and "--no-verify" in err
+
+
+def test_missing_mnist_files_say_how_to_get_them(capsys, tmp_path):
+    code, _, err = run(capsys, "--dataset", "mnist", "--data-dir", tmp_path / "empty", *TINY)
+    assert code == 1
+    assert "MNIST files not found" in err and "--download" in err
+
+
+# --------------------------------------------------------------------------- interrupt, resume, divergence
+
+
+def interrupt_at(monkeypatch, k: int) -> None:
+    """Make the k-th iteration's progress callback raise KeyboardInterrupt, as Ctrl-C would."""
+    original = train_command.ProgressBar.update
+
+    def update(self, iteration, loss, history):
+        if iteration == k:
+            raise KeyboardInterrupt
+        return original(self, iteration, loss, history)
+
+    monkeypatch.setattr(train_command.ProgressBar, "update", update)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same_run(capsys, monkeypatch):
+    args = [*TINY, "--iterations", 300, "--sampling", "with-replacement"]
+    assert run(capsys, *args, "--out", "whole")[0] == 0
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 170)
+        code, _, err = run(capsys, *args, "--out", "parts")
+    assert code == 130
+    assert "interrupted after 170 of 300 iterations" in err
+    assert "refnet train --resume parts" in err
+    assert metrics("parts")["status"] == "interrupted"
+    assert load_checkpoint(Path("parts") / "checkpoint.npz").iteration == 170
+    code, out, err = run(capsys, "--resume", "parts")
+    assert code == 0, err
+    assert same(params("parts"), params("whole"))
+    whole, parts = metrics("whole"), metrics("parts")
+    assert parts["history"]["loss"] == whole["history"]["loss"]
+    assert parts["history"]["evaluations"] == whole["history"]["evaluations"]
+    assert parts["final"] == whole["final"]
+
+
+def test_resume_refuses_changed_options_but_may_extend(capsys):
+    assert run(capsys, *TINY, "--iterations", 20, "--out", "r")[0] == 0
+    code, _, err = run(capsys, "--resume", "r", "--batch-size", 7, "--lr", 3)
+    assert code == 2
+    assert "--batch-size 7 (the run used 10)" in err and "--lr 3.0 (the run used 2.0)" in err
+    assert run(capsys, *TINY, "--iterations", 35, "--out", "longer")[0] == 0
+    assert run(capsys, "--resume", "r", "--iterations", 35)[0] == 0
+    assert same(params("r"), params("longer"))
+
+
+def test_a_resume_from_another_architecture_is_refused(capsys):
+    assert run(capsys, *TINY, "--iterations", 10, "--out", "r")[0] == 0
+    code, _, err = run(capsys, "--resume", "r", "--hidden-size", 6)
+    assert code == 2 and "--hidden-size 6 (the run used 5)" in err
+
+
+def test_divergence_stops_with_a_message_and_keeps_good_parameters(capsys):
+    code, _, err = run(capsys, *TINY, "--iterations", 50, "--lr", 1.7e308, "--out", "d")
+    assert code == 1
+    assert "the loss became nan" in err and "the last with a finite loss" in err
+    record = metrics("d")
+    assert record["status"] == "diverged" and "loss became nan" in record["message"]
+    kept = params("d")
+    assert all(np.all(np.isfinite(v)) for v in kept.values())
+    assert record["final"]["iteration"] == len(record["history"]["loss"]) < 50
+
+
+# --------------------------------------------------------------------------- progress bar
+
+
+def test_progress_bar_draws_one_line_with_loss_and_accuracy(monkeypatch):
+    from refnet.training import Evaluation, History
+
+    monkeypatch.setattr(
+        train_command.shutil, "get_terminal_size", lambda *_: os.terminal_size((100, 24))
+    )
+    history = History(evaluations=[Evaluation(10, 1.0, 0.5, 0.875, 0.6, 0.8125)])
+    stream = io.StringIO()
+    bar = train_command.ProgressBar(20, stream, enabled=True, min_interval=0.0)
+    bar.update(10, 0.25, history)
+    bar.update(20, 0.125, history)
+    bar.close()
+    text = stream.getvalue()
+    assert text.count("\r") == 2 and text.endswith("\n")
+    last = text.split("\r")[-1]
+    assert "20/20 100%" in last and "loss 0.1250" in last
+    assert "train 0.875 test 0.812" in last
+    assert len(last.rstrip("\n")) <= 99
+    quiet = io.StringIO()
+    off = train_command.ProgressBar(20, quiet, enabled=False)
+    off.update(1, 0.5, history)
+    off.close()
+    assert quiet.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- a real Ctrl-C
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigint_to_a_real_process_then_resume_matches_an_uninterrupted_run(capsys, tmp_path):
+    """SIGINT to `python -m refnet train`, then --resume: the parameters of an uninterrupted run.
+
+    The interrupted run asks for far more iterations than it will get, so the signal always
+    lands mid-run however fast the machine; the resumed and the reference runs then stop
+    at the same, later iteration (the trajectory does not depend on where a run stops).
+    """
+    root = Path(refnet.__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = [*TINY, "--eval-every", 25, "--seed", 5]
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "refnet",
+            "train",
+            *map(str, args),
+            "--iterations",
+            "100000000",
+            "--out",
+            str(tmp_path / "sig"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell running tests in the background may ignore SIGINT; the child must not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    checkpoint = tmp_path / "sig" / "checkpoint.npz"
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists():
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "no checkpoint after 120 s"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert "interrupted after" in err and "--resume" in err
+    stopped = load_checkpoint(checkpoint).iteration
+    assert stopped >= 25
+    end = stopped + 13
+    code, _, err = run(capsys, "--resume", tmp_path / "sig", "--iterations", end)
+    assert code == 0, err
+    code, _, err = run(capsys, *args, "--iterations", end, "--out", tmp_path / "ref")
+    assert code == 0, err
+    assert same(params(tmp_path / "sig"), params(tmp_path / "ref"))
+    assert (
+        metrics(tmp_path / "sig")["history"]["loss"] == metrics(tmp_path / "ref")["history"]["loss"]
+    )
