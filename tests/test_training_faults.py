@@ -30,6 +30,13 @@ pytestmark = [
 ]
 
 ROOT = Path(refnet.__file__).resolve().parent.parent
+#: ``python -m refnet`` with Ctrl-C restored to Python's default handler: a shell running the
+#: tests in the background starts children with SIGINT ignored.  (Done in the child, not by
+#: a preexec_fn: that makes subprocess fork, which JAX, imported by other tests, warns about.)
+CHILD = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('refnet', run_name='__main__', alter_sys=True)"
+)
 # Tiny but real: numerical gradients (the default method), checkpoints every 20 iterations.
 RUN = ["--hidden-size", "5", "--batch-size", "10", "--eval-every", "20", "--quiet"]
 
@@ -45,13 +52,12 @@ def _env(tmp_path):
 
 def _refnet(tmp_path, *args, **popen):
     return subprocess.Popen(
-        [sys.executable, "-m", "refnet", "train", *map(str, args)],
+        [sys.executable, "-c", CHILD, "train", *map(str, args)],
         env=_env(tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         **popen,
     )
 
