@@ -145,3 +145,34 @@ def warn_low_precision(name: str, dtype: np.dtype, what: str, stacklevel: int = 
         PrecisionWarning,
         stacklevel=stacklevel,
     )
+
+
+# -- shared by the functions that perturb x in place ---------------------------------------
+
+
+def perturbable(x, *, in_place: bool = True) -> np.ndarray:
+    """The array numerical_gradient will perturb in place (or only read), or a clear error."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "biu":
+            raise TypeError(
+                f"x has integer dtype {x.dtype}: numerical_gradient perturbs x in place, and "
+                f"x[i] + h would be truncated to an integer (the book's loop returns [25000, 35000] "
+                "for sum(x**2) at [3, 4] this way); pass x.astype(float)"
+            )
+        if x.dtype.kind == "c":
+            raise TypeError(f"x must be real, got complex dtype {x.dtype}")
+        if x.dtype.kind != "f":
+            raise TypeError(f"x must be a floating array, got dtype {x.dtype}")
+        if in_place and not x.flags.writeable:
+            raise ValueError(
+                "x is read-only: numerical_gradient perturbs x in place so that f sees it; "
+                "pass a writable copy (x.copy())"
+            )
+        return x
+    # Lists, tuples and Python numbers: nothing of the caller's can be perturbed, so a
+    # new float64 array is both safe and what f receives.
+    return real_float_array("x", x).astype(np.float64, copy=True)
+
+
+#: The order of TwoLayerNet's parameters, in ``params`` and in every gradient dict.
+PARAM_NAMES = ("W1", "b1", "W2", "b2")

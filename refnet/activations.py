@@ -5,8 +5,9 @@ float64, float16/float32 input keeps its dtype.  NaN is refused with a ValueErro
 says where it is (a NaN activation is always a bug upstream); infinities are accepted
 where the function has a limit there (sigmoid(-inf) = 0, softmax with -inf logits).
 
-The networks call the private ``_sigmoid`` and ``_softmax``, which skip those checks:
-inside a training loop a NaN must reach the loss, where training reports it.
+The networks call ``sigmoid_unchecked`` and ``softmax_unchecked``, the same
+formulas without those checks: inside a training loop a NaN must reach the loss, where
+training reports it.  (They are shared with the networks, not part of the public API.)
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def sigmoid(x):
     >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
     array([0. , 0.5, 1. ])
     """
-    return _sigmoid(no_nan("x", real_float_array("x", x)))
+    return sigmoid_unchecked(no_nan("x", real_float_array("x", x)))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid_unchecked(x: np.ndarray) -> np.ndarray:
+    """:func:`sigmoid` of a real array, without the check for NaN."""
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
 
@@ -102,10 +104,11 @@ def softmax(x):
         raise ValueError("x contains +inf: softmax has no well-defined value there")
     if np.isneginf(np.max(x, axis=-1)).any():
         raise ValueError("x has a row of only -inf: softmax is undefined there (0/0)")
-    return _softmax(x)
+    return softmax_unchecked(x)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax_unchecked(x: np.ndarray) -> np.ndarray:
+    """:func:`softmax` of a real array with at least one axis, without the checks."""
     shifted = x - np.max(x, axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / np.sum(exp, axis=-1, keepdims=True)

@@ -40,21 +40,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import finite, positive_int
+from ._checks import PARAM_NAMES
+from ._stencil import CENTRAL, DEFAULT_MEMORY_BUDGET, points
 from .activations import sigmoid, softmax
-from .differentiation import (
-    DEFAULT_MEMORY_BUDGET,
-    DEFAULT_STEP,
-    SCHEMES,
-    _check_steps,
-    _points,
-    _steps,
-)
 
-__all__ = ["two_layer_numerical_gradient", "OutOfRange", "PARAM_NAMES"]
-
-#: The order of TwoLayerNet's parameters.
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
+__all__ = ["two_layer_numerical_gradient", "OutOfRange"]
 
 #: Elements of the largest class-shaped work array (classes x perturbed samples): about
 #: 1 MiB, so that a block's arrays stay in the CPU's L2/L3 cache between NumPy calls.
@@ -68,6 +58,10 @@ _LARGEST_CHANGE = 1.0
 
 #: Fewest (input, sample) pairs per block before the block is split by hidden units.
 _MIN_PAIRS = 64
+
+#: The scheme of TwoLayerNet.numerical_gradient.  Every formula below is written for any
+#: stencil whose weights sum to 0 (a loss *difference* is evaluated), as the central one's do.
+STENCIL = CENTRAL
 
 
 class OutOfRange(ValueError):
@@ -83,18 +77,20 @@ def two_layer_numerical_gradient(
     t,
     labels,
     delta,
-    h=DEFAULT_STEP,
+    steps,
     *,
-    scheme="central",
     memory_budget=DEFAULT_MEMORY_BUDGET,
     workers=1,
 ):
     """Central differences of TwoLayerNet's loss for every parameter, network-aware.
 
+    Every argument is trusted: ``TwoLayerNet.numerical_gradient`` validates them (and
+    refuses a step lost to rounding) before it calls this.
+
     Parameters
     ----------
     params : mapping
-        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, K), ``b2`` (K,): read, never written.
+        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, K), ``b2`` (K,): finite, read, never written.
     x : ndarray, shape (N, D)
         A validated batch.
     t : ndarray
@@ -102,11 +98,9 @@ def two_layer_numerical_gradient(
     labels : bool
     delta : float
         The cross-entropy's guard, ``-log(y_t + delta)``.
-    h : float or mapping of arrays
-        The step, or a step per parameter element (a mapping from parameter name to an
-        array broadcastable to that parameter).
-    scheme : str
-        A name in ``SCHEMES``; its weights must sum to 0 (every difference scheme's do).
+    steps : mapping
+        The step of every parameter element: for each name, a float64 array shaped like
+        that parameter.
     memory_budget : int
         Upper bound, in bytes, on the work arrays of one block of perturbations.
     workers : int, default 1
@@ -132,69 +126,15 @@ def two_layer_numerical_gradient(
     >>> net = TwoLayerNet(4, 3, 2, weight_init_std=1.0, rng=0)
     >>> x = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.0, 0.3, 0.2]])
     >>> t = np.array([0, 1])
-    >>> fast = two_layer_numerical_gradient(net.params, x, t, True, 1e-7)
+    >>> steps = {name: np.full(p.shape, 1e-4) for name, p in net.params.items()}
+    >>> fast = two_layer_numerical_gradient(net.params, x, t, True, 1e-7, steps)
     >>> loop = net.numerical_gradient(x, t, method="loop")
     >>> all(np.allclose(fast[k], loop[k], rtol=0, atol=1e-11) for k in loop)
     True
     """
-    offsets, weights, divisor = SCHEMES[scheme]
-    if sum(weights) != 0:
-        raise ValueError(
-            f"scheme {scheme!r} has weights summing to {sum(weights)}: the network-aware "
-            "path evaluates loss differences, which needs weights summing to 0"
-        )
-    workers = positive_int("workers", workers)
-    memory_budget = positive_int("memory_budget", memory_budget)
     originals = {name: params[name] for name in PARAM_NAMES}
-    for name, value in originals.items():
-        finite(f"params[{name!r}]", value)
-    steps = {}
-    for name, value in originals.items():
-        step = h[name] if isinstance(h, dict) else h
-        per_element = _steps(value, step, scheme)
-        points = {offset: _points(value, per_element, offset) for offset in {0.0, *offsets}}
-        _check_steps(value, step, per_element, offsets, points)
-        steps[name] = per_element
-    # The loop stores theta + offset*h in the parameter's dtype and evaluates the loss at
-    # that stored point: the change it sees is the stored value minus theta (exact when
-    # |theta| >= h, by Sterbenz's lemma; otherwise within half an ulp of the step).
-    moves = {
-        name: [
-            _stored(value, offset, steps[name]) - value.astype(np.float64)
-            for offset in offsets
-            if offset
-        ]
-        for name, value in originals.items()
-    }
-    used_weights = np.array(
-        [weight for offset, weight in zip(offsets, weights, strict=True) if offset]
-    )
-
     x = np.asarray(x, dtype=np.float64)
-    d_max = {
-        name: max(float(np.max(np.abs(m), initial=0.0)) for m in moves[name]) for name in moves
-    }
-    # Bounds on the changes: a1 by |x| d; z by a quarter of that (σ' <= 1/4), at most 1;
-    # a logit by |Δz| |W2| (layer 1) or |z| d <= d (layer 2).
-    pre_activation = max(1.0, float(np.max(np.abs(x)))) * max(d_max["W1"], d_max["b1"])
-    hidden = min(1.0, pre_activation / 4)
-    logit = max(
-        hidden * float(np.max(np.abs(originals["W2"]), initial=0.0)),
-        d_max["W2"],
-        d_max["b2"],
-    )
-    if max(pre_activation, logit) > _LARGEST_CHANGE:
-        raise OutOfRange(
-            f"a step of {h} moves a pre-activation by up to {pre_activation:.3g} and a logit "
-            f"by up to {logit:.3g}: beyond {_LARGEST_CHANGE}, the network-aware formulas "
-            "are not used"
-        )
-    d1 = np.stack(
-        [np.concatenate([w1, b1[None, :]]) for w1, b1 in zip(moves["W1"], moves["b1"], strict=True)]
-    )
-    d2 = np.stack(
-        [np.concatenate([w2, b2[None, :]]) for w2, b2 in zip(moves["W2"], moves["b2"], strict=True)]
-    )
+    d1, d2, used_weights = _moves(originals, steps, x)
     # Every total is a sum over samples, so a large batch is taken in parts whose pair
     # lists and activations fit the memory budget (a few words per input and hidden unit
     # per sample), and the parts' sums are added.
@@ -215,7 +155,7 @@ def two_layer_numerical_gradient(
                 f"the loss is not finite at some perturbed point of {what}: the difference "
                 "quotient is undefined there"
             )
-    scale = {name: divisor * steps[name] * N for name in PARAM_NAMES}
+    scale = {name: STENCIL.divisor * steps[name] * N for name in PARAM_NAMES}
     result = {
         "W1": total1[:D] / scale["W1"],
         "b1": total1[D] / scale["b1"],
@@ -225,10 +165,47 @@ def two_layer_numerical_gradient(
     return {name: result[name].astype(originals[name].dtype) for name in PARAM_NAMES}
 
 
-def _stored(value: np.ndarray, offset: float, step: np.ndarray) -> np.ndarray:
-    """theta + offset*h as the loop stores it (in the parameter's dtype), as float64."""
-    moved = value + (offset * step).astype(value.dtype)
-    return moved.astype(value.dtype).astype(np.float64)
+def _moves(originals, steps, x):
+    """The stored changes of every parameter, stacked by layer, and the weights they take.
+
+    Returns ``(d1, d2, weights)``: d1 (O, D+1, H) for [W1; b1] and d2 (O, H+1, K) for
+    [W2; b2], one slice per non-zero offset of the stencil, whose weight is in ``weights``.
+    Raises OutOfRange where a change could exceed ``_LARGEST_CHANGE``.
+    """
+    offsets = [o for o in STENCIL.offsets if o]
+    weights = np.array([w for o, w in zip(STENCIL.offsets, STENCIL.weights, strict=True) if o])
+    # The loop stores theta + offset*h in the parameter's dtype and evaluates the loss at
+    # that stored point: the change it sees is the stored value minus theta (exact when
+    # |theta| >= h, by Sterbenz's lemma; otherwise within half an ulp of the step).
+    moves = {}
+    for name, value in originals.items():
+        moved = points(value, steps[name], offsets)
+        moves[name] = [moved[o].astype(np.float64) - value.astype(np.float64) for o in offsets]
+    d_max = {
+        name: max(float(np.max(np.abs(m), initial=0.0)) for m in moves[name]) for name in moves
+    }
+    # Bounds on the changes: a1 by |x| d; z by a quarter of that (σ' <= 1/4), at most 1;
+    # a logit by |Δz| |W2| (layer 1) or |z| d <= d (layer 2).
+    pre_activation = max(1.0, float(np.max(np.abs(x)))) * max(d_max["W1"], d_max["b1"])
+    hidden = min(1.0, pre_activation / 4)
+    logit = max(
+        hidden * float(np.max(np.abs(originals["W2"]), initial=0.0)),
+        d_max["W2"],
+        d_max["b2"],
+    )
+    if max(pre_activation, logit) > _LARGEST_CHANGE:
+        raise OutOfRange(
+            f"the steps move a pre-activation by up to {pre_activation:.3g} and a logit "
+            f"by up to {logit:.3g}: beyond {_LARGEST_CHANGE}, the network-aware formulas "
+            "are not used"
+        )
+    d1 = np.stack(
+        [np.concatenate([w1, b1[None, :]]) for w1, b1 in zip(moves["W1"], moves["b1"], strict=True)]
+    )
+    d2 = np.stack(
+        [np.concatenate([w2, b2[None, :]]) for w2, b2 in zip(moves["W2"], moves["b2"], strict=True)]
+    )
+    return d1, d2, weights
 
 
 class _Base:

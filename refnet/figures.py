@@ -11,9 +11,11 @@
 
 Exact derivatives are written by hand for the functions measured here, so JAX is not
 needed.  Matplotlib is imported inside :func:`generate` (``pip install 'refnet[docs]'``).
-Figures 4-11 and 4-12 (learning curves) are drawn by the training code; a function
-registered in :data:`LATE_FIGURES` is called with the output folder and the numbers.
+Figures 4-11 and 4-12 (learning curves) are drawn by the training code.
 """
+
+# Over 500 lines on purpose: every documented figure and number comes from this one file,
+# most of it plotting calls, so that a reader finds where each one is made.
 
 from __future__ import annotations
 
@@ -25,27 +27,21 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import PrecisionWarning, StepLostError
+from ._stencil import stencil_of
 from .activations import sigmoid, step_function
 from .descent import gradient_descent
 from .differentiation import (
     COMPLEX_STEP,
     SCHEMES,
-    _moment,
-    _weight_sum,
     auto_step,
     naive_numerical_diff,
     numerical_diff,
     numerical_gradient,
     scheme_order,
-    truncation_constant,
 )
 from .gradcheck import check_gradient
 
-__all__ = ["LATE_FIGURES", "generate"]
-
-#: name -> callable(out: Path, numbers: dict) -> list of written paths, run after the
-#: figures here (figures 4-11/4-12 from the training code are meant to be wired here).
-LATE_FIGURES: dict = {}
+__all__ = ["generate"]
 
 ALL_SCHEMES = (*SCHEMES, COMPLEX_STEP)
 STYLE = {
@@ -120,31 +116,32 @@ def _theory_best_step(name, scheme, dtype):
     """argmin of |c| h^p M + A ε |f| / h: h = (A ε |f| / (p |c| M))^(1/(p+1))."""
     _, _, _, size, derivative, _ = MEASURED[name]
     eps = float(np.finfo(dtype).eps)
-    if scheme == COMPLEX_STEP:
+    stencil = stencil_of(scheme)
+    if stencil.complex_step:
         return None
-    p = scheme_order(scheme)
+    p = stencil.order
     m = derivative(p + 1)
     if m == 0:
         return None
-    return (_weight_sum(scheme) * eps * size / (p * abs(truncation_constant(scheme)) * m)) ** (
-        1 / (p + 1)
-    )
+    lead = abs(stencil.truncation_constant)
+    return (stencil.weight_sum * eps * size / (p * lead * m)) ** (1 / (p + 1))
 
 
 def _window(scheme, dtype, size, derivative):
     """h where truncation >= 100x round-off and the next Taylor term <= 2% (as in the tests)."""
-    p = scheme_order(scheme)
+    stencil = stencil_of(scheme)
+    p = stencil.order
     eps = float(np.finfo(dtype).eps)
-    lead = abs(truncation_constant(scheme))
-    if scheme == COMPLEX_STEP:
+    lead = abs(stencil.truncation_constant)
+    if stencil.complex_step:
         low = math.sqrt(2 * eps / (0.01 * lead))
         high = math.sqrt(0.02 * lead / (1 / 120))
         return low, high
-    low = (2 * eps * 2 * size * _weight_sum(scheme) / (0.01 * lead * derivative(p + 1))) ** (
+    low = (2 * eps * 2 * size * stencil.weight_sum / (0.01 * lead * derivative(p + 1))) ** (
         1 / (p + 1)
     )
-    q = 2 if _moment(scheme, p + 2) == 0 else 1
-    following = abs(_moment(scheme, p + 1 + q)) / math.factorial(p + 1 + q)
+    q = 2 if stencil.moment(p + 2) == 0 else 1
+    following = abs(stencil.moment(p + 1 + q)) / math.factorial(p + 1 + q)
     return low, (0.02 * lead / following) ** (1 / q)
 
 
@@ -162,6 +159,12 @@ def _fmt(value, digits=2):
 
 
 # -- the figures ------------------------------------------------------------------------------------
+
+
+def _save(plt, fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def _error_figures(plt, out, numbers):
@@ -199,9 +202,7 @@ def _error_figures(plt, out, numbers):
             f"Error of each scheme against h, {dname} (dotted line: the book's h = 1e-4)",
             fontsize=11,
         )
-        fig.tight_layout()
-        fig.savefig(out / f"error-vs-step-{dname}.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / f"error-vs-step-{dname}.png")
     lines = [
         "| dtype | function | scheme | order | fitted slope | best h (measured) | best h (theory) | smallest error |",
         "|---|---|---|---|---|---|---|---|",
@@ -279,9 +280,7 @@ def _delta_figure(plt, out, numbers):
     ax.set_title("The bias of δ = 1e-7 in cross-entropy", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "delta-bias.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "delta-bias.png")
     for y_t in (1e-1, 1e-3, 1e-7):
         index = int(np.argmin(np.abs(np.log(targets) - math.log(y_t))))
         numbers[f"delta_bias_at_{y_t:g}"] = _fmt(float(measured[index]))
@@ -305,9 +304,7 @@ def _kink_figures(plt, out, numbers):
     bottom.set_xlabel("x")
     bottom.legend(fontsize=8)
     bottom.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fig-4-4-step-and-sigmoid.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "fig-4-4-step-and-sigmoid.png")
     numbers["step_grad_nonzero"] = str(int(np.count_nonzero(step_grad)))
     numbers["step_grad_points"] = str(xs.size)
 
@@ -344,9 +341,7 @@ def _descent_figures(plt, out, numbers):
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title("Figure 4-10: gradient descent, lr = 0.1, 20 steps", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(out / "fig-4-10-descent.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "fig-4-10-descent.png")
 
     numbers["descent_lr_0.1"] = np.array2string(
         gradient_descent(function_2, init, lr=0.1, step_num=100), precision=8
@@ -396,9 +391,7 @@ def _descent_figures(plt, out, numbers):
     ax.set_title("lr = 10.0: the iterate grows by 19x a step", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "lr-10.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "lr-10.png")
 
 
 def _chapter_figures(plt, out, numbers):
@@ -410,9 +403,7 @@ def _chapter_figures(plt, out, numbers):
     ax.set_ylabel("y = log x")
     ax.set_title("Figure 4-3: y = log x", fontsize=11)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fig-4-3-log.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "fig-4-3-log.png")
 
     # 4-5: true tangent against a forward-difference secant (a large h, to be seen).
     x = np.linspace(0, 10, 200)
@@ -426,9 +417,7 @@ def _chapter_figures(plt, out, numbers):
     ax.set_title("Figure 4-5: the numerical derivative errs", fontsize=11)
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fig-4-5-secant.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "fig-4-5-secant.png")
 
     # 4-6 and 4-7: the book's function and its tangents at 5 and 10.
     x = np.arange(0.0, 20.0, 0.1)
@@ -443,9 +432,7 @@ def _chapter_figures(plt, out, numbers):
         ax.set_title(f"Figure {number}", fontsize=11)
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / f"fig-{number}-function-1.png", dpi=90)
-        plt.close(fig)
+        _save(plt, fig, out / f"fig-{number}-function-1.png")
 
     # 4-8: f(x0, x1) = x0² + x1².
     grid = np.linspace(-3, 3, 40)
@@ -456,9 +443,7 @@ def _chapter_figures(plt, out, numbers):
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title("Figure 4-8: f(x0, x1) = x0² + x1²", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(out / "fig-4-8-surface.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "fig-4-8-surface.png")
 
     # 4-9: minus the gradient, by numerical_gradient on the slides' batched rows.
     x0 = np.arange(-2, 2.5, 0.25)
@@ -471,9 +456,7 @@ def _chapter_figures(plt, out, numbers):
     ax.set_ylabel("x1")
     ax.set_title("Figure 4-9: minus the gradient of x0² + x1²", fontsize=11)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fig-4-9-gradient.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "fig-4-9-gradient.png")
 
 
 def _accuracy_vs_loss(numbers):
@@ -538,8 +521,6 @@ def generate(out) -> dict:
         _accuracy_vs_loss(numbers)
         text = _float32_numbers(numbers)
     (out / "report-float32.md").write_text(f"```text\n{text}\n```\n", encoding="utf-8")
-    for hook in LATE_FIGURES.values():
-        hook(out, numbers)
     (out / "numbers.json").write_text(
         json.dumps(numbers, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
     )

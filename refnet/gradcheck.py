@@ -32,18 +32,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import describe
-from .differentiation import (
+from ._checks import describe, perturbable
+from ._stencil import (
     AUTO,
-    COMPLEX_STEP,
-    SCHEMES,
-    _check_steps,
-    _combine,
-    _estimate,
-    _evaluate,
-    _perturbable,
-    _points,
-    _steps,
+    Stencil,
+    check_step,
+    check_steps_kept,
+    evaluate_loop,
+    points,
+    stencil_of,
 )
 
 __all__ = [
@@ -198,21 +195,20 @@ def _given(name: str, grad, x: np.ndarray) -> np.ndarray:
     return given
 
 
-def _check_part(f, x: np.ndarray, given: np.ndarray, h, scheme: str, name: str, safety: float):
-    """Every per-element quantity of the report for one array."""
-    steps = _steps(x, h, scheme)
-    offsets, weights, _ = SCHEMES[scheme]
-    wanted = list(dict.fromkeys([*offsets, *(2.0 * o for o in offsets), 0.0, 1.0, -1.0, 2.0, -2.0]))
-    points = {offset: _points(x, steps, offset) for offset in wanted}
-    _check_steps(x, h, steps, wanted, points)
-    values, eps_f = _evaluate(f, x, points, name or "x")
+def _check_part(f, x: np.ndarray, given: np.ndarray, h, stencil: Stencil, name: str, safety):
+    """Every per-element quantity of the report for one array (h and the scheme checked)."""
+    steps = stencil.steps(x, h)
+    wanted = list(dict.fromkeys([*stencil.evaluated_offsets(True), 0.0, 1.0, -1.0, 2.0, -2.0]))
+    moved = points(x, steps, wanted)
+    check_steps_kept(x, h, steps, wanted, moved)
+    values, eps_f = evaluate_loop(f, x, moved, name or "x")
     eps_x = _eps(x.dtype)
     x64 = x.astype(np.float64)
-    numerical = _combine(values, steps, scheme)
-    estimate = _estimate(values, steps, scheme, x64, numerical, eps_f, eps_x)
+    numerical = stencil.combine(values, steps)
+    truncation, roundoff = stencil.estimate(values, steps, x64, numerical, eps_f, eps_x)
     sigma = _noise_of_f(values)
-    _, weights, divisor = SCHEMES[scheme]
-    fd_error = estimate.total + sigma * np.sqrt(sum(w * w for w in weights)) / (divisor * steps)
+    fd_noise = sigma * np.sqrt(sum(w * w for w in stencil.weights)) / (stencil.divisor * steps)
+    fd_error = truncation + roundoff + fd_noise
 
     given64 = given.astype(np.float64)
     eps_g = max(_eps(given.dtype), eps_x)
@@ -336,10 +332,11 @@ def check_gradient(f, x, grad, *, h=AUTO, scheme="central", worst=5, safety=SAFE
     >>> check_gradient(relu_sum, np.array([0.0, 2.0]), np.array([0.0, 1.0])).verdicts.tolist()
     ['at a kink', 'agrees']
     """
-    if scheme == COMPLEX_STEP or scheme not in SCHEMES:
+    stencil = stencil_of(scheme)
+    if stencil.complex_step:
         raise ValueError(
-            f"scheme must be one of {list(SCHEMES)} (a real scheme: the kink test needs "
-            f"one-sided differences), got {scheme!r}"
+            f"scheme={scheme!r} cannot check a gradient: the kink test needs one-sided "
+            "differences, so check_gradient takes a real scheme"
         )
     if not callable(f):
         raise TypeError(f"f must be callable, got {describe(f)}")
@@ -347,60 +344,8 @@ def check_gradient(f, x, grad, *, h=AUTO, scheme="central", worst=5, safety=SAFE
         raise ValueError(f"worst must be an integer >= 0, got {worst!r}")
     if not (isinstance(safety, (int, float)) and np.isfinite(safety) and safety > 0):
         raise ValueError(f"safety must be a positive number, got {safety!r}")
-    if isinstance(x, Mapping):
-        if not isinstance(grad, Mapping):
-            raise TypeError(f"x is a mapping, so grad must be one too, got {describe(grad)}")
-        if set(grad) != set(x):
-            raise ValueError(f"grad has keys {sorted(grad)} but x has keys {sorted(x)}")
-        parts = {}
-        for name, array in x.items():
-            if not isinstance(array, np.ndarray):
-                raise TypeError(
-                    f"x[{name!r}] must be an ndarray (it is perturbed in place), got {describe(array)}"
-                )
-            array = _perturbable(array)
-            # f receives the whole mapping, with one of its arrays perturbed in place.
-            parts[name] = _check_part(
-                lambda _: f(x), array, _given(name, grad[name], array), h, scheme, name, safety
-            )
-        dtype = ", ".join(sorted({str(np.asarray(a).dtype) for a in x.values()}))
-        shape = "{" + ", ".join(f"{k}: {np.shape(v)}" for k, v in x.items()) + "}"
-    else:
-        array = _perturbable(x)
-        parts = {"": _check_part(f, array, _given("", grad, array), h, scheme, "", safety)}
-        dtype, shape = str(array.dtype), str(array.shape)
-
-    rows = []
-    for name, part in parts.items():
-        ratio = part["abs_error"] / np.where(part["tolerance"] > 0, part["tolerance"], np.inf)
-        ratio = np.where(np.isnan(part["abs_error"]), np.inf, ratio)
-        for index in np.ndindex(part["verdicts"].shape):
-            rows.append((float(ratio[index]), name, index))
-    rows.sort(key=lambda row: -row[0])
-    worst_rows = []
-    for _, name, index in rows[:worst]:
-        part = parts[name]
-        label = name + (str(list(index)) if index else ("" if name else "()"))
-        worst_rows.append(
-            ElementReport(
-                index=label,
-                **{
-                    key: float(part[key][index])
-                    for key in (
-                        "numerical",
-                        "given",
-                        "abs_error",
-                        "rel_error",
-                        "step",
-                        "fd_error",
-                        "tolerance",
-                        "left",
-                        "right",
-                    )
-                },
-                verdict=str(part["verdicts"][index]),
-            )
-        )
+    h = check_step(h)
+    parts, dtype, shape = _check_parts(f, x, grad, h, stencil, safety)
     counts = {}
     for part in parts.values():
         for verdict in VERDICTS:
@@ -414,25 +359,75 @@ def check_gradient(f, x, grad, *, h=AUTO, scheme="central", worst=5, safety=SAFE
         return parts[""][key]
 
     return GradientReport(
-        **{
-            key: field_of(key)
-            for key in (
-                "verdicts",
-                "numerical",
-                "given",
-                "abs_error",
-                "rel_error",
-                "step",
-                "fd_error",
-                "tolerance",
-            )
-        },
-        worst=tuple(worst_rows),
+        **{key: field_of(key) for key in _ARRAY_FIELDS},
+        worst=_worst_elements(parts, worst),
         scheme=scheme,
         dtype=dtype,
         shape=shape,
         counts=counts,
     )
+
+
+#: The per-element fields of a GradientReport, in its order.
+_ARRAY_FIELDS = (
+    "verdicts",
+    "numerical",
+    "given",
+    "abs_error",
+    "rel_error",
+    "step",
+    "fd_error",
+    "tolerance",
+)
+
+
+def _check_parts(f, x, grad, h, stencil: Stencil, safety):
+    """``(parts, dtype, shape)``: every array of x checked (one part, named "", for an array)."""
+    if not isinstance(x, Mapping):
+        array = perturbable(x)
+        parts = {"": _check_part(f, array, _given("", grad, array), h, stencil, "", safety)}
+        return parts, str(array.dtype), str(array.shape)
+    if not isinstance(grad, Mapping):
+        raise TypeError(f"x is a mapping, so grad must be one too, got {describe(grad)}")
+    if set(grad) != set(x):
+        raise ValueError(f"grad has keys {sorted(grad)} but x has keys {sorted(x)}")
+    parts = {}
+    for name, array in x.items():
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"x[{name!r}] must be an ndarray (it is perturbed in place), got {describe(array)}"
+            )
+        array = perturbable(array)
+        # f receives the whole mapping, with one of its arrays perturbed in place.
+        parts[name] = _check_part(
+            lambda _: f(x), array, _given(name, grad[name], array), h, stencil, name, safety
+        )
+    dtype = ", ".join(sorted({str(np.asarray(a).dtype) for a in x.values()}))
+    shape = "{" + ", ".join(f"{k}: {np.shape(v)}" for k, v in x.items()) + "}"
+    return parts, dtype, shape
+
+
+def _worst_elements(parts: dict, worst: int) -> tuple:
+    """The ``worst`` elements with the largest |given - numerical| / tolerance, worst first."""
+    rows = []
+    for name, part in parts.items():
+        ratio = part["abs_error"] / np.where(part["tolerance"] > 0, part["tolerance"], np.inf)
+        ratio = np.where(np.isnan(part["abs_error"]), np.inf, ratio)
+        for index in np.ndindex(part["verdicts"].shape):
+            rows.append((float(ratio[index]), name, index))
+    rows.sort(key=lambda row: -row[0])
+    fields = (*_ARRAY_FIELDS[1:], "left", "right")
+    elements = []
+    for _, name, index in rows[:worst]:
+        part = parts[name]
+        elements.append(
+            ElementReport(
+                index=name + (str(list(index)) if index else ("" if name else "()")),
+                **{key: float(part[key][index]) for key in fields},
+                verdict=str(part["verdicts"][index]),
+            )
+        )
+    return tuple(elements)
 
 
 def assert_gradient_close(f, x, grad, **kwargs) -> GradientReport:

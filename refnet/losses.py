@@ -28,7 +28,7 @@ __all__ = ["mean_squared_error", "cross_entropy_error", "DEFAULT_DELTA"]
 DEFAULT_DELTA = 1e-7
 
 
-def _targets(y_shape: tuple, t, *, need_distribution: bool) -> tuple[np.ndarray, bool]:
+def checked_targets(y_shape: tuple, t, *, need_distribution: bool) -> tuple[np.ndarray, bool]:
     """Validate ``t`` against outputs of shape ``y_shape``; return it and whether it holds labels."""
     t_arr = np.asarray(t)
     if t_arr.dtype.kind == "c":
@@ -113,7 +113,7 @@ def mean_squared_error(y, t):
     0.5975
     """
     y = _outputs(y)
-    t_arr, labels = _targets(y.shape, t, need_distribution=False)
+    t_arr, labels = checked_targets(y.shape, t, need_distribution=False)
     if labels:
         t_arr = _one_hot(t_arr, y.shape[-1], y.dtype)
     per_sample = 0.5 * np.sum((y - t_arr) ** 2, axis=-1)
@@ -163,11 +163,11 @@ def cross_entropy_error(y, t, delta=DEFAULT_DELTA):
         raise ValueError(
             f"y must hold probabilities in [0, 1] (softmax outputs), found {y[index]} at index {index}"
         )
-    t_arr, labels = _targets(y.shape, t, need_distribution=True)
-    return _cross_entropy(y, t_arr, labels, delta)
+    t_arr, labels = checked_targets(y.shape, t, need_distribution=True)
+    return cross_entropy_unchecked(y, t_arr, labels, delta)
 
 
-def _cross_entropy(y: np.ndarray, t: np.ndarray, labels: bool, delta: float):
+def cross_entropy_unchecked(y: np.ndarray, t: np.ndarray, labels: bool, delta: float):
     """Cross-entropy of validated arrays (the networks call this in their hot loops)."""
     if labels:
         if y.ndim == 1:

@@ -5,21 +5,28 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (
+    PARAM_NAMES,
     as_generator,
     finite,
+    perturbable,
     positive_finite_scalar,
     positive_int,
     real_float_array,
 )
-from .activations import _sigmoid, _softmax
-from .differentiation import DEFAULT_MEMORY_BUDGET, DEFAULT_STEP, numerical_gradient
+from ._stencil import (
+    CENTRAL,
+    DEFAULT_MEMORY_BUDGET,
+    DEFAULT_STEP,
+    check_step,
+    check_steps_kept,
+    evaluate_loop,
+    points,
+)
+from .activations import sigmoid_unchecked, softmax_unchecked
 from .fast_gradient import OutOfRange, two_layer_numerical_gradient
-from .losses import DEFAULT_DELTA, _cross_entropy, _targets
+from .losses import DEFAULT_DELTA, checked_targets, cross_entropy_unchecked
 
 __all__ = ["TwoLayerNet", "PARAM_NAMES"]
-
-#: The order of the parameters in ``TwoLayerNet.params`` and in every gradient dict.
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 #: Methods accepted by ``TwoLayerNet.numerical_gradient``.
 NUMERICAL_GRADIENT_METHODS = ("fast", "loop")
@@ -116,17 +123,15 @@ class TwoLayerNet:
         if x.ndim == 1:
             x = x[None, :]
             t_arr = t_arr[None, ...]
-        t_arr, labels = _targets((x.shape[0], self.output_size), t_arr, need_distribution=True)
+        t_arr, labels = checked_targets(
+            (x.shape[0], self.output_size), t_arr, need_distribution=True
+        )
         return x, t_arr, labels
 
     # -- the book's methods ----------------------------------------------------------
 
     def _forward(self, x: np.ndarray):
-        W1, b1, W2, b2 = (self.params[name] for name in PARAM_NAMES)
-        a1 = np.dot(x, W1) + b1
-        z1 = _sigmoid(a1)
-        a2 = np.dot(z1, W2) + b2
-        return z1, _softmax(a2)
+        return forward(self.params, x)
 
     def predict(self, x):
         """Class probabilities, shape (N, output_size), or (output_size,) for one sample."""
@@ -136,7 +141,7 @@ class TwoLayerNet:
         """Mean cross-entropy of the predictions against ``t`` (labels or one-hot)."""
         x, t_arr, labels = self._batch(x, t)
         delta = positive_finite_scalar("delta", delta, allow_zero=True)
-        return _cross_entropy(self._forward(x)[1], t_arr, labels, delta)
+        return cross_entropy_unchecked(self._forward(x)[1], t_arr, labels, delta)
 
     def accuracy(self, x, t):
         """Fraction of samples whose most probable class is the target's.
@@ -167,6 +172,9 @@ class TwoLayerNet:
 
         Parameters
         ----------
+        h : float, array or "auto", default 1e-4
+            The step, as in :func:`refnet.numerical_gradient` (an array must broadcast
+            to every parameter), checked once for every parameter and both methods.
         method : {"fast", "loop"}
             ``"loop"`` is the book's reference: each parameter array is perturbed in
             place, one element at a time, the whole loss evaluated twice per element,
@@ -187,8 +195,11 @@ class TwoLayerNet:
             raise ValueError(f"method must be one of {NUMERICAL_GRADIENT_METHODS}, got {method!r}")
         x, t_arr, labels = self._batch(x, t)
         delta = positive_finite_scalar("delta", delta, allow_zero=True)
+        h = check_step(h)
+        memory_budget = positive_int("memory_budget", memory_budget)
+        workers = positive_int("workers", workers)
+        steps, moved = self._steps(h, writable=method == "loop")
         if method == "fast":
-            h = positive_finite_scalar("h", h)
             try:
                 return two_layer_numerical_gradient(
                     self.params,
@@ -196,17 +207,43 @@ class TwoLayerNet:
                     t_arr,
                     labels,
                     delta,
-                    h,
+                    steps,
                     memory_budget=memory_budget,
                     workers=workers,
                 )
             except OutOfRange:
-                pass  # a step that moves a logit by more than 1: the loop computes it
+                # A step that moves a logit by more than 1: the loop computes it, in
+                # place, so the parameters must be writable after all.
+                for name in PARAM_NAMES:
+                    perturbable(self.params[name])
 
         def loss_W(_):
-            return _cross_entropy(self._forward(x)[1], t_arr, labels, delta)
+            return cross_entropy_unchecked(self._forward(x)[1], t_arr, labels, delta)
 
-        return {name: numerical_gradient(loss_W, self.params[name], h) for name in PARAM_NAMES}
+        grads = {}
+        for name in PARAM_NAMES:
+            param = self.params[name]
+            CENTRAL.warn_if_low_precision(param, h, steps[name])
+            values, _ = evaluate_loop(loss_W, param, moved[name])
+            derivative = CENTRAL.combine(values, steps[name])
+            grads[name] = np.asarray(derivative, dtype=np.float64).astype(param.dtype)
+        return grads
+
+    def _steps(self, h, writable: bool):
+        """The checked step of every parameter element, and the points the loop stores.
+
+        ``h`` is checked already; here each parameter is checked against it (finite, a
+        floating dtype, and no step lost to rounding).
+        """
+        steps, moved = {}, {}
+        for name in PARAM_NAMES:
+            param = perturbable(self.params[name], in_place=writable)
+            finite(f"params[{name!r}]", param)
+            steps[name] = CENTRAL.steps(param, h)
+            every = points(param, steps[name], {0.0, *CENTRAL.offsets})
+            check_steps_kept(param, h, steps[name], CENTRAL.offsets, every)
+            moved[name] = {offset: every[offset] for offset in CENTRAL.offsets}
+        return steps, moved
 
     def gradient(self, x, t):
         """Gradient of the loss (without delta) by backpropagation, the book's fast version."""
@@ -227,3 +264,16 @@ class TwoLayerNet:
             "W2": np.dot(z1.T, dy),
             "b2": np.sum(dy, axis=0),
         }
+
+
+def forward(params, x: np.ndarray):
+    """The forward pass on a validated batch: ``(hidden activations, class probabilities)``.
+
+    Shared by :class:`TwoLayerNet` and the benchmarks, which time the loss exactly as
+    the reference loop evaluates it.  ``params`` holds ``W1``, ``b1``, ``W2``, ``b2``.
+    """
+    W1, b1, W2, b2 = (params[name] for name in PARAM_NAMES)
+    a1 = np.dot(x, W1) + b1
+    z1 = sigmoid_unchecked(a1)
+    a2 = np.dot(z1, W2) + b2
+    return z1, softmax_unchecked(a2)

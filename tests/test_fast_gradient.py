@@ -114,6 +114,26 @@ def test_fast_equals_the_loop_within_the_loops_round_off(impl, data):
         assert net.params[key].tobytes() == params[key].tobytes(), f"params[{key!r}] changed"
 
 
+@settings(max_examples=20)
+@given(data=st.data())
+def test_fast_equals_the_loop_with_per_element_steps(impl, data):
+    """h="auto" (a step per element, from each parameter's magnitude) takes the fast path too.
+
+    The same bound as for one step, at the smallest step used: the loop's round-off
+    k ε S / h is largest there.
+    """
+    params, x, t, delta = data.draw(networks())
+    net = _net(impl, params)
+    fast = net.numerical_gradient(x, t, delta=delta, h="auto")
+    loop = net.numerical_gradient(x, t, delta=delta, h="auto", method="loop")
+    steps = np.concatenate([impl.auto_step(params[k]).ravel() for k in NAMES])
+    problem = _problem(params, x, t)
+    magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + steps.max(), problem)
+    bound = fast_vs_loop_bound(steps.min(), magnitude, _gradient_scale(params, x))
+    for key in NAMES:
+        assert_within(fast[key], loop[key], bound, f"fast vs loop, h='auto', {key}")
+
+
 def _extended_loss(params, x, t, delta):
     """The loss in long double (64-bit mantissa on x86): the chapter's formula, nothing else."""
     ld = np.longdouble

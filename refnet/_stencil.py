@@ -1,0 +1,523 @@
+"""The difference engine: one :class:`Stencil` per scheme, and what every difference quotient needs.
+
+The maths is in :mod:`refnet.differentiation`'s docstring.  Here are its working parts,
+shared by the public functions (``numerical_diff``, ``numerical_gradient``), the gradient
+check and the networks:
+
+* :data:`SCHEMES`, the stencils as rows, and :func:`stencil_of`, the one place a scheme's
+  name is looked up and refused;
+* the step rules: :func:`check_step` validates ``h`` once, at a public entry point, and
+  :meth:`Stencil.steps` turns the checked value into one step per element (the nominal
+  one or ``h="auto"``'s, :meth:`Stencil.auto_step`);
+* the perturbed points (:func:`points`) and the step-lost check (:func:`check_steps_kept`);
+* evaluation of f at those points: in place, one element at a time (:func:`evaluate_loop`,
+  the book's loop), on stacks of copies (:func:`evaluate_stacked`), or at complex points
+  (:func:`evaluate_complex`);
+* combination (:meth:`Stencil.combine`) and the error estimate (:meth:`Stencil.estimate`).
+
+Nothing here validates what a public entry point has already validated: the functions
+trust their arguments, except for what f returns, which is checked at every call.
+"""
+
+# A little over 500 lines: one concept (the parts of a difference quotient), kept in one
+# module as the house plan draws it; the evaluation section could become its own module.
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import (
+    PrecisionWarning,
+    StepLostError,
+    describe,
+    positive_finite_scalar,
+    warn_low_precision,
+)
+
+#: The book's step for numerical differentiation.
+DEFAULT_STEP = 1e-4
+
+#: Bytes of perturbed points handed to f in one call by the vectorized path (and the cap
+#: on the work arrays of one block of the network-aware path).  f's own temporaries come
+#: on top: a few times this for the usual elementwise-then-sum function.
+DEFAULT_MEMORY_BUDGET = 32 * 2**20
+
+#: ``h=AUTO`` picks a step per element from the dtype and the magnitude (:func:`auto_step`).
+AUTO = "auto"
+
+#: The name of the complex-step scheme, ``Im f(x + ih) / h`` (not a row of SCHEMES).
+COMPLEX_STEP = "complex_step"
+
+#: Real difference schemes: name -> (offsets in units of h, weights, divisor in units of h).
+#: ``richardson`` is two levels of Richardson extrapolation of the central difference
+#: C(s) at s = h, h/2, h/4: ``(64 C(h/4) - 20 C(h/2) + C(h)) / 45``, written out as one
+#: stencil.  (One level, ``(4 C(h/2) - C(h)) / 3``, is exactly ``five_point`` at h/2.)
+SCHEMES = {
+    "central": ((1.0, -1.0), (1.0, -1.0), 2.0),
+    "forward": ((1.0, 0.0), (1.0, -1.0), 1.0),
+    "backward": ((0.0, -1.0), (1.0, -1.0), 1.0),
+    "five_point": ((2.0, 1.0, -1.0, -2.0), (-1.0, 8.0, -8.0, 1.0), 12.0),
+    "richardson": (
+        (1.0, 0.5, 0.25, -0.25, -0.5, -1.0),
+        (1.0, -40.0, 256.0, -256.0, 40.0, -1.0),
+        90.0,
+    ),
+}
+
+#: The highest moment searched for the order of a stencil.
+_MAX_MOMENT = 12
+
+
+@dataclass(frozen=True)
+class Stencil:
+    """A difference scheme and the constants of its error, computed once.
+
+    A real scheme computes ``D(h) = Σ_j w_j f(x + o_j h) / (d h)``.  Its order p and its
+    truncation constant c (``D(h) - f'(x) ≈ c h^p f^(p+1)(x)``) are read off the moments
+    ``m_k = Σ_j w_j o_j^k / d``; ``weight_sum`` is ``Σ_j |w_j| / d``, the factor by which
+    the quotient passes on the rounding of f's values as ``ε |f| / h``.
+
+    The complex step ``Im f(x + ih) / h`` has no real stencil: ``complex_step`` is true,
+    the offsets and weights are empty, and its order (2) and constant (-1/6) come from
+    ``Im f(x + ih) / h = f' - h² f''' / 6 + ...``.
+    """
+
+    name: str
+    offsets: tuple[float, ...]
+    weights: tuple[float, ...]
+    divisor: float
+    order: int
+    truncation_constant: float
+    weight_sum: float
+    complex_step: bool = False
+
+    @classmethod
+    def from_row(cls, name: str, offsets, weights, divisor) -> Stencil:
+        """The stencil of a row of :data:`SCHEMES`, its order read off the moments."""
+        offsets, weights, divisor = tuple(offsets), tuple(weights), float(divisor)
+
+        def moment(k):
+            return sum(w * o**k for o, w in zip(offsets, weights, strict=True)) / divisor
+
+        for k in range(2, _MAX_MOMENT):
+            if abs(moment(k)) > 1e-12:
+                order = k - 1
+                break
+        else:  # pragma: no cover - every row of SCHEMES has a non-zero moment
+            raise ValueError(f"scheme {name!r} has no non-zero moment below {_MAX_MOMENT}")
+        return cls(
+            name=name,
+            offsets=offsets,
+            weights=weights,
+            divisor=divisor,
+            order=order,
+            truncation_constant=moment(order + 1) / math.factorial(order + 1),
+            weight_sum=sum(abs(w) for w in weights) / divisor,
+        )
+
+    def moment(self, k: int) -> float:
+        """``m_k = Σ_j w_j o_j^k / d`` (real schemes only)."""
+        if self.complex_step:
+            raise ValueError("the complex step has no real stencil, so no moments")
+        pairs = zip(self.offsets, self.weights, strict=True)
+        return sum(w * o**k for o, w in pairs) / self.divisor
+
+    # -- the step rules ------------------------------------------------------------------
+
+    def auto_step(self, x, dtype=None) -> np.ndarray:
+        """``h="auto"``'s step per element (see :func:`refnet.differentiation.auto_step`)."""
+        x = np.asarray(x)
+        if dtype is None:
+            dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        eps = float(np.finfo(dtype).eps)
+        scale = np.maximum(np.abs(x.astype(np.float64)), 1.0)
+        if self.complex_step:
+            return eps * scale
+        target = eps ** (1.0 / (self.order + 1)) * scale
+        return np.exp2(np.round(np.log2(target)))
+
+    def steps(self, x: np.ndarray, h) -> np.ndarray:
+        """The step of every element as a float64 array shaped like ``x``.
+
+        ``h`` is a value :func:`check_step` returned: a float, :data:`AUTO` or a float64
+        array, which must broadcast to ``x``.
+        """
+        if isinstance(h, str):
+            return np.broadcast_to(self.auto_step(x), x.shape).astype(np.float64)
+        if isinstance(h, np.ndarray):
+            try:
+                return np.broadcast_to(h, x.shape).copy()
+            except ValueError:
+                raise ValueError(
+                    f"h has shape {h.shape}, which does not broadcast to x's {x.shape}"
+                ) from None
+        return np.full(x.shape, h)
+
+    def evaluated_offsets(self, with_error: bool) -> list[float]:
+        """The offsets f is evaluated at, without repeats: the scheme's, and 2x them for the estimate."""
+        wanted = list(self.offsets)
+        if with_error:
+            wanted += [2.0 * o for o in self.offsets]
+        return list(dict.fromkeys(wanted))
+
+    # -- combination and the error estimate -------------------------------------------
+
+    def combine(self, values: dict, steps, scale: float = 1.0):
+        """Σ_j w_j f(x + o_j s h) / (d s h), in the scheme's order (bit-identical to the book)."""
+        total = 0.0
+        for offset, weight in zip(self.offsets, self.weights, strict=True):
+            total = total + weight * values[scale * offset]
+        return total / (self.divisor * (scale * steps))
+
+    def estimate(self, values: dict, steps, x64, derivative, eps_f: float, eps_x: float):
+        """``(truncation, roundoff)``: D(h) against D(2h); ε|f|/h and the rounded points.
+
+        ``values`` holds f at the offsets of ``evaluated_offsets(True)``; ``eps_f`` is ε
+        of the precision f computed in, ``eps_x`` that of x.
+        """
+        wide = self.combine(values, steps, 2.0)
+        truncation = np.abs(wide - derivative) / (2.0**self.order - 1.0)
+        pairs = list(zip(self.offsets, self.weights, strict=True))
+        size_f = sum(abs(w) * np.abs(values[o]) for o, w in pairs)
+        placed = sum(abs(w) * (np.abs(x64) + abs(o) * steps) for o, w in pairs)
+        roundoff = (eps_f * size_f + np.abs(derivative) * eps_x * placed / 2.0) / (
+            self.divisor * steps
+        )
+        return truncation, roundoff
+
+    def warn_if_low_precision(self, x: np.ndarray, h, steps, stacklevel: int = 4) -> None:
+        """The PrecisionWarning for a float16/float32 ``x``, with the error it implies."""
+        if x.dtype == np.float64:
+            return
+        eps = float(np.finfo(x.dtype).eps)
+        p = self.order
+        if isinstance(h, str):
+            what = (
+                f"h='auto' balances truncation against round-off, which leaves a relative "
+                f"error near ε^({p}/{p + 1}) ≈ {eps ** (p / (p + 1)):.1g}"
+            )
+        else:
+            smallest = float(np.min(steps, initial=np.inf))
+            what = (
+                f"the {self.name} difference's round-off is about "
+                f"{eps * self.weight_sum / smallest:.1g} |f| at h={h}"
+            )
+        warn_low_precision("x", x.dtype, what, stacklevel=stacklevel)
+
+
+#: The complex step: no real stencil (see :class:`Stencil`).
+COMPLEX = Stencil(
+    name=COMPLEX_STEP,
+    offsets=(),
+    weights=(),
+    divisor=1.0,
+    order=2,
+    truncation_constant=-1.0 / 6.0,
+    weight_sum=0.0,
+    complex_step=True,
+)
+
+
+@functools.cache
+def _built(name: str, offsets: tuple, weights: tuple, divisor: float) -> Stencil:
+    # Keyed by the row as well as the name, so a row edited in SCHEMES is rebuilt.
+    return Stencil.from_row(name, offsets, weights, divisor)
+
+
+def stencil_of(scheme) -> Stencil:
+    """The :class:`Stencil` of a scheme's name, or the one error every entry point gives.
+
+    Examples
+    --------
+    >>> stencil_of("five_point").order
+    4
+    >>> stencil_of("centre")
+    Traceback (most recent call last):
+    ...
+    ValueError: scheme must be one of ['central', 'forward', 'backward', 'five_point', 'richardson', 'complex_step'], got 'centre'
+    """
+    if scheme == COMPLEX_STEP:
+        return COMPLEX
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {[*SCHEMES, COMPLEX_STEP]}, got {scheme!r}")
+    offsets, weights, divisor = SCHEMES[scheme]
+    return _built(scheme, tuple(offsets), tuple(weights), float(divisor))
+
+
+#: The book's scheme, the one the networks use.
+CENTRAL = stencil_of("central")
+
+
+# -- the step and x, checked once at the entry point ------------------------------------------
+
+
+def check_step(h):
+    """``h`` checked once: a positive finite float, :data:`AUTO`, or a float64 array of such.
+
+    Whether an array broadcasts to x is checked by :meth:`Stencil.steps`, which knows x.
+    """
+    if isinstance(h, str):
+        if h != AUTO:
+            raise ValueError(f"h must be a positive number or 'auto', got {h!r}")
+        return AUTO
+    if isinstance(h, np.ndarray) and h.ndim > 0:
+        if h.dtype.kind not in "fiu":
+            raise TypeError(f"h must hold real numbers, got dtype {h.dtype}")
+        steps = h.astype(np.float64)
+        if not np.all(np.isfinite(steps) & (steps > 0)):
+            raise ValueError("h must be > 0 and finite at every element")
+        return steps
+    return positive_finite_scalar("h", h)
+
+
+# -- the perturbed points ------------------------------------------------------------------
+
+
+def points(x: np.ndarray, steps: np.ndarray, offsets) -> dict:
+    """offset -> x + offset * h, rounded once to x's dtype (what the perturbed element will hold)."""
+    moved = {}
+    for offset in offsets:
+        if offset == 0:
+            moved[offset] = x.copy()
+        else:
+            moved[offset] = (x.astype(np.float64) + offset * steps).astype(x.dtype)
+    return moved
+
+
+def _describe_step(h, steps, index):
+    if isinstance(h, (str, np.ndarray)):
+        return f"h={steps[index]:.3g}"
+    return f"h={h}"
+
+
+def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) -> None:
+    """Refuse a step that rounding swallows; warn when it is badly represented.
+
+    ``moved`` holds the points of every offset and of 0 (see :func:`points`).
+    """
+    if not np.all(np.isfinite(x)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(f"x must be finite, found {x[bad]} at index {bad}")
+    ordered = sorted(set(offsets) | {0.0})
+    for low, high in zip(ordered, ordered[1:], strict=False):
+        lost = moved[high] <= moved[low]
+        if np.any(lost):
+            bad = tuple(int(i) for i in np.argwhere(lost)[0])
+            raise StepLostError(
+                f"{_describe_step(h, steps, bad)} is lost to rounding at x{list(bad)}={x[bad]}: "
+                f"x + h == x in {x.dtype}, so the difference quotient would be 0; use h of at "
+                f"least {np.spacing(np.abs(x[bad])):.3g}"
+            )
+    if x.size == 0:
+        return
+    span = moved[ordered[-1]].astype(np.float64) - moved[ordered[0]].astype(np.float64)
+    wanted = (ordered[-1] - ordered[0]) * steps
+    distortion = float(np.max(np.abs(span - wanted) / wanted))
+    if distortion > 0.01:
+        warnings.warn(
+            f"h is represented with a relative error of up to {distortion:.2g} at some "
+            f"elements of x ({x.dtype} spacing is coarse there); the gradient carries that error",
+            PrecisionWarning,
+            stacklevel=3,
+        )
+
+
+# -- what f returns ----------------------------------------------------------------------------
+
+
+def real_value(value, what: str) -> float:
+    """The scalar an evaluation of f returned, as a Python float."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        array = np.asarray(value)
+        if array.ndim != 0:
+            raise TypeError(f"f must return a scalar, got shape {array.shape} at {what}")
+        if array.dtype.kind == "c":
+            raise TypeError(f"f must return a real number, got complex {array[()]} at {what}")
+        if array.dtype.kind not in "fiu":
+            raise TypeError(f"f must return a real number, got {describe(value)} at {what}")
+        number = float(array)
+    if not np.isfinite(number):
+        raise ValueError(
+            f"f returned {number} at {what}: the difference quotient is undefined there"
+        )
+    return number
+
+
+def value_eps(value) -> float:
+    """ε of the precision f computed ``value`` in (float64 for Python numbers)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
+
+
+def complex_value(value, what: str) -> complex:
+    """The scalar f returned for a complex argument, or an error saying why it is unusable."""
+    array = np.asarray(value)
+    if array.ndim != 0:
+        raise TypeError(f"f must return a scalar, got shape {array.shape} at {what}")
+    if array.dtype.kind != "c":
+        raise TypeError(
+            f"f returned the real {describe(value)} for a complex argument at {what}: the complex "
+            "step needs f to carry the imaginary part through (does f ignore its argument, or "
+            "call abs, real, maximum or a comparison?); use a real scheme"
+        )
+    number = complex(array[()])
+    if not (np.isfinite(number.real) and np.isfinite(number.imag)):
+        raise ValueError(f"f returned {number} at {what}: the complex step is undefined there")
+    return number
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+
+def evaluate_loop(f, x: np.ndarray, moved: dict, name: str = "x"):
+    """f at every perturbed point, one element at a time, in place (the book's loop).
+
+    ``moved`` maps an offset to the array of values the perturbed element takes.
+    Returns ``(values, eps_f)``: ``values[offset]`` is a float64 array shaped like x of
+    f at x with that one element perturbed (offset 0: f at x itself, evaluated once),
+    and ``eps_f`` the ε of the least precise value f returned.  x is bit-identical
+    afterwards, also when f raises; an f that changed x is caught and undone.
+    """
+    backup = x.copy()
+    values = {offset: np.empty(x.shape, dtype=np.float64) for offset in moved}
+    eps_f = float(np.finfo(np.float64).eps)
+    index = saved = None
+    finished = False
+    try:
+        if 0.0 in moved:
+            value = f(x)
+            eps_f = max(eps_f, value_eps(value))
+            values[0.0][...] = real_value(value, name)
+        moving = [offset for offset in moved if offset != 0.0]
+        for index in np.ndindex(x.shape):
+            saved = x[index]
+            for offset in moving:
+                x[index] = moved[offset][index]
+                value = f(x)
+                eps_f = max(eps_f, value_eps(value))
+                values[offset][index] = real_value(value, f"{name}{list(index)}{offset:+g}h")
+            x[index] = saved
+        finished = True
+    finally:
+        if index is not None:
+            x[index] = saved
+        # Compared as bytes: NaN payloads and -0.0 count, and an f that changed x is caught.
+        if x.tobytes() != backup.tobytes():
+            x[...] = backup
+            if finished:
+                raise ValueError(
+                    f"f modified its argument {name} (beyond the perturbation numerical_gradient "
+                    f"makes); {name} has been restored, but the gradient is meaningless: make f "
+                    "work on a copy"
+                )
+    return values, eps_f
+
+
+def evaluate_stacked(f, x: np.ndarray, moved: dict, block_bytes: int):
+    """What :func:`evaluate_loop` returns, with f called on stacks of the perturbed points.
+
+    The stacks hold exactly the loop's points (``moved``, rounded to x's dtype), so an f
+    that computes each row as it would a single point gives the loop's values bit for
+    bit.  ``x`` is only read.  Stacks are chunked so that one holds at most
+    ``block_bytes`` bytes of points (at least one row per offset); the buffer is reused,
+    so f must not keep it.
+    """
+    values = {offset: np.empty(x.shape, dtype=np.float64) for offset in moved}
+    eps_f = float(np.finfo(np.float64).eps)
+    n = x.size
+    if n == 0:
+        return values, eps_f
+    if 0.0 in moved:
+        # An offset of 0 is f(x) itself, the same for every element: evaluated once.
+        at_x, eps_f = _stack_values(f, x[None], 1, "x")
+        values[0.0][...] = at_x[0]
+    moving = [offset for offset in moved if offset != 0.0]
+    if not moving:
+        return values, eps_f
+    flat = x.reshape(-1)
+    flat_moved = {offset: moved[offset].reshape(-1) for offset in moving}
+    rows = max(1, min(n, block_bytes // max(1, len(moving) * n * x.itemsize)))
+    buffer = np.empty((len(moving) * rows, n), dtype=x.dtype)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        count = stop - start
+        stack = buffer[: len(moving) * count].reshape(len(moving), count, n)
+        stack[...] = flat
+        columns = np.arange(start, stop)
+        for slot, offset in enumerate(moving):
+            stack[slot, np.arange(count), columns] = flat_moved[offset][columns]
+        chunk, eps_chunk = _stack_values(
+            f, stack.reshape(len(moving) * count, *x.shape), len(moving) * count, None
+        )
+        eps_f = max(eps_f, eps_chunk)
+        chunk = chunk.reshape(len(moving), count)
+        if not np.all(np.isfinite(chunk)):
+            slot, k = (int(i) for i in np.argwhere(~np.isfinite(chunk))[0])
+            index = [int(i) for i in np.unravel_index(start + k, x.shape)]
+            raise ValueError(
+                f"f returned {chunk[slot, k]} at x{index}{moving[slot]:+g}h: the difference "
+                "quotient is undefined there"
+            )
+        for slot, offset in enumerate(moving):
+            values[offset].reshape(-1)[start:stop] = chunk[slot]
+    return values, eps_f
+
+
+def _stack_values(f, stack: np.ndarray, count: int, what):
+    """f's values on a stack of ``count`` points, checked: float64 of shape (count,), and ε.
+
+    ε is that of the precision f computed in (float64 unless it returned less).
+    """
+    values = np.asarray(f(stack))
+    if values.shape != (count,):
+        raise TypeError(
+            f"with vectorized=True, f must map a stack of shape {stack.shape} to {count} "
+            f"values (shape ({count},)), got shape {values.shape}"
+        )
+    if values.dtype.kind == "c":
+        raise TypeError("f must return real numbers, got a complex array")
+    if values.dtype.kind not in "fiu":
+        raise TypeError(f"f must return real numbers, got dtype {values.dtype}")
+    eps_f = value_eps(values)
+    values = values.astype(np.float64)
+    if what is not None and not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"f returned {values[0]} at {what}: the difference quotient is undefined there"
+        )
+    return values, eps_f
+
+
+def evaluate_complex(f, x: np.ndarray, steps: np.ndarray, scales) -> dict:
+    """scale -> ``Im f(x + i s h e_k) / (s h)`` for every element k: the complex step at s h.
+
+    f gets a complex copy of x with one element moved at a time; ``x`` is only read.
+    """
+    if not np.all(np.isfinite(x)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(f"x must be finite, found {x[bad]} at index {bad}")
+    complex_dtype = np.result_type(x.dtype, np.complex64)
+    z = x.astype(complex_dtype)
+    backup = z.tobytes()
+    out = {s: np.empty(x.shape, dtype=np.float64) for s in scales}
+    for index in np.ndindex(x.shape):
+        for s in scales:
+            z[index] = complex(float(x[index]), s * steps[index])
+            value = complex_value(f(z), f"x{list(index)}+{s:g}ih")
+            z[index] = x[index]
+            out[s][index] = value.imag / (s * steps[index])
+    if z.tobytes() != backup:
+        raise ValueError(
+            "f modified its argument (the complex copy of x it was given); the gradient is "
+            "meaningless: make f work on a copy"
+        )
+    return out
