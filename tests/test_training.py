@@ -16,17 +16,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refnet import StepLostError, TwoLayerNet
-from refnet.training import (
+from refnet.checkpoints import (
     Checkpoint,
     CheckpointMismatchError,
     History,
+    load_checkpoint,
+    save_checkpoint,
+)
+from refnet.training import (
     TrainingDiverged,
     TrainingInterrupted,
     epoch_batches,
     iterations_per_epoch,
-    load_checkpoint,
     random_batch,
-    save_checkpoint,
     train,
 )
 

@@ -11,7 +11,6 @@ continues the run and ends with the same parameters as an uninterrupted one.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -56,22 +55,30 @@ SAMPLING_CHOICES = {
     "with-replacement": "with_replacement",
 }
 
-#: Options that define a run: (argparse dest, flag, where the checkpoint keeps it).
-#: "metadata" entries are ours; "config" entries are train()'s own configuration.
-RUN_OPTIONS = (
-    ("dataset", "--dataset", "metadata"),
-    ("test_size", "--test-size", "metadata"),
-    ("split_seed", "--split-seed", "metadata"),
-    ("hidden_size", "--hidden-size", "metadata"),
-    ("weight_init_std", "--weight-init-std", "metadata"),
-    ("seed", "--seed", "metadata"),
-    ("iterations", "--iterations", "config"),
-    ("batch_size", "--batch-size", "config"),
-    ("lr", "--lr", "config"),
-    ("gradient", "--gradient", "config"),
-    ("sampling", "--sampling", "config"),
-    ("eval_every", "--eval-every", "config"),
-)
+#: Options that define a run, by argparse dest, with their flags: first the data's and the
+#: network's, which train() stores as the run's metadata, then train()'s own
+#: (refnet.checkpoints.TRAINING_OPTIONS).  A checkpoint gives them back with
+#: Checkpoint.options().
+METADATA_OPTIONS = {
+    "dataset": "--dataset",
+    "test_size": "--test-size",
+    "split_seed": "--split-seed",
+    "hidden_size": "--hidden-size",
+    "weight_init_std": "--weight-init-std",
+    "seed": "--seed",
+}
+RUN_OPTIONS = {
+    **METADATA_OPTIONS,
+    "iterations": "--iterations",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "gradient": "--gradient",
+    "sampling": "--sampling",
+    "eval_every": "--eval-every",
+}
+#: The method of TwoLayerNet.numerical_gradient that --gradient numerical uses (its
+#: default), reported in metrics.json and the summary.
+NUMERICAL_METHOD = "fast"
 CHECKPOINT_NAME = "checkpoint.npz"
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
@@ -170,30 +177,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _resolve(args, saved):
     """Every run option: given > checkpoint's (when resuming) > default for the dataset."""
+    given = {dest: getattr(args, dest) for dest in RUN_OPTIONS}
     saved_values = {}
     if saved is not None:
-        metadata = saved.config.get("metadata", {})
-        for dest, _, where in RUN_OPTIONS:
-            source = metadata if where == "metadata" else saved.config
-            if dest in source:
-                saved_values[dest] = source[dest]
-        if "sampling" in saved_values:
-            saved_values["sampling"] = saved_values["sampling"].replace("_", "-")
-    given = {dest: getattr(args, dest) for dest, _, _ in RUN_OPTIONS}
-    if saved is not None:
-        conflicts = [
-            f"{flag} {given[dest]} (the run used {saved_values.get(dest)})"
-            for dest, flag, _ in RUN_OPTIONS
-            if dest != "iterations"
-            and given[dest] is not None
-            and given[dest] != saved_values.get(dest)
-        ]
-        if conflicts:
-            raise UsageError(
-                "--resume continues a run as it was set up; these options differ from it: "
-                + "; ".join(conflicts)
-                + ". Leave them out (only --iterations may change), or start a new run."
-            )
+        saved_values = _saved_options(saved)
+        _refuse_changes(saved, given, saved_values)
     options = {dest: given[dest] for dest in given}
     for dest in options:
         if options[dest] is None and dest in saved_values:
@@ -220,6 +208,34 @@ def _resolve(args, saved):
     options["sampling"] = options["sampling"] or "without-replacement"
     options["seed"] = DEFAULT_SEED if options["seed"] is None else options["seed"]
     return options
+
+
+def _saved_options(saved) -> dict:
+    """The run options a checkpoint holds, spelled as on the command line."""
+    options = {dest: value for dest, value in saved.options().items() if dest in RUN_OPTIONS}
+    if "sampling" in options:
+        options["sampling"] = options["sampling"].replace("_", "-")
+    return options
+
+
+def _refuse_changes(saved, given: dict, saved_values: dict) -> None:
+    """A UsageError naming every given option that differs from the checkpoint's run."""
+    from refnet.checkpoints import changed_options
+
+    sampling = given["sampling"]
+    as_trained = {**given, "sampling": SAMPLING_CHOICES.get(sampling, sampling)}
+    changed = changed_options(saved, as_trained)
+    conflicts = [
+        f"{flag} {given[dest]} (the run used {saved_values.get(dest)})"
+        for dest, flag in RUN_OPTIONS.items()
+        if dest in changed
+    ]
+    if conflicts:
+        raise UsageError(
+            "--resume continues a run as it was set up; these options differ from it: "
+            + "; ".join(conflicts)
+            + ". Leave them out (only --iterations may change), or start a new run."
+        )
 
 
 def _load_data(options, data_dir, verify: bool, download: bool):
@@ -343,14 +359,6 @@ def _duration(seconds: float) -> str:
 # --------------------------------------------------------------------------- outputs
 
 
-def _numerical_method(net):
-    """The method TwoLayerNet.numerical_gradient uses by default (reported in metrics.json)."""
-    try:
-        return inspect.signature(net.numerical_gradient).parameters["method"].default
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def _versions(dataset: str) -> dict:
     import refnet
 
@@ -380,7 +388,7 @@ def _final(net, history, train_data, test_data, iteration: int) -> dict:
 
 
 def _write_outputs(out: Path, *, net, history, final, record, plot: bool) -> list[str]:
-    from refnet.training import write_atomically
+    from refnet._io import write_atomically
 
     written = []
     out.mkdir(parents=True, exist_ok=True)
@@ -419,13 +427,8 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from refnet.training import (
-        CheckpointMismatchError,
-        TrainingDiverged,
-        TrainingInterrupted,
-        load_checkpoint,
-        train,
-    )
+    from refnet.checkpoints import CheckpointMismatchError, load_checkpoint
+    from refnet.training import TrainingDiverged, TrainingInterrupted, train
     from refnet.two_layer_net import TwoLayerNet
 
     session_start = time.perf_counter()
@@ -439,7 +442,7 @@ def _run(args) -> int:
     options = _resolve(args, saved)
     # Where the data came from is not part of the run's identity (the data's digest is):
     # a resumed run looks in the same place, unless told otherwise.
-    saved_notes = saved.config.get("notes", {}) if saved is not None else {}
+    saved_notes = saved.notes if saved is not None else {}
     data_dir = args.data_dir if args.data_dir is not None else saved_notes.get("data_dir")
     verify = not (args.no_verify or saved_notes.get("no_verify", False))
     out = _output_folder(args, resume_path)
@@ -473,8 +476,8 @@ def _run(args) -> int:
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    numerical_method = _numerical_method(net) if options["gradient"] == "numerical" else None
-    metadata = {dest: options[dest] for dest, _, where in RUN_OPTIONS if where == "metadata"}
+    numerical_method = NUMERICAL_METHOD if options["gradient"] == "numerical" else None
+    metadata = {dest: options[dest] for dest in METADATA_OPTIONS}
     notes = {"data_dir": None if data_dir is None else str(data_dir), "no_verify": not verify}
     checkpoint = out / CHECKPOINT_NAME  # train() creates the folder when it first writes
 
