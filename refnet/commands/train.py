@@ -242,7 +242,7 @@ def _load_data(options, data_dir, verify: bool, download: bool):
     if options["dataset"] == "digits":
         from refnet.datasets import load_digits
 
-        return load_digits(test_size=options["test_size"], seed=options["split_seed"])
+        return load_digits(test_size=options["test_size"], rng=options["split_seed"])
     from refnet.datasets import MNIST_SHA256, load_mnist
 
     return load_mnist(
