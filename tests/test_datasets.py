@@ -13,7 +13,9 @@ import hashlib
 import http.server
 import logging
 import math
+import os
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -28,15 +30,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from refnet.datasets import digits, mnist
 from refnet.datasets import (
     MNIST_FILES,
     MNIST_MIRRORS,
     MNIST_SHA256,
     DownloadError,
     default_mnist_root,
+    digits,
     load_digits,
     load_mnist,
+    mnist,
     read_idx,
     stratified_split,
 )
@@ -778,6 +781,19 @@ def assert_is_site_data(result, arrays):
     np.testing.assert_array_equal(t_train, arrays[TRAIN_LABELS])
     np.testing.assert_array_equal(x_test.reshape(-1, 28, 28), arrays[TEST_IMAGES])
     np.testing.assert_array_equal(t_test, arrays[TEST_LABELS])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+def test_downloads_and_cache_get_the_mode_open_would_give_them(site, tmp_path):
+    """They were written 0o600 (tempfile.mkstemp's mode) while other files got 0o644."""
+    root = tmp_path / "cache"
+    old = os.umask(0o027)
+    try:
+        load_mnist(root, download=True, mirrors=[site.url + "good/"], checksums=site.checksums)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in root.iterdir()}
+    assert modes == {name: 0o640 for name in [*site.checksums, "mnist.npz"]}
 
 
 def test_download_skips_a_dead_mirror(site, tmp_path, monkeypatch, caplog):
