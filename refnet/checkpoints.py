@@ -21,8 +21,10 @@ same configuration, except for the entries in :data:`RESUMABLE_CHANGES`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -36,6 +38,7 @@ __all__ = [
     "History",
     "Evaluation",
     "Checkpoint",
+    "RunState",
     "save_checkpoint",
     "load_checkpoint",
     "run_config",
@@ -249,6 +252,100 @@ def _data_digest(arrays) -> str:
         digest.update(f"{a.dtype.str}{a.shape};".encode())
         digest.update(a.data)
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- the live state
+
+
+class RunState:
+    """The live state of a run, and a snapshot of it after the last completed iteration.
+
+    The parameters (``params``, the network's own arrays, updated in place by the loop),
+    the generator, the iteration, the current epoch's batches and the history always
+    describe the same moment: :meth:`advance` takes the snapshot after an iteration, and
+    whatever stops the next one half-way (Ctrl-C, a callback, a non-finite loss) calls
+    :meth:`roll_back`.  :meth:`save` writes the state as a :class:`Checkpoint` to
+    ``path`` (if not None) with the run's ``config``; :meth:`resumed` starts from one.
+    ``history.wall_time`` adds this session's time to the sessions before it.
+    """
+
+    def __init__(self, params, generator, history, *, config, path, iteration=0, batches=None):
+        self.params = params
+        self.generator = generator
+        self.history = history
+        self.iteration = iteration
+        self.batches = batches
+        self.config = config  # what checkpoints record
+        self.checkpoint_path = path  # where they go; None: nowhere
+        self._wall_before = history.wall_time
+        self._started = time.perf_counter()
+        self._commit()
+
+    @classmethod
+    def resumed(cls, params, generator, resume, *, config, path) -> RunState:
+        """The run a checkpoint (or the path of one) left, after checking it is this run."""
+        where = "(given)" if isinstance(resume, Checkpoint) else str(resume)
+        saved = resume if isinstance(resume, Checkpoint) else load_checkpoint(resume)
+        check_resumable(saved, config, where=where)
+        for name in params:
+            params[name][...] = saved.params[name]
+        generator.bit_generator.state = copy.deepcopy(saved.rng_state)
+        history = copy.deepcopy(saved.history)
+        return cls(
+            params,
+            generator,
+            history,
+            config=config,
+            path=path,
+            iteration=saved.iteration,
+            batches=saved.batches,
+        )
+
+    def evaluated_at(self, iteration: int) -> bool:
+        """Whether the history's last evaluation is that of ``iteration``."""
+        last = self.history.evaluations[-1] if self.history.evaluations else None
+        return last is not None and last.iteration == iteration
+
+    def advance(self, loss: float) -> None:
+        """Record a completed iteration and take the snapshot."""
+        self.history.loss.append(loss)
+        self.iteration += 1
+        self.clock()
+        self._commit()
+
+    def clock(self) -> None:
+        """Bring ``history.wall_time`` up to now."""
+        self.history.wall_time = self._wall_before + time.perf_counter() - self._started
+
+    def _commit(self) -> None:
+        params = {name: value.copy() for name, value in self.params.items()}
+        state = self.generator.bit_generator.state
+        self._snapshot = (self.iteration, self.batches, params, state)
+
+    def roll_back(self) -> None:
+        """Back to the snapshot; the clock keeps running."""
+        self.iteration, self.batches, params, state = self._snapshot
+        for name, value in params.items():
+            self.params[name][...] = value
+        self.generator.bit_generator.state = state
+        del self.history.loss[self.iteration :]
+        evaluations = self.history.evaluations
+        while evaluations and evaluations[-1].iteration > self.iteration:
+            evaluations.pop()
+        self.clock()
+
+    def save(self) -> None:
+        """Write the checkpoint, if the run has a path for it."""
+        if self.checkpoint_path is not None:
+            checkpoint = Checkpoint(
+                params=dict(self.params),
+                rng_state=self.generator.bit_generator.state,
+                iteration=self.iteration,
+                batches=self.batches,
+                history=self.history,
+                config=self.config,
+            )
+            save_checkpoint(self.checkpoint_path, checkpoint)
 
 
 # --------------------------------------------------------------------------- the file

@@ -44,10 +44,8 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -65,13 +63,10 @@ from ._checks import (
 )
 from .checkpoints import (
     TRAINING_OPTIONS,
-    Checkpoint,
     Evaluation,
     History,
-    check_resumable,
-    load_checkpoint,
+    RunState,
     run_config,
-    save_checkpoint,
 )
 
 __all__ = [
@@ -339,9 +334,9 @@ def train(
     config["notes"] = json.loads(json.dumps(dict(notes or {})))  # stored, never compared
     if resume is None:
         history = History(iterations_per_epoch=plan.per_epoch)
-        run = _Run(net.params, generator, history, config=config, path=checkpoint_path)
+        run = RunState(net.params, generator, history, config=config, path=checkpoint_path)
     else:
-        run = _Run.resumed(net.params, generator, resume, config=config, path=checkpoint_path)
+        run = RunState.resumed(net.params, generator, resume, config=config, path=checkpoint_path)
     step = net.numerical_gradient if plan.gradient == "numerical" else net.gradient
     try:
         _loop(run, net, data, plan, step, callback)
@@ -359,7 +354,7 @@ def train(
     return run.history
 
 
-def _interrupted(run: _Run, plan: _Plan) -> TrainingInterrupted:
+def _interrupted(run: RunState, plan: _Plan) -> TrainingInterrupted:
     saved_to = f"; checkpoint saved to {run.checkpoint_path}" if run.checkpoint_path else ""
     return TrainingInterrupted(
         f"training interrupted after {run.iteration} of {plan.iterations} iterations{saved_to}",
@@ -369,7 +364,7 @@ def _interrupted(run: _Run, plan: _Plan) -> TrainingInterrupted:
     )
 
 
-def _diverged(run: _Run, plan: _Plan, stop: _Divergence) -> TrainingDiverged:
+def _diverged(run: RunState, plan: _Plan, stop: _Divergence) -> TrainingDiverged:
     saved_to = f" (saved to {run.checkpoint_path})" if run.checkpoint_path else ""
     return TrainingDiverged(
         f"training stopped at iteration {run.iteration + 1} of {plan.iterations}: "
@@ -410,92 +405,7 @@ class _Plan:
         return iteration > 0 and (iteration % every == 0 or iteration == self.iterations)
 
 
-class _Run:
-    """The moving state of a run, and a snapshot of it after the last completed iteration.
-
-    The parameters (updated in place), the generator, the iteration, the current epoch's
-    batches and the history always describe the same moment: whatever stops an
-    iteration half-way (Ctrl-C, a callback, a non-finite loss) rolls them back to the
-    snapshot.  ``history.wall_time`` adds this session's time to the sessions before it.
-    """
-
-    def __init__(self, params, generator, history, *, config, path, iteration=0, batches=None):
-        self.params = params
-        self.generator = generator
-        self.history = history
-        self.iteration = iteration
-        self.batches = batches
-        self.config = config  # what checkpoints record
-        self.checkpoint_path = path  # where they go; None: nowhere
-        self._wall_before = history.wall_time
-        self._started = time.perf_counter()
-        self._commit()
-
-    @classmethod
-    def resumed(cls, params, generator, resume, *, config, path) -> _Run:
-        """The run a checkpoint (or the path of one) left, after checking it is this run."""
-        where = "(given)" if isinstance(resume, Checkpoint) else str(resume)
-        saved = resume if isinstance(resume, Checkpoint) else load_checkpoint(resume)
-        check_resumable(saved, config, where=where)
-        for name in params:
-            params[name][...] = saved.params[name]
-        generator.bit_generator.state = copy.deepcopy(saved.rng_state)
-        history = copy.deepcopy(saved.history)
-        return cls(
-            params,
-            generator,
-            history,
-            config=config,
-            path=path,
-            iteration=saved.iteration,
-            batches=saved.batches,
-        )
-
-    def evaluated_at(self, iteration: int) -> bool:
-        last = self.history.evaluations[-1] if self.history.evaluations else None
-        return last is not None and last.iteration == iteration
-
-    def advance(self, loss: float) -> None:
-        """Record a completed iteration and take the snapshot."""
-        self.history.loss.append(loss)
-        self.iteration += 1
-        self.clock()
-        self._commit()
-
-    def clock(self) -> None:
-        self.history.wall_time = self._wall_before + time.perf_counter() - self._started
-
-    def _commit(self) -> None:
-        params = {name: value.copy() for name, value in self.params.items()}
-        state = self.generator.bit_generator.state
-        self._snapshot = (self.iteration, self.batches, params, state)
-
-    def roll_back(self) -> None:
-        """Back to the snapshot; the clock keeps running."""
-        self.iteration, self.batches, params, state = self._snapshot
-        for name, value in params.items():
-            self.params[name][...] = value
-        self.generator.bit_generator.state = state
-        del self.history.loss[self.iteration :]
-        evaluations = self.history.evaluations
-        while evaluations and evaluations[-1].iteration > self.iteration:
-            evaluations.pop()
-        self.clock()
-
-    def save(self) -> None:
-        if self.checkpoint_path is not None:
-            checkpoint = Checkpoint(
-                params=dict(self.params),
-                rng_state=self.generator.bit_generator.state,
-                iteration=self.iteration,
-                batches=self.batches,
-                history=self.history,
-                config=self.config,
-            )
-            save_checkpoint(self.checkpoint_path, checkpoint)
-
-
-def _loop(run: _Run, net, data, plan: _Plan, step, callback) -> None:
+def _loop(run: RunState, net, data, plan: _Plan, step, callback) -> None:
     """Iterate until ``plan.iterations``: evaluate, checkpoint, draw, step, record."""
     x_train, t_train, x_test, t_test = data
     while True:
@@ -523,7 +433,7 @@ def _loop(run: _Run, net, data, plan: _Plan, step, callback) -> None:
             callback(run.iteration, loss, run.history)
 
 
-def _next_batch(run: _Run, plan: _Plan, train_size: int) -> np.ndarray:
+def _next_batch(run: RunState, plan: _Plan, train_size: int) -> np.ndarray:
     if plan.sampling == "with_replacement":
         return random_batch(run.generator, train_size, plan.batch_size)
     position = run.iteration % plan.per_epoch
