@@ -300,7 +300,7 @@ def train(
         If the loss or a parameter becomes NaN or infinite (or too large for the
         numerical gradient's step): the update is undone, so ``net`` keeps the last
         parameters with a finite loss, and the checkpoint is written.
-    CheckpointMismatchError
+    refnet.checkpoints.CheckpointMismatchError
         If ``resume`` comes from another run.
 
     Examples
@@ -314,16 +314,18 @@ def train(
     >>> len(history.loss), history.iterations_per_epoch, history.test_accuracy[-1]
     (300, 2, 1.0)
     """
-    plan, data = _checked_plan(
-        iterations,
-        batch_size,
-        lr,
-        gradient,
-        sampling,
-        eval_every,
-        checkpoint_every,
-        train_data,
-        test_data,
+    iterations = non_negative_int("iterations", iterations)
+    batch_size = positive_int("batch_size", batch_size)
+    lr = positive_finite_scalar("lr", lr)
+    gradient = one_of("gradient", gradient, GRADIENT_METHODS)
+    sampling = one_of("sampling", sampling, SAMPLING_METHODS)
+    data = _checked_data(train_data, test_data, batch_size)
+    per_epoch = iterations_per_epoch(data[0].shape[0], batch_size)
+    eval_every = per_epoch if eval_every is None else positive_int("eval_every", eval_every)
+    if checkpoint_every is not None:
+        checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
+    plan = _Plan(
+        iterations, batch_size, lr, gradient, sampling, eval_every, checkpoint_every, per_epoch
     )
     _check_hooks(callback, metadata, notes)
     generator = as_generator(rng)
@@ -486,37 +488,15 @@ def _pair(name: str, data):
     return x, t
 
 
-def _checked_plan(
-    iterations,
-    batch_size,
-    lr,
-    gradient,
-    sampling,
-    eval_every,
-    checkpoint_every,
-    train_data,
-    test_data,
-) -> tuple[_Plan, tuple]:
-    """The validated options and data ``(x_train, t_train, x_test, t_test)``."""
-    iterations = non_negative_int("iterations", iterations)
-    batch_size = positive_int("batch_size", batch_size)
-    lr = positive_finite_scalar("lr", lr)
-    gradient = one_of("gradient", gradient, GRADIENT_METHODS)
-    sampling = one_of("sampling", sampling, SAMPLING_METHODS)
+def _checked_data(train_data, test_data, batch_size: int) -> tuple:
+    """``(x_train, t_train, x_test, t_test)``, with room for a batch in the training set."""
     data = _pair("train_data", train_data) + _pair("test_data", test_data)
     train_size = data[0].shape[0]
     if batch_size > train_size:
         raise ValueError(
             f"batch_size {batch_size} is larger than the training set ({train_size} examples)"
         )
-    per_epoch = iterations_per_epoch(train_size, batch_size)
-    eval_every = per_epoch if eval_every is None else positive_int("eval_every", eval_every)
-    if checkpoint_every is not None:
-        checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
-    plan = _Plan(
-        iterations, batch_size, lr, gradient, sampling, eval_every, checkpoint_every, per_epoch
-    )
-    return plan, data
+    return data
 
 
 def _check_hooks(callback, metadata, notes) -> None:
