@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import finite, positive_finite_scalar, real_float_array
+from ._checks import finite, one_hot, positive_finite_scalar, real_float_array
 
 __all__ = ["mean_squared_error", "cross_entropy_error", "DEFAULT_DELTA"]
 
@@ -115,7 +115,7 @@ def mean_squared_error(y, t):
     y = _outputs(y)
     t_arr, labels = checked_targets(y.shape, t, need_distribution=False)
     if labels:
-        t_arr = _one_hot(t_arr, y.shape[-1], y.dtype)
+        t_arr = one_hot(t_arr, y.shape[-1], y.dtype)
     per_sample = 0.5 * np.sum((y - t_arr) ** 2, axis=-1)
     return _batch_mean(per_sample)
 
@@ -189,9 +189,3 @@ def _batch_mean(per_sample: np.ndarray):
     if per_sample.ndim == 0:
         return per_sample[()]
     return np.sum(per_sample) / per_sample.shape[0]
-
-
-def _one_hot(labels: np.ndarray, classes: int, dtype) -> np.ndarray:
-    out = np.zeros(labels.shape + (classes,), dtype=dtype)
-    np.put_along_axis(out, labels[..., None], 1, axis=-1)
-    return out

@@ -31,7 +31,7 @@ def plot_learning_curve(history, path, *, title=None) -> Path:
 
     Parameters
     ----------
-    history : refnet.training.History or dict
+    history : refnet.checkpoints.History or dict
         A History, or its ``to_dict()`` form (as stored in ``metrics.json``).
     path : str or os.PathLike
         Output file; the format follows the suffix (``.png``, ``.svg``, ``.pdf``).

@@ -35,28 +35,19 @@ Determinism.  One ``numpy.random.Generator`` drives all randomness: pass the gen
 that initialised the network and the same seed gives bit-identical parameters.  The global
 ``np.random`` state is never used.
 
-Checkpoints.  With ``checkpoint_path``, the state of the run -- parameters, the
-generator's ``bit_generator.state``, the iteration, the current epoch's batches, the
-history and the run's configuration -- is written atomically (temporary file, then
-``os.replace``) every ``checkpoint_every`` iterations, at the end, when the run is
-interrupted (Ctrl-C) and when it diverges.  ``train(..., resume=path)`` continues from it
-and ends with exactly the parameters of an uninterrupted run.
+Checkpoints.  With ``checkpoint_path``, the state of the run (see
+:mod:`refnet.checkpoints`) is written atomically every ``checkpoint_every`` iterations,
+at the end, when the run is interrupted (Ctrl-C) and when it diverges.
+``train(..., resume=path)`` continues from it and ends with exactly the parameters of an
+uninterrupted run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import hashlib
 import json
 import math
-import os
-import tempfile
-import time
-import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,26 +56,27 @@ from ._checks import (
     as_generator,
     describe,
     non_negative_int,
+    one_of,
     positive_finite_scalar,
     positive_int,
     real_float_array,
 )
+from .checkpoints import (
+    TRAINING_OPTIONS,
+    Evaluation,
+    History,
+    RunState,
+    run_config,
+)
 
 __all__ = [
     "train",
-    "History",
-    "Evaluation",
-    "Checkpoint",
-    "save_checkpoint",
-    "load_checkpoint",
     "evaluate",
-    "write_atomically",
     "iterations_per_epoch",
     "epoch_batches",
     "random_batch",
     "TrainingInterrupted",
     "TrainingDiverged",
-    "CheckpointMismatchError",
     "GRADIENT_METHODS",
     "SAMPLING_METHODS",
     "DEFAULT_SAMPLING",
@@ -95,14 +87,6 @@ GRADIENT_METHODS = ("numerical", "backprop")
 #: Values of ``train(..., sampling=)``; the first is the default (see the module docstring).
 SAMPLING_METHODS = ("without_replacement", "with_replacement")
 DEFAULT_SAMPLING = SAMPLING_METHODS[0]
-
-#: Version of the checkpoint file layout; a file of another version is refused.
-CHECKPOINT_FORMAT = 1
-
-# Configuration entries that may differ between a checkpoint and the run resuming it:
-# the number of iterations does not change the trajectory, only where it stops, and the
-# notes are not part of the run's definition.
-_RESUMABLE_CHANGES = frozenset({"iterations", "notes"})
 
 
 # --------------------------------------------------------------------------- exceptions
@@ -138,10 +122,6 @@ class TrainingDiverged(FloatingPointError):
         self.loss = loss
         self.history = history
         self.checkpoint_path = checkpoint_path
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint was given to a run with another architecture, configuration or data."""
 
 
 # --------------------------------------------------------------------------- sampling
@@ -209,236 +189,7 @@ def epoch_batches(rng: np.random.Generator, train_size: int, batch_size: int) ->
     return order.reshape(-1, batch_size)
 
 
-# --------------------------------------------------------------------------- history
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Loss and accuracy on the whole training and test sets after ``iteration`` iterations."""
-
-    iteration: int
-    epoch: float
-    train_loss: float
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
-
-
-@dataclass
-class History:
-    """What a run recorded.
-
-    Attributes
-    ----------
-    loss : list of float
-        Minibatch loss after each iteration's update (the book's ``train_loss_list``,
-        figure 4-11).
-    evaluations : list of Evaluation
-        Whole-set loss and accuracy at iteration 0, after every epoch (or every
-        ``eval_every`` iterations) and at the end (figure 4-12).
-    iterations_per_epoch : int
-    wall_time : float
-        Seconds spent in :func:`train`, summed over resumed sessions.
-    """
-
-    loss: list = field(default_factory=list)
-    evaluations: list = field(default_factory=list)
-    iterations_per_epoch: int = 1
-    wall_time: float = 0.0
-
-    def column(self, name: str) -> list:
-        """One field of every evaluation, e.g. ``history.column("test_accuracy")``."""
-        return [getattr(e, name) for e in self.evaluations]
-
-    @property
-    def train_accuracy(self) -> list:
-        return self.column("train_accuracy")
-
-    @property
-    def test_accuracy(self) -> list:
-        return self.column("test_accuracy")
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (floats round-trip exactly through Python's ``json``)."""
-        return {
-            "loss": list(self.loss),
-            "evaluations": [asdict(e) for e in self.evaluations],
-            "iterations_per_epoch": self.iterations_per_epoch,
-            "wall_time": self.wall_time,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> History:
-        return cls(
-            loss=[float(v) for v in data["loss"]],
-            evaluations=[Evaluation(**e) for e in data["evaluations"]],
-            iterations_per_epoch=int(data["iterations_per_epoch"]),
-            wall_time=float(data.get("wall_time", 0.0)),
-        )
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-@dataclass
-class Checkpoint:
-    """The state of a run between two iterations; see :func:`save_checkpoint`."""
-
-    params: dict
-    rng_state: dict
-    iteration: int
-    batches: np.ndarray | None  # the current epoch's batches (sampling without replacement)
-    history: History
-    config: dict
-
-
-def save_checkpoint(path, checkpoint: Checkpoint) -> Path:
-    """Write ``checkpoint`` to ``path`` (a ``.npz`` file) atomically.
-
-    The arrays are written to a temporary file in the same directory, which then replaces
-    ``path`` in one ``os.replace``: a reader (or a crash) sees the old file or the new
-    one, never half of one.
-    """
-    path = Path(path)
-    meta = {
-        "format": CHECKPOINT_FORMAT,
-        "iteration": checkpoint.iteration,
-        "rng_state": checkpoint.rng_state,
-        "config": checkpoint.config,
-        "param_names": list(checkpoint.params),
-        "history": {
-            "iterations_per_epoch": checkpoint.history.iterations_per_epoch,
-            "wall_time": checkpoint.history.wall_time,
-        },
-    }
-    evaluations = checkpoint.history.evaluations
-    arrays = {f"param_{k}": np.asarray(v) for k, v in checkpoint.params.items()}
-    arrays["loss"] = np.asarray(checkpoint.history.loss, dtype=np.float64)
-    arrays["eval_iteration"] = np.array([e.iteration for e in evaluations], dtype=np.int64)
-    arrays["eval_values"] = np.array(
-        [
-            [e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy]
-            for e in evaluations
-        ],
-        dtype=np.float64,
-    ).reshape(-1, 5)
-    if checkpoint.batches is not None:
-        arrays["batches"] = np.asarray(checkpoint.batches, dtype=np.int64)
-    arrays["meta"] = np.array(json.dumps(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda f: np.savez(f, **arrays))
-    return path
-
-
-def write_atomically(path, write) -> None:
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it there.
-
-    ``os.replace`` is atomic on POSIX and Windows, so ``path`` is always either the old
-    file or the complete new one.  The temporary file is removed if anything fails.
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        # mkstemp makes the file private (0600); give it the permissions of a normal file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
-def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (or by ``refnet train``).
-
-    Raises FileNotFoundError if it does not exist and ValueError, naming the file, if it
-    is not a refnet checkpoint of this format.
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"][()]))
-            if meta.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(
-                    f"{path}: checkpoint format {meta.get('format')!r}, expected "
-                    f"{CHECKPOINT_FORMAT} (written by another refnet version?)"
-                )
-            params = {k: data[f"param_{k}"].copy() for k in meta["param_names"]}
-            iterations = data["eval_iteration"].tolist()
-            values = data["eval_values"].tolist()
-            history = History(
-                loss=data["loss"].tolist(),
-                evaluations=[
-                    Evaluation(i, *row) for i, row in zip(iterations, values, strict=True)
-                ],
-                iterations_per_epoch=int(meta["history"]["iterations_per_epoch"]),
-                wall_time=float(meta["history"]["wall_time"]),
-            )
-            batches = data["batches"].copy() if "batches" in data.files else None
-            checkpoint = Checkpoint(
-                params=params,
-                rng_state=meta["rng_state"],
-                iteration=int(meta["iteration"]),
-                batches=batches,
-                history=history,
-                config=meta["config"],
-            )
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no checkpoint at {path}") from None
-    except (KeyError, TypeError, json.JSONDecodeError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(
-            f"{path} is not a refnet training checkpoint (or it is damaged): {exc!r}"
-        ) from exc
-    except ValueError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(
-            f"{path} is not a refnet training checkpoint (or it is damaged): {exc}"
-        ) from exc
-    if len(checkpoint.history.loss) != checkpoint.iteration:
-        raise ValueError(
-            f"{path}: damaged checkpoint: {len(checkpoint.history.loss)} losses recorded "
-            f"for {checkpoint.iteration} iterations"
-        )
-    return checkpoint
-
-
-def _data_digest(arrays) -> str:
-    """SHA-256 of the data, so that a checkpoint is not resumed on other data."""
-    digest = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        digest.update(f"{a.dtype.str}{a.shape};".encode())
-        digest.update(a.data)
-    return digest.hexdigest()
-
-
-def _check_compatible(saved: Mapping, current: Mapping, where: str) -> None:
-    differences = []
-    for key in sorted(set(saved) | set(current)):
-        if key in _RESUMABLE_CHANGES:
-            continue
-        old, new = saved.get(key), current.get(key)
-        if old == new:
-            continue
-        if isinstance(old, Mapping) and isinstance(new, Mapping):
-            for sub in sorted(set(old) | set(new)):
-                if old.get(sub) != new.get(sub):
-                    differences.append(f"{sub}: {old.get(sub)!r} there, {new.get(sub)!r} here")
-        else:
-            differences.append(f"{key}: {old!r} there, {new!r} here")
-    if differences:
-        raise CheckpointMismatchError(
-            f"checkpoint {where} was written by a different run, so resuming from it would "
-            "not continue that run: " + "; ".join(differences)
-        )
-
-
-# --------------------------------------------------------------------------- the loop
+# --------------------------------------------------------------------------- training
 
 
 def _quiet_overflow():
@@ -468,32 +219,6 @@ def evaluate(net, train_data, test_data, *, iteration: int = 0, per_epoch: int =
             test_loss=float(net.loss(x_test, t_test)),
             test_accuracy=float(net.accuracy(x_test, t_test)),
         )
-
-
-def _pair(name: str, data):
-    try:
-        x, t = data
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair (x, t), got {describe(data)}") from None
-    x = real_float_array(f"{name}[0] (x)", x)
-    t = np.asarray(t)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"{name}[0] (x) must be a non-empty batch (N, D), got shape {x.shape}")
-    if t.ndim == 0 or t.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"{name} has {x.shape[0]} inputs but {t.shape[0] if t.ndim else 0} targets"
-        )
-    return x, t
-
-
-def _check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-def _finite_params(params) -> bool:
-    return all(np.all(np.isfinite(p)) for p in params.values())
 
 
 def train(
@@ -546,7 +271,7 @@ def train(
         ``callback(iteration, loss, history)`` after every iteration (``iteration``
         counts the iterations done).  It may raise KeyboardInterrupt to stop the run.
     checkpoint_path : str or os.PathLike, optional
-        Where to write checkpoints (see :func:`save_checkpoint`).
+        Where to write checkpoints (see :func:`refnet.checkpoints.save_checkpoint`).
     checkpoint_every : int, optional
         Iterations between checkpoints; default ``eval_every``.
     resume : Checkpoint, str or os.PathLike, optional
@@ -575,7 +300,7 @@ def train(
         If the loss or a parameter becomes NaN or infinite (or too large for the
         numerical gradient's step): the update is undone, so ``net`` keeps the last
         parameters with a finite loss, and the checkpoint is written.
-    CheckpointMismatchError
+    refnet.checkpoints.CheckpointMismatchError
         If ``resume`` comes from another run.
 
     Examples
@@ -592,181 +317,149 @@ def train(
     iterations = non_negative_int("iterations", iterations)
     batch_size = positive_int("batch_size", batch_size)
     lr = positive_finite_scalar("lr", lr)
-    gradient = _check_choice("gradient", gradient, GRADIENT_METHODS)
-    sampling = _check_choice("sampling", sampling, SAMPLING_METHODS)
-    x_train, t_train = _pair("train_data", train_data)
-    x_test, t_test = _pair("test_data", test_data)
-    train_size = x_train.shape[0]
-    if batch_size > train_size:
-        raise ValueError(
-            f"batch_size {batch_size} is larger than the training set ({train_size} examples)"
-        )
-    per_epoch = iterations_per_epoch(train_size, batch_size)
+    gradient = one_of("gradient", gradient, GRADIENT_METHODS)
+    sampling = one_of("sampling", sampling, SAMPLING_METHODS)
+    data = _checked_data(train_data, test_data, batch_size)
+    per_epoch = iterations_per_epoch(data[0].shape[0], batch_size)
     eval_every = per_epoch if eval_every is None else positive_int("eval_every", eval_every)
-    checkpoint_every = (
-        eval_every
-        if checkpoint_every is None
-        else positive_int("checkpoint_every", checkpoint_every)
+    if checkpoint_every is not None:
+        checkpoint_every = positive_int("checkpoint_every", checkpoint_every)
+    plan = _Plan(
+        iterations, batch_size, lr, gradient, sampling, eval_every, checkpoint_every, per_epoch
     )
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {describe(callback)}")
-    for name, value in (("metadata", metadata), ("notes", notes)):
-        if value is not None and not isinstance(value, Mapping):
-            raise TypeError(f"{name} must be a mapping, got {describe(value)}")
+    _check_hooks(callback, metadata, notes)
     generator = as_generator(rng)
-    params = net.params
-    names = list(params)
-    for name in names:
-        if not (isinstance(params[name], np.ndarray) and params[name].dtype.kind == "f"):
-            raise TypeError(f"net.params[{name!r}] must be a float ndarray")
-    gradient_of = net.numerical_gradient if gradient == "numerical" else net.gradient
-
-    config = {
-        "iterations": iterations,
-        "batch_size": batch_size,
-        "lr": lr,
-        "gradient": gradient,
-        "sampling": sampling,
-        "eval_every": eval_every,
-        "param_shapes": {k: list(params[k].shape) for k in names},
-        "train_size": train_size,
-        "test_size": int(x_test.shape[0]),
-        "data_sha256": _data_digest((x_train, t_train, x_test, t_test)),
-        "bit_generator": type(generator.bit_generator).__name__,
-        "metadata": json.loads(json.dumps(dict(metadata or {}))),
-    }
-
-    if resume is not None:
-        where = "(given)" if isinstance(resume, Checkpoint) else str(resume)
-        saved = resume if isinstance(resume, Checkpoint) else load_checkpoint(resume)
-        _check_compatible(saved.config, config, where)
-        if saved.iteration > iterations:
-            raise CheckpointMismatchError(
-                f"checkpoint {where} is at iteration {saved.iteration}, past iterations="
-                f"{iterations}: ask for at least {saved.iteration}"
-            )
-        for name in names:
-            params[name][...] = saved.params[name]
-        generator.bit_generator.state = copy.deepcopy(saved.rng_state)
-        iteration, batches = saved.iteration, saved.batches
-        history = copy.deepcopy(saved.history)
+    _check_params(net.params)
+    config = run_config(
+        plan.options(), params=net.params, arrays=data, generator=generator, metadata=metadata
+    )
+    config["notes"] = json.loads(json.dumps(dict(notes or {})))  # stored, never compared
+    if resume is None:
+        history = History(iterations_per_epoch=plan.per_epoch)
+        run = RunState(net.params, generator, history, config=config, path=checkpoint_path)
     else:
-        iteration, batches = 0, None
-        history = History(iterations_per_epoch=per_epoch)
+        run = RunState.resumed(net.params, generator, resume, config=config, path=checkpoint_path)
+    step = net.numerical_gradient if plan.gradient == "numerical" else net.gradient
+    try:
+        _loop(run, net, data, plan, step, callback)
+    except KeyboardInterrupt:
+        run.roll_back()
+        run.save()
+        raise _interrupted(run, plan) from None
+    except _Divergence as stop:
+        run.roll_back()
+        run.save()
+        raise _diverged(run, plan, stop) from stop.__cause__
+    except BaseException:
+        run.roll_back()
+        raise
+    return run.history
 
-    def evaluate_at(i: int) -> Evaluation:
-        return evaluate(net, (x_train, t_train), (x_test, t_test), iteration=i, per_epoch=per_epoch)
 
-    # The state after the last completed iteration.  Whatever stops an iteration half-way
-    # (Ctrl-C, a callback, a non-finite loss) rolls everything back to it, so the
-    # parameters, the generator and the history always describe the same moment.
-    snapshot = (
-        iteration,
-        batches,
-        {k: params[k].copy() for k in names},
-        generator.bit_generator.state,
+def _interrupted(run: RunState, plan: _Plan) -> TrainingInterrupted:
+    saved_to = f"; checkpoint saved to {run.checkpoint_path}" if run.checkpoint_path else ""
+    return TrainingInterrupted(
+        f"training interrupted after {run.iteration} of {plan.iterations} iterations{saved_to}",
+        iteration=run.iteration,
+        history=run.history,
+        checkpoint_path=run.checkpoint_path,
     )
 
-    def roll_back() -> None:
-        nonlocal iteration, batches
-        iteration, batches, saved_params, rng_state = snapshot
-        for k in names:
-            params[k][...] = saved_params[k]
-        generator.bit_generator.state = rng_state
-        del history.loss[iteration:]
-        while history.evaluations and history.evaluations[-1].iteration > iteration:
-            history.evaluations.pop()
 
-    def write_checkpoint() -> None:
-        if checkpoint_path is not None:
-            checkpoint = Checkpoint(
-                params={k: params[k] for k in names},
-                rng_state=generator.bit_generator.state,
-                iteration=iteration,
-                batches=batches,
-                history=history,
-                config={**config, "notes": json.loads(json.dumps(dict(notes or {})))},
+def _diverged(run: RunState, plan: _Plan, stop: _Divergence) -> TrainingDiverged:
+    saved_to = f" (saved to {run.checkpoint_path})" if run.checkpoint_path else ""
+    return TrainingDiverged(
+        f"training stopped at iteration {run.iteration + 1} of {plan.iterations}: "
+        f"{stop.reason} (lr={plan.lr:g}). The network keeps the parameters after iteration "
+        f"{run.iteration}, the last with a finite loss{saved_to}. A smaller lr usually helps.",
+        iteration=run.iteration,
+        loss=stop.loss,
+        history=run.history,
+        checkpoint_path=run.checkpoint_path,
+    )
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The validated schedule of a run."""
+
+    iterations: int
+    batch_size: int
+    lr: float
+    gradient: str
+    sampling: str
+    eval_every: int
+    checkpoint_every: int | None  # None: with every evaluation
+    per_epoch: int
+
+    def options(self) -> dict:
+        """``train()``'s options as a checkpoint records them (TRAINING_OPTIONS)."""
+        return {name: getattr(self, name) for name in TRAINING_OPTIONS}
+
+    def evaluates_at(self, iteration: int) -> bool:
+        return iteration % self.eval_every == 0 or iteration == self.iterations
+
+    def checkpoints_at(self, iteration: int) -> bool:
+        every = self.eval_every if self.checkpoint_every is None else self.checkpoint_every
+        return iteration > 0 and (iteration % every == 0 or iteration == self.iterations)
+
+
+def _loop(run: RunState, net, data, plan: _Plan, step, callback) -> None:
+    """Iterate until ``plan.iterations``: evaluate, checkpoint, draw, step, record."""
+    x_train, t_train, x_test, t_test = data
+    while True:
+        # Evaluations are keyed by iteration, so one interrupted before it was recorded
+        # is simply done again after a resume.
+        if plan.evaluates_at(run.iteration) and not run.evaluated_at(run.iteration):
+            run.history.evaluations.append(
+                evaluate(
+                    net,
+                    (x_train, t_train),
+                    (x_test, t_test),
+                    iteration=run.iteration,
+                    per_epoch=plan.per_epoch,
+                )
             )
-            save_checkpoint(checkpoint_path, checkpoint)
+        if plan.checkpoints_at(run.iteration):
+            run.clock()
+            run.save()
+        if run.iteration >= plan.iterations:
+            return
+        batch = _next_batch(run, plan, x_train.shape[0])
+        loss = _step(net, step, x_train[batch], t_train[batch], plan.lr)
+        run.advance(loss)
+        if callback is not None:
+            callback(run.iteration, loss, run.history)
 
-    started = time.perf_counter()
-    wall_before = history.wall_time
-    try:
-        while True:
-            # Evaluations are keyed by iteration, so one interrupted before it was
-            # recorded is simply done again after a resume.
-            due = iteration % eval_every == 0 or iteration == iterations
-            if due and not (history.evaluations and history.evaluations[-1].iteration == iteration):
-                history.evaluations.append(evaluate_at(iteration))
-            if iteration > 0 and (iteration % checkpoint_every == 0 or iteration == iterations):
-                history.wall_time = wall_before + time.perf_counter() - started
-                write_checkpoint()
-            if iteration >= iterations:
-                break
 
-            if sampling == "with_replacement":
-                batch = random_batch(generator, train_size, batch_size)
-            else:
-                if iteration % per_epoch == 0 or batches is None:
-                    batches = epoch_batches(generator, train_size, batch_size)
-                batch = batches[iteration % per_epoch]
-            x_batch, t_batch = x_train[batch], t_train[batch]
+def _next_batch(run: RunState, plan: _Plan, train_size: int) -> np.ndarray:
+    if plan.sampling == "with_replacement":
+        return random_batch(run.generator, train_size, plan.batch_size)
+    position = run.iteration % plan.per_epoch
+    if position == 0 or run.batches is None:
+        run.batches = epoch_batches(run.generator, train_size, plan.batch_size)
+    return run.batches[position]
 
-            with _quiet_overflow():
-                try:
-                    grads = gradient_of(x_batch, t_batch)
-                except StepLostError as exc:
-                    raise _Divergence(
-                        float("nan"), f"the parameters grew too large: {exc}"
-                    ) from exc
-                for k in names:
-                    params[k] -= lr * grads[k]
-                loss = float(net.loss(x_batch, t_batch))
-            if not math.isfinite(loss):
-                raise _Divergence(loss, f"the loss became {loss}")
-            if not _finite_params(params):
-                raise _Divergence(loss, "a parameter became NaN or infinite")
 
-            history.loss.append(loss)
-            iteration += 1
-            history.wall_time = wall_before + time.perf_counter() - started
-            snapshot = (
-                iteration,
-                batches,
-                {k: params[k].copy() for k in names},
-                generator.bit_generator.state,
-            )
-            if callback is not None:
-                callback(iteration, loss, history)
-    except KeyboardInterrupt:
-        roll_back()
-        history.wall_time = wall_before + time.perf_counter() - started
-        write_checkpoint()
-        saved_to = f"; checkpoint saved to {checkpoint_path}" if checkpoint_path else ""
-        raise TrainingInterrupted(
-            f"training interrupted after {iteration} of {iterations} iterations{saved_to}",
-            iteration=iteration,
-            history=history,
-            checkpoint_path=checkpoint_path,
-        ) from None
-    except _Divergence as stop:
-        roll_back()
-        history.wall_time = wall_before + time.perf_counter() - started
-        write_checkpoint()
-        saved_to = f" (saved to {checkpoint_path})" if checkpoint_path else ""
-        raise TrainingDiverged(
-            f"training stopped at iteration {iteration + 1} of {iterations}: {stop.reason} "
-            f"(lr={lr:g}). The network keeps the parameters after iteration {iteration}, "
-            f"the last with a finite loss{saved_to}. A smaller lr usually helps.",
-            iteration=iteration,
-            loss=stop.loss,
-            history=history,
-            checkpoint_path=checkpoint_path,
-        ) from stop.__cause__
-    except BaseException:
-        roll_back()
-        raise
-    return history
+def _step(net, gradient_of, x_batch, t_batch, lr: float) -> float:
+    """One SGD update of ``net.params`` in place; the minibatch loss after it."""
+    params = net.params
+    with _quiet_overflow():
+        try:
+            grads = gradient_of(x_batch, t_batch)
+        except StepLostError as exc:
+            raise _Divergence(float("nan"), f"the parameters grew too large: {exc}") from exc
+        for name in params:
+            params[name] -= lr * grads[name]
+        loss = float(net.loss(x_batch, t_batch))
+    if not math.isfinite(loss):
+        raise _Divergence(loss, f"the loss became {loss}")
+    if not all(np.all(np.isfinite(p)) for p in params.values()):
+        raise _Divergence(loss, "a parameter became NaN or infinite")
+    return loss
 
 
 class _Divergence(Exception):
@@ -774,3 +467,47 @@ class _Divergence(Exception):
         super().__init__(reason)
         self.loss = loss
         self.reason = reason
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _pair(name: str, data):
+    try:
+        x, t = data
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (x, t), got {describe(data)}") from None
+    x = real_float_array(f"{name}[0] (x)", x)
+    t = np.asarray(t)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"{name}[0] (x) must be a non-empty batch (N, D), got shape {x.shape}")
+    if t.ndim == 0 or t.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{name} has {x.shape[0]} inputs but {t.shape[0] if t.ndim else 0} targets"
+        )
+    return x, t
+
+
+def _checked_data(train_data, test_data, batch_size: int) -> tuple:
+    """``(x_train, t_train, x_test, t_test)``, with room for a batch in the training set."""
+    data = _pair("train_data", train_data) + _pair("test_data", test_data)
+    train_size = data[0].shape[0]
+    if batch_size > train_size:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the training set ({train_size} examples)"
+        )
+    return data
+
+
+def _check_hooks(callback, metadata, notes) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {describe(callback)}")
+    for name, value in (("metadata", metadata), ("notes", notes)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a mapping, got {describe(value)}")
+
+
+def _check_params(params) -> None:
+    for name, value in params.items():
+        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            raise TypeError(f"net.params[{name!r}] must be a float ndarray")

@@ -13,7 +13,9 @@ import hashlib
 import http.server
 import logging
 import math
+import os
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -28,15 +30,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from refnet import datasets
 from refnet.datasets import (
     MNIST_FILES,
     MNIST_MIRRORS,
     MNIST_SHA256,
     DownloadError,
     default_mnist_root,
+    digits,
     load_digits,
     load_mnist,
+    mnist,
     read_idx,
     stratified_split,
 )
@@ -160,7 +163,7 @@ def test_digits_split_keeps_original_order():
     from sklearn.datasets import load_digits as sklearn_load_digits
 
     images, labels = sklearn_load_digits(return_X_y=True)
-    train_idx, test_idx = stratified_split(labels, test_size=0.25, seed=0)
+    train_idx, test_idx = stratified_split(labels, test_size=0.25, rng=0)
     (x_train, t_train), (x_test, t_test) = load_digits(normalize=False)
     np.testing.assert_array_equal(x_train, images[train_idx])
     np.testing.assert_array_equal(x_test, images[test_idx])
@@ -179,19 +182,19 @@ def test_digits_split_is_stratified(test_size):
 
 
 def test_digits_same_seed_same_split_other_seed_other_split():
-    (x_a, t_a), (xt_a, tt_a) = load_digits(seed=3)
-    (x_b, t_b), (xt_b, tt_b) = load_digits(seed=3)
+    (x_a, t_a), (xt_a, tt_a) = load_digits(rng=3)
+    (x_b, t_b), (xt_b, tt_b) = load_digits(rng=3)
     for first, second in ((x_a, x_b), (t_a, t_b), (xt_a, xt_b), (tt_a, tt_b)):
         np.testing.assert_array_equal(first, second)
-    (x_c, _), _ = load_digits(seed=4)
+    (x_c, _), _ = load_digits(rng=4)
     assert x_c.shape == x_a.shape  # same class counts, different members
     assert not np.array_equal(x_c, x_a)
 
 
 def test_digits_generator_seed_matches_int_seed():
-    (x_int, _), _ = load_digits(seed=7)
-    (x_gen, _), _ = load_digits(seed=np.random.default_rng(7))
-    (x_np_int, _), _ = load_digits(seed=np.int64(7))
+    (x_int, _), _ = load_digits(rng=7)
+    (x_gen, _), _ = load_digits(rng=np.random.default_rng(7))
+    (x_np_int, _), _ = load_digits(rng=np.int64(7))
     np.testing.assert_array_equal(x_int, x_gen)
     np.testing.assert_array_equal(x_int, x_np_int)
 
@@ -236,10 +239,10 @@ def test_digits_returns_fresh_arrays_each_call():
         ({"test_size": True}, TypeError, r"test_size must be a float"),
         ({"test_size": 0.001}, ValueError, r"test_size=0\.001 leaves no test example of class"),
         ({"test_size": 0.999}, ValueError, r"test_size=0\.999 leaves no training example"),
-        ({"seed": -1}, ValueError, r"seed must be a non-negative int, got -1"),
-        ({"seed": 1.5}, TypeError, r"seed must be an int or a numpy\.random\.Generator"),
-        ({"seed": "0"}, TypeError, r"seed must be an int or a numpy\.random\.Generator"),
-        ({"seed": True}, TypeError, r"seed must be an int"),
+        ({"rng": -1}, ValueError, r"rng seed must be >= 0, got -1"),
+        ({"rng": 1.5}, TypeError, r"rng must be a numpy\.random\.Generator, an integer seed"),
+        ({"rng": "0"}, TypeError, r"rng must be a numpy\.random\.Generator, an integer seed"),
+        ({"rng": True}, TypeError, r"rng must be a numpy\.random\.Generator"),
         ({"normalize": 1}, TypeError, r"normalize must be True or False, got 1"),
         ({"flatten": None}, TypeError, r"flatten must be True or False"),
         ({"one_hot_label": "yes"}, TypeError, r"one_hot_label must be True or False"),
@@ -252,10 +255,10 @@ def test_digits_argument_errors_name_the_argument(kwargs, error, pattern):
 
 @pytest.fixture
 def no_sklearn(monkeypatch):
-    datasets._digits_arrays.cache_clear()
+    digits._digits_arrays.cache_clear()
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes the import fail
     yield
-    datasets._digits_arrays.cache_clear()
+    digits._digits_arrays.cache_clear()
 
 
 @pytest.mark.usefixtures("no_sklearn")
@@ -279,19 +282,19 @@ def test_stratified_split_properties(labels, test_size, seed):
     n_test = np.floor(test_size * counts + 0.5).astype(int)
     if np.any(n_test < 1) or np.any(n_test > counts - 1):
         with pytest.raises(ValueError, match="test_size=.* leaves no"):
-            stratified_split(y, test_size=test_size, seed=seed)
+            stratified_split(y, test_size=test_size, rng=seed)
         return
-    train_idx, test_idx = stratified_split(y, test_size=test_size, seed=seed)
+    train_idx, test_idx = stratified_split(y, test_size=test_size, rng=seed)
     assert np.all(np.diff(train_idx) > 0) and np.all(np.diff(test_idx) > 0)
     np.testing.assert_array_equal(np.sort(np.concatenate([train_idx, test_idx])), np.arange(y.size))
     for cls, k in zip(classes, n_test, strict=True):
         assert np.count_nonzero(y[test_idx] == cls) == k
-    again = stratified_split(y, test_size=test_size, seed=seed)
+    again = stratified_split(y, test_size=test_size, rng=seed)
     np.testing.assert_array_equal(again[1], test_idx)
 
 
 def test_stratified_split_accepts_string_labels():
-    train_idx, test_idx = stratified_split(["a", "b"] * 5, test_size=0.4, seed=1)
+    train_idx, test_idx = stratified_split(["a", "b"] * 5, test_size=0.4, rng=1)
     assert len(test_idx) == 4 and len(train_idx) == 6
 
 
@@ -558,7 +561,7 @@ def test_mnist_checksum_table_must_cover_every_file(mnist_dir):
 def test_mnist_published_table_enforces_published_counts(mnist_dir, monkeypatch):
     # Pretend our files are the published ones: then 50 is not 60,000.
     fake = types.MappingProxyType(dict(mnist_dir.checksums))
-    monkeypatch.setattr(datasets, "MNIST_SHA256", fake)
+    monkeypatch.setattr(mnist, "MNIST_SHA256", fake)
     with pytest.raises(ValueError, match="published MNIST train set has 60000 examples, found 50"):
         load_mnist(mnist_dir.root, checksums=fake)
 
@@ -606,7 +609,7 @@ def test_mnist_second_load_comes_from_the_npz_cache(mnist_dir, monkeypatch):
     def fail(path):
         raise AssertionError(f"parsed {path} although the cache is valid")
 
-    monkeypatch.setattr(datasets, "read_idx", fail)
+    monkeypatch.setattr(mnist, "read_idx", fail)
     second = load_mnist(mnist_dir.root, checksums=mnist_dir.checksums)
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a[0], b[0])
@@ -636,10 +639,10 @@ def test_mnist_unreadable_cache_is_ignored_and_rebuilt(mnist_dir, caplog):
 
 
 def test_mnist_cache_write_failure_is_not_fatal(mnist_dir, monkeypatch, caplog):
-    def no_temp_files(*args, **kwargs):
-        raise PermissionError("read-only directory")
+    def read_only(path, write):
+        raise PermissionError(f"read-only directory: {path.parent}")
 
-    monkeypatch.setattr(datasets.tempfile, "mkstemp", no_temp_files)
+    monkeypatch.setattr(mnist, "write_atomically", read_only)
     with caplog.at_level(logging.WARNING, logger="refnet.datasets"):
         (x_train, _), _ = load_mnist(mnist_dir.root, checksums=None)
     assert x_train.shape == (50, 784)
@@ -670,7 +673,7 @@ def test_default_root_falls_back_to_home_cache(tmp_path, monkeypatch):
 
 def test_default_root_on_windows():
     env = {"LOCALAPPDATA": "C:/Users/me/AppData/Local", "XDG_CACHE_HOME": "/ignored"}
-    assert datasets._default_root(env, "nt") == Path("C:/Users/me/AppData/Local/refnet/mnist")
+    assert mnist._default_root(env, "nt") == Path("C:/Users/me/AppData/Local/refnet/mnist")
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -686,8 +689,9 @@ def test_default_root_on_windows():
         ({"checksums": ["abc"]}, TypeError, "checksums must be a mapping"),
         ({"checksums": {"f.gz": "abc"}}, ValueError, r"checksums\['f.gz'\] must be a 64-char"),
         ({"checksums": {"f.gz": "g" * 64}}, ValueError, r"checksums\['f.gz'\] must be a 64-char"),
-        ({"timeout": 0}, ValueError, "timeout must be a positive number of seconds, got 0"),
-        ({"timeout": "5"}, TypeError, "timeout must be a number of seconds"),
+        ({"timeout": 0}, ValueError, "timeout must be > 0, got 0"),
+        ({"timeout": math.inf}, ValueError, "timeout must be finite, got inf"),
+        ({"timeout": "5"}, TypeError, "timeout must be a real number"),
         ({"download": "yes"}, TypeError, "download must be True or False"),
         ({"normalize": 0}, TypeError, "normalize must be True or False"),
     ],
@@ -777,6 +781,19 @@ def assert_is_site_data(result, arrays):
     np.testing.assert_array_equal(t_train, arrays[TRAIN_LABELS])
     np.testing.assert_array_equal(x_test.reshape(-1, 28, 28), arrays[TEST_IMAGES])
     np.testing.assert_array_equal(t_test, arrays[TEST_LABELS])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+def test_downloads_and_cache_get_the_mode_open_would_give_them(site, tmp_path):
+    """They were written 0o600 (tempfile.mkstemp's mode) while other files got 0o644."""
+    root = tmp_path / "cache"
+    old = os.umask(0o027)
+    try:
+        load_mnist(root, download=True, mirrors=[site.url + "good/"], checksums=site.checksums)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in root.iterdir()}
+    assert modes == {name: 0o640 for name in [*site.checksums, "mnist.npz"]}
 
 
 def test_download_skips_a_dead_mirror(site, tmp_path, monkeypatch, caplog):

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet.training import load_checkpoint
+from refnet.checkpoints import load_checkpoint
 
 pytestmark = [
     pytest.mark.slow,
@@ -129,8 +129,9 @@ def test_a_crash_while_writing_a_checkpoint_leaves_the_previous_one_readable(tmp
     script = textwrap.dedent(
         f"""
         import os, signal
-        from refnet.training import load_checkpoint, save_checkpoint, write_atomically
-        import refnet.training as training
+        import refnet.checkpoints as checkpoints
+        from refnet._io import write_atomically
+        from refnet.checkpoints import load_checkpoint, save_checkpoint
 
         saved = load_checkpoint({str(checkpoint)!r})
 
@@ -141,7 +142,7 @@ def test_a_crash_while_writing_a_checkpoint_leaves_the_previous_one_readable(tmp
                 os.kill(os.getpid(), signal.SIGKILL)
             write_atomically(path, dying)
 
-        training.write_atomically = half_then_die
+        checkpoints.write_atomically = half_then_die
         save_checkpoint({str(checkpoint)!r}, saved)
         """
     )
