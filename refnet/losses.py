@@ -95,7 +95,7 @@ def _check_target_rows(t: np.ndarray) -> None:
             f"t (one-hot or probability targets) must be non-negative, found {t[index]} "
             f"at index {index}"
         )
-    sums = np.atleast_1d(np.sum(t, axis=-1))
+    sums = np.atleast_1d(np.sum(t, axis=-1, dtype=np.float64))
     if np.any(sums == 0):
         row = int(np.argmax(sums == 0))
         raise ValueError(
