@@ -179,7 +179,7 @@ def cross_entropy_error(y, t, delta=DEFAULT_DELTA):
     t : array_like
         One-hot (or probability) targets shaped like ``y``, or integer labels of shape
         () or (N,).  Both forms give the same result.  Non-negative rows that do not
-        sum to 1 (the book's dummy targets) are accepted with a :class:`TargetWarning`.
+        sum to 1 (the book's dummy targets) are accepted with a ``TargetWarning``.
     delta : float, default 1e-7
         Added inside the log so that y_k = 0 gives a large finite loss instead of
         infinity.  It biases the loss by about δ / y_t and its gradient by the same
