@@ -36,9 +36,7 @@ ROOT = Path(__file__).resolve().parent
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+?)\s*(?::\s*([^}\s]+)\s*)?\}\}")
 
 KATEX_VERSION = "0.19.1"
-KATEX_INTEGRITY = (
-    "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/YeOy15lDgRhKvr5614uRrEfA=="
-)
+KATEX_INTEGRITY = "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/YeOy15lDgRhKvr5614uRrEfA=="
 VENDOR = ROOT / "build" / "vendor"
 #: What the pages load (mkdocs.yml's extra_css / extra_javascript), under site/assets/katex/.
 KATEX_FILES = ("katex.min.js", "katex.min.css", "fonts")
@@ -150,12 +148,18 @@ def katex_dist() -> Path:
             timeout=300,
         )
         archive = Path(scratch) / f"katex-{KATEX_VERSION}.tgz"
-        digest = "sha512-" + base64.b64encode(hashlib.sha512(archive.read_bytes()).digest()).decode()
+        digest = (
+            "sha512-" + base64.b64encode(hashlib.sha512(archive.read_bytes()).digest()).decode()
+        )
         if digest != KATEX_INTEGRITY:
             raise RuntimeError(f"{archive.name} has integrity {digest}, not the pinned one")
         unpacked = Path(scratch) / "unpacked"
         with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(("package/dist/", "package/LICENSE"))]
+            members = [
+                m
+                for m in tar.getmembers()
+                if m.name.startswith(("package/dist/", "package/LICENSE"))
+            ]
             tar.extractall(unpacked, members=members, filter="data")
         shutil.rmtree(target, ignore_errors=True)
         (unpacked / "package").rename(target)

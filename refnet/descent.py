@@ -106,8 +106,11 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_path=False, h=D
             grad = numerical_gradient(f, x, h)
         except StepLostError as exc:
             raise _stopped(
-                StepLostError, _lost_step_message(exc, step, step_num, lr, init, previous, x),
-                step, x, path,
+                StepLostError,
+                _lost_step_message(exc, step, step_num, lr, init, previous, x),
+                step,
+                x,
+                path,
             ) from None
         previous = x.copy()
         x -= lr * grad
@@ -116,7 +119,9 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_path=False, h=D
                 FloatingPointError,
                 f"gradient descent diverged at step {step + 1} of {step_num}: x is no longer "
                 f"finite (lr={lr} is too large for this function; use a smaller lr)",
-                step + 1, previous, path,
+                step + 1,
+                previous,
+                path,
             )
         if return_path:
             path.append(x.copy())

@@ -178,12 +178,20 @@ def _error_panel(plt, name, dtype, schemes=ALL_SCHEMES, figsize=(7.0, 4.6), book
         errors = _errors(name, scheme, dtype)
         curves[scheme] = errors
         color, line = STYLE[scheme]
-        ax.loglog(STEPS, np.where(errors > 0, errors, np.nan), line, color=color, label=scheme, lw=1.5)
+        ax.loglog(
+            STEPS, np.where(errors > 0, errors, np.nan), line, color=color, label=scheme, lw=1.5
+        )
     ax.axvline(1e-4, color="gray", lw=1, ls=":")
     if book_label:
         ax.text(
-            1.4e-4, 0.97, "the book's h = 1e-4", color="gray", fontsize=9, rotation=90,
-            va="top", transform=ax.get_xaxis_transform(),
+            1.4e-4,
+            0.97,
+            "the book's h = 1e-4",
+            color="gray",
+            fontsize=9,
+            rotation=90,
+            va="top",
+            transform=ax.get_xaxis_transform(),
         )
     ax.set_title(f"{label}, {dname}", fontsize=12)
     ax.set_xlabel("h", fontsize=11)
@@ -236,8 +244,12 @@ def _error_figures(plt, out, numbers):
 def _home_figure(plt, out, numbers):
     """The front page's figure: the V of the error against h for exp at 1, in float64."""
     fig, curves = _error_panel(
-        plt, "exp", np.float64, schemes=("forward", "central", "five_point", COMPLEX_STEP),
-        figsize=(5.6, 3.5), book_label=False,
+        plt,
+        "exp",
+        np.float64,
+        schemes=("forward", "central", "five_point", COMPLEX_STEP),
+        figsize=(5.6, 3.5),
+        book_label=False,
     )
     ax = fig.axes[0]
     ax.set_title("Error of the derivative of exp at 1 against the step h", fontsize=10)
@@ -249,7 +261,6 @@ def _home_figure(plt, out, numbers):
     fig.tight_layout()
     fig.savefig(out / "error-v.png", dpi=100)
     plt.close(fig)
-
 
     # Errors at the book's step and at h="auto", on the measured functions.
     for name in ("exp", "sin"):
@@ -594,10 +605,23 @@ def _learning_curve_figures(plt, out, numbers):
     loss = np.asarray(history["loss"], dtype=float)
 
     fig, ax = plt.subplots(figsize=(7.0, 4.0))
-    ax.plot(np.arange(1, loss.size + 1), loss, lw=0.6, color="tab:blue", alpha=0.6, label="minibatch loss")
+    ax.plot(
+        np.arange(1, loss.size + 1),
+        loss,
+        lw=0.6,
+        color="tab:blue",
+        alpha=0.6,
+        label="minibatch loss",
+    )
     window = max(1, per_epoch // 4)
     smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-    ax.plot(np.arange(window, loss.size + 1), smooth, lw=1.8, color="tab:blue", label=f"mean of {window} iterations")
+    ax.plot(
+        np.arange(window, loss.size + 1),
+        smooth,
+        lw=1.8,
+        color="tab:blue",
+        label=f"mean of {window} iterations",
+    )
     ax.set_xlabel("iteration", fontsize=11)
     ax.set_ylabel("loss", fontsize=11)
     ax.set_ylim(bottom=0)

@@ -125,14 +125,14 @@ def test_4_2_3_drawing_a_minibatch():
     # is the same call on a generator that the caller passes and can seed.
     from refnet.training import random_batch
 
-    state = np.random.get_state()[1].copy()
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 (the legacy state, checked untouched)
     first = random_batch(np.random.default_rng(0), 60000, 10)
     again = random_batch(np.random.default_rng(0), 60000, 10)
     assert first.shape == (10,) and np.all((0 <= first) & (first < 60000))
     assert np.array_equal(first, again)
     net_a, net_b = TwoLayerNet(4, 3, 2, rng=7), TwoLayerNet(4, 3, 2, rng=7)
     assert all(np.array_equal(net_a.params[k], net_b.params[k]) for k in net_a.params)
-    assert np.array_equal(np.random.get_state()[1], state)  # the global state is untouched
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002 (untouched)
 
 
 @books_number
@@ -247,6 +247,7 @@ def test_4_4_numerical_gradient_of_rows():
     # ...is not a scalar function of the whole grid, and refnet says so:
     with pytest.raises(TypeError, match="scalar"):
         numerical_gradient(f2, grid.copy())
+
     # Summed over the rows it is, and its gradient is the slides' per-row gradient: each
     # element moves only its own row's term.  Same points, same quotient, up to the
     # round-off of the larger f (ε |f| / h with |f| <= 20 here).
@@ -267,9 +268,10 @@ def test_4_4_1_gradient_descent_lr_0_1():
 @books_number
 def test_4_4_1_gradient_descent_lr_1e_10():
     init_x = np.array([-3.0, 4.0])
-    assert np.array2string(
-        gradient_descent(function_2, init_x=init_x, lr=1e-10, step_num=100)
-    ) == "[-2.99999994  3.99999992]"
+    assert (
+        np.array2string(gradient_descent(function_2, init_x=init_x, lr=1e-10, step_num=100))
+        == "[-2.99999994  3.99999992]"
+    )
 
 
 def _descent_tolerance(path, steps):
@@ -314,7 +316,9 @@ def test_4_4_1_gradient_descent_lr_10():
 @deviation("lr-10")
 def test_4_4_1_gradient_descent_lr_10_watched_with_a_relative_step():
     init_x = np.array([-3.0, 4.0])
-    x, path = gradient_descent(function_2, init_x, lr=10.0, step_num=100, h="auto", return_path=True)
+    x, path = gradient_descent(
+        function_2, init_x, lr=10.0, step_num=100, h="auto", return_path=True
+    )
     closed = init_x * (-19.0) ** np.arange(101)[:, None]
     steps = np.array([float(np.min(refnet.auto_step(point, "central"))) for point in closed[:-1]])
     error = np.max(np.abs(path - closed) / np.abs(closed), axis=1)
@@ -476,8 +480,14 @@ def test_4_5_3_evaluating_on_test_data():
     train_data, test_data = _digits()
     net = TwoLayerNet(input_size=64, hidden_size=50, output_size=10, rng=0)
     history = train(
-        net, train_data, test_data, iterations=600, batch_size=100, lr=0.5,
-        gradient="backprop", rng=0,
+        net,
+        train_data,
+        test_data,
+        iterations=600,
+        batch_size=100,
+        lr=0.5,
+        gradient="backprop",
+        rng=0,
     )
     first, last = history.evaluations[0], history.evaluations[-1]
     assert first.train_accuracy < 0.3 and first.test_accuracy < 0.3
@@ -512,8 +522,15 @@ def test_4_5_the_slides_learn_method():
     assert max(40, train_data[0].shape[0]) == train_data[0].shape[0]  # the slides' batch
     net = TwoLayerNet(64, 50, 10, rng=0)
     history = train(
-        net, train_data, test_data, iterations=30, batch_size=40, lr=0.01,
-        gradient="backprop", sampling="with_replacement", rng=0,
+        net,
+        train_data,
+        test_data,
+        iterations=30,
+        batch_size=40,
+        lr=0.01,
+        gradient="backprop",
+        sampling="with_replacement",
+        rng=0,
     )
     assert len(history.loss) == 30
     tr, te = net.accuracy(*train_data), net.accuracy(*test_data)
@@ -553,7 +570,9 @@ def test_the_pages_table_of_examples_says_what_the_tests_say():
     )
     for test, marking in EXAMPLES.items():
         expected = BOOK if marking == BOOK else f"[documented deviation](#{marking})"
-        assert table[test] == expected, f"{test}: the page says {table[test]!r}, the test {expected!r}"
+        assert table[test] == expected, (
+            f"{test}: the page says {table[test]!r}, the test {expected!r}"
+        )
 
 
 def test_each_deviation_section_names_its_tests():

@@ -205,7 +205,8 @@ def test_every_image_loads_and_is_shown_large_enough(reports):
     problems = _problems(
         reports,
         lambda r: [
-            f"{i['src']}: " + ("broken" if not i["ok"] else f"shown at {i['scale']:.0%} of its width")
+            f"{i['src']}: "
+            + ("broken" if not i["ok"] else f"shown at {i['scale']:.0%} of its width")
             for i in r.found.get("images", [])
             if not i["ok"] or (i["visible"] and i["scale"] < MIN_IMAGE_SCALE)
         ],
@@ -235,8 +236,10 @@ def test_every_link_and_anchor_resolves(reports, server):
 def test_every_formula_is_typeset(reports):
     problems = _problems(
         reports,
-        lambda r: [f"not typeset: {f}" for f in r.found.get("untypeset", [])]
-        + [f"math delimiters left in the text: {t}" for t in r.found.get("raw", [])],
+        lambda r: (
+            [f"not typeset: {f}" for f in r.found.get("untypeset", [])]
+            + [f"math delimiters left in the text: {t}" for t in r.found.get("raw", [])]
+        ),
     )
     assert not problems, "\n".join(problems)
     typeset = sum(
@@ -246,7 +249,9 @@ def test_every_formula_is_typeset(reports):
 
 
 def test_tables_fit_their_column(reports):
-    problems = _problems(reports, lambda r: [f"table wider than the page: {t}" for t in r.found.get("tables", [])])
+    problems = _problems(
+        reports, lambda r: [f"table wider than the page: {t}" for t in r.found.get("tables", [])]
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -262,8 +267,6 @@ def test_screenshots_of_home_and_tutorial_are_kept(reports):
     "converted to mkdocstrings cross-references once the modules being moved are merged",
 )
 def test_no_sphinx_roles_in_the_text(reports):
-    problems = _problems(
-        reports, lambda r: sorted(set(ROLE.findall(r.found.get("text", ""))))
-    )
+    problems = _problems(reports, lambda r: sorted(set(ROLE.findall(r.found.get("text", "")))))
     count = sum(len(ROLE.findall(r.found.get("text", ""))) for r in reports.values())
     assert not problems, f"{count} Sphinx roles shown as text:\n" + "\n".join(problems)

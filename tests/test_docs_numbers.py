@@ -29,7 +29,14 @@ hooks = _hooks()
 SOURCES = {
     "plain": "1.5e-08",
     "count": 7,
-    "bench": {"speed": {"script": "s", "measured": "m", "machine": "x", "cases": {"a": {"wall_s": 0.021, "n": 3}}}},
+    "bench": {
+        "speed": {
+            "script": "s",
+            "measured": "m",
+            "machine": "x",
+            "cases": {"a": {"wall_s": 0.021, "n": 3}},
+        }
+    },
 }
 
 
