@@ -19,7 +19,7 @@ from .differentiation import (
     scheme_order,
 )
 from .gradcheck import GradientReport, assert_gradient_close, check_gradient
-from .losses import DEFAULT_DELTA, cross_entropy_error, mean_squared_error
+from .losses import DEFAULT_DELTA, TargetWarning, cross_entropy_error, mean_squared_error
 from .simple_net import SimpleNet
 from .two_layer_net import TwoLayerNet
 
@@ -34,6 +34,7 @@ __all__ = [
     "SCHEMES",
     "SimpleNet",
     "StepLostError",
+    "TargetWarning",
     "TwoLayerNet",
     "assert_gradient_close",
     "auto_step",

@@ -11,11 +11,8 @@
 
 Exact derivatives are written by hand for the functions measured here, so JAX is not
 needed.  Matplotlib is imported inside :func:`generate` (``pip install 'refnet[docs]'``).
-Figures 4-11 and 4-12 (learning curves) are drawn by the training code.
+Figures 4-11 and 4-12 (learning curves) are drawn from a committed training run.
 """
-
-# Over 500 lines on purpose: every documented figure and number comes from this one file,
-# most of it plotting calls, so that a reader finds where each one is made.
 
 from __future__ import annotations
 
@@ -42,6 +39,7 @@ from .differentiation import (
 from .gradcheck import check_gradient
 
 __all__ = ["generate"]
+
 
 ALL_SCHEMES = (*SCHEMES, COMPLEX_STEP)
 STYLE = {
@@ -161,26 +159,57 @@ def _fmt(value, digits=2):
 # -- the figures ------------------------------------------------------------------------------------
 
 
-def _save(plt, fig, path):
+#: Short names of the measured functions in the tables (the figures' titles say more).
+SHORT = {"exp": "exp at 1", "sin": "sin at 1", "book": "0.01x² + 0.1x at 5"}
+
+
+def _error_panel(plt, name, dtype, schemes=ALL_SCHEMES, figsize=(7.0, 4.6), book_label=True):
+    """One function's error against h for each scheme: the V of truncation and round-off."""
+    dname = np.dtype(dtype).name
+    label = MEASURED[name][5]
+    fig, ax = plt.subplots(figsize=figsize)
+    curves = {}
+    for scheme in schemes:
+        errors = _errors(name, scheme, dtype)
+        curves[scheme] = errors
+        color, line = STYLE[scheme]
+        ax.loglog(
+            STEPS, np.where(errors > 0, errors, np.nan), line, color=color, label=scheme, lw=1.5
+        )
+    ax.axvline(1e-4, color="gray", lw=1, ls=":")
+    if book_label:
+        ax.text(
+            1.4e-4,
+            0.97,
+            "the book's h = 1e-4",
+            color="gray",
+            fontsize=9,
+            rotation=90,
+            va="top",
+            transform=ax.get_xaxis_transform(),
+        )
+    ax.set_title(f"{label}, {dname}", fontsize=12)
+    ax.set_xlabel("h", fontsize=11)
+    ax.set_ylabel("|error of the derivative|", fontsize=11)
+    ax.tick_params(labelsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, loc="lower left", ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig, curves
 
 
 def _error_figures(plt, out, numbers):
     rows = []
     for dtype in (np.float64, np.float32):
         dname = np.dtype(dtype).name
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
-        for ax, name in zip(axes, MEASURED, strict=True):
-            f, x, exact, size, derivative, label = MEASURED[name]
-            for scheme in ALL_SCHEMES:
-                errors = _errors(name, scheme, dtype)
-                shown = np.where(errors > 0, errors, np.nan)
-                color, line = STYLE[scheme]
-                ax.loglog(STEPS, shown, line, color=color, label=scheme, lw=1.3)
-                if name == "book":
-                    continue
+        for name in MEASURED:
+            _, _, _, size, derivative, _ = MEASURED[name]
+            fig, curves = _error_panel(plt, name, dtype)
+            fig.savefig(out / f"error-vs-step-{dname}-{name}.png", dpi=100)
+            plt.close(fig)
+            if name == "book":
+                continue
+            for scheme, errors in curves.items():
                 low, high = _window(scheme, dtype, size, derivative)
                 slope = _slope(STEPS, errors, low, high)
                 best = int(np.nanargmin(np.where(np.isfinite(errors), errors, np.inf)))
@@ -192,27 +221,41 @@ def _error_figures(plt, out, numbers):
                     numbers[f"best_h_{key}"] = _fmt(STEPS[best])
                     numbers[f"best_h_theory_{key}"] = _fmt(theory)
                     numbers[f"best_error_{key}"] = _fmt(errors[best])
-            ax.axvline(1e-4, color="gray", lw=0.8, ls=":")
-            ax.set_title(label, fontsize=10)
-            ax.set_xlabel("h")
-            ax.grid(True, which="major", alpha=0.3)
-        axes[0].set_ylabel(f"|error| ({dname})")
-        axes[0].legend(fontsize=8, loc="lower left")
-        fig.suptitle(
-            f"Error of each scheme against h, {dname} (dotted line: the book's h = 1e-4)",
-            fontsize=11,
-        )
-        _save(plt, fig, out / f"error-vs-step-{dname}.png")
-    lines = [
-        "| dtype | function | scheme | order | fitted slope | best h (measured) | best h (theory) | smallest error |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for dname, name, scheme, slope, best, theory, error in rows:
-        lines.append(
-            f"| {dname} | {MEASURED[name][5]} | {scheme} | {scheme_order(scheme)} | "
-            f"{_fmt(slope, 3)} | {_fmt(best)} | {_fmt(theory)} | {_fmt(error)} |"
-        )
-    (out / "error-table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # One table per dtype, five short columns, so that it fits the text column.
+    for dtype in ("float64", "float32"):
+        lines = [
+            "| function | scheme | fitted slope (order) | best h (model's) | smallest error |",
+            "|---|---|---|---|---|",
+        ]
+        for dname, name, scheme, slope, best, theory, error in rows:
+            if dname == dtype:
+                lines.append(
+                    f"| {SHORT[name]} | {scheme} | {_fmt(slope, 3)} ({scheme_order(scheme)}) | "
+                    f"{_fmt(best)} ({_fmt(theory)}) | {_fmt(error)} |"
+                )
+        (out / f"error-table-{dtype}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _home_figure(plt, out, numbers):
+    """The front page's figure: the V of the error against h for exp at 1, in float64."""
+    fig, curves = _error_panel(
+        plt,
+        "exp",
+        np.float64,
+        schemes=("forward", "central", "five_point", COMPLEX_STEP),
+        figsize=(5.6, 3.5),
+        book_label=False,
+    )
+    ax = fig.axes[0]
+    ax.set_title("Error of the derivative of exp at 1 against the step h", fontsize=10)
+    ax.set_ylabel("|error|", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    ax.text(1e-16, 1e-13, "round-off ≈ ε |f| / h:\nslope −1", fontsize=9, color="0.25")
+    ax.text(1.5e-4, 1e-16, "truncation ≈ c hᵖ:\nslope p", fontsize=9, color="0.25")
+    ax.text(1.2e-4, 2e-11, "the book's h", fontsize=8, color="gray", rotation=90)
+    fig.tight_layout()
+    fig.savefig(out / "error-v.png", dpi=100)
+    plt.close(fig)
 
     # Errors at the book's step and at h="auto", on the measured functions.
     for name in ("exp", "sin"):
@@ -240,6 +283,8 @@ def _book_numbers(numbers):
     numbers["spacing_1e12"] = _fmt(float(np.spacing(1.3e12)))
     numbers["eps64"] = _fmt(float(np.finfo(np.float64).eps))
     numbers["eps32"] = _fmt(float(np.finfo(np.float32).eps))
+    numbers["eps32_cube_root"] = _fmt(float(np.finfo(np.float32).eps) ** (1 / 3))
+    numbers["eps32_two_thirds"] = _fmt(float(np.finfo(np.float32).eps) ** (2 / 3))
     h = 1e-4
     numbers["central_truncation_coefficient"] = _fmt(h**2 / 6)
     numbers["central_roundoff_coefficient"] = _fmt(float(np.finfo(np.float64).eps) / h)
@@ -280,7 +325,9 @@ def _delta_figure(plt, out, numbers):
     ax.set_title("The bias of δ = 1e-7 in cross-entropy", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    _save(plt, fig, out / "delta-bias.png")
+    fig.tight_layout()
+    fig.savefig(out / "delta-bias.png", dpi=110)
+    plt.close(fig)
     for y_t in (1e-1, 1e-3, 1e-7):
         index = int(np.argmin(np.abs(np.log(targets) - math.log(y_t))))
         numbers[f"delta_bias_at_{y_t:g}"] = _fmt(float(measured[index]))
@@ -304,7 +351,9 @@ def _kink_figures(plt, out, numbers):
     bottom.set_xlabel("x")
     bottom.legend(fontsize=8)
     bottom.grid(True, alpha=0.3)
-    _save(plt, fig, out / "fig-4-4-step-and-sigmoid.png")
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-4-step-and-sigmoid.png", dpi=110)
+    plt.close(fig)
     numbers["step_grad_nonzero"] = str(int(np.count_nonzero(step_grad)))
     numbers["step_grad_points"] = str(xs.size)
 
@@ -341,7 +390,9 @@ def _descent_figures(plt, out, numbers):
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title("Figure 4-10: gradient descent, lr = 0.1, 20 steps", fontsize=11)
-    _save(plt, fig, out / "fig-4-10-descent.png")
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-10-descent.png", dpi=110)
+    plt.close(fig)
 
     numbers["descent_lr_0.1"] = np.array2string(
         gradient_descent(function_2, init, lr=0.1, step_num=100), precision=8
@@ -354,6 +405,7 @@ def _descent_figures(plt, out, numbers):
         numbers["descent_lr_10_error"] = "(no error)"
     except StepLostError as exc:
         numbers["descent_lr_10_error"] = str(exc)
+        numbers["descent_lr_10_x1_at_loss"] = _fmt(float(exc.x[1]))
     true = init * (-19.0) ** 100
     auto = gradient_descent(function_2, init, lr=10.0, step_num=100, h="auto")
     numbers["descent_lr_10_true"] = np.array2string(true, precision=3)
@@ -391,7 +443,9 @@ def _descent_figures(plt, out, numbers):
     ax.set_title("lr = 10.0: the iterate grows by 19x a step", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    _save(plt, fig, out / "lr-10.png")
+    fig.tight_layout()
+    fig.savefig(out / "lr-10.png", dpi=110)
+    plt.close(fig)
 
 
 def _chapter_figures(plt, out, numbers):
@@ -403,7 +457,9 @@ def _chapter_figures(plt, out, numbers):
     ax.set_ylabel("y = log x")
     ax.set_title("Figure 4-3: y = log x", fontsize=11)
     ax.grid(True, alpha=0.3)
-    _save(plt, fig, out / "fig-4-3-log.png")
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-3-log.png", dpi=110)
+    plt.close(fig)
 
     # 4-5: true tangent against a forward-difference secant (a large h, to be seen).
     x = np.linspace(0, 10, 200)
@@ -417,7 +473,9 @@ def _chapter_figures(plt, out, numbers):
     ax.set_title("Figure 4-5: the numerical derivative errs", fontsize=11)
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
-    _save(plt, fig, out / "fig-4-5-secant.png")
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-5-secant.png", dpi=110)
+    plt.close(fig)
 
     # 4-6 and 4-7: the book's function and its tangents at 5 and 10.
     x = np.arange(0.0, 20.0, 0.1)
@@ -432,7 +490,9 @@ def _chapter_figures(plt, out, numbers):
         ax.set_title(f"Figure {number}", fontsize=11)
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
-        _save(plt, fig, out / f"fig-{number}-function-1.png")
+        fig.tight_layout()
+        fig.savefig(out / f"fig-{number}-function-1.png", dpi=110)
+        plt.close(fig)
 
     # 4-8: f(x0, x1) = x0² + x1².
     grid = np.linspace(-3, 3, 40)
@@ -443,7 +503,9 @@ def _chapter_figures(plt, out, numbers):
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title("Figure 4-8: f(x0, x1) = x0² + x1²", fontsize=11)
-    _save(plt, fig, out / "fig-4-8-surface.png")
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-8-surface.png", dpi=110)
+    plt.close(fig)
 
     # 4-9: minus the gradient, by numerical_gradient on the slides' batched rows.
     x0 = np.arange(-2, 2.5, 0.25)
@@ -456,7 +518,9 @@ def _chapter_figures(plt, out, numbers):
     ax.set_ylabel("x1")
     ax.set_title("Figure 4-9: minus the gradient of x0² + x1²", fontsize=11)
     ax.grid(True, alpha=0.3)
-    _save(plt, fig, out / "fig-4-9-gradient.png")
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-9-gradient.png", dpi=110)
+    plt.close(fig)
 
 
 def _accuracy_vs_loss(numbers):
@@ -477,6 +541,20 @@ def _accuracy_vs_loss(numbers):
     numbers["dead_pixel_weights"] = str(int(np.sum(np.all(x == 0, axis=0))) * W1.shape[1])
 
 
+def _fast_gradient_numbers(numbers):
+    """The counts and round-off sizes that explanation/fast-numerical-gradients.md quotes."""
+    from .differentiation import DEFAULT_MEMORY_BUDGET
+
+    sizes = (784, 50, 10)  # the book's MNIST network
+    params = sizes[0] * sizes[1] + sizes[1] + sizes[1] * sizes[2] + sizes[2]
+    numbers["mnist_params"] = f"{params:,}"
+    numbers["mnist_loss_evaluations"] = f"{2 * params:,}"
+    eps = float(np.finfo(np.float64).eps)
+    numbers["eps_log10"] = _fmt(eps * math.log(10))  # rounding of a loss near log 10
+    numbers["eps_log10_over_h"] = _fmt(eps * math.log(10) / 1e-4)
+    numbers["default_memory_budget_mib"] = f"{DEFAULT_MEMORY_BUDGET / 2**20:g}"
+
+
 def _float32_numbers(numbers):
     x32 = np.linspace(-1.9, 1.9, 60, dtype=np.float32).reshape(6, 10)
 
@@ -494,6 +572,91 @@ def _float32_numbers(numbers):
     return str(report)
 
 
+#: The training run whose learning curves the tutorial shows (figures 4-11 and 4-12): the
+#: metrics.json of a ``refnet train`` run, committed, because the run takes longer than CI
+#: should spend on a figure.  Regenerate it with
+#: ``refnet train --out RUN && cp RUN/metrics.json docs/figures/learning-curve-run.json``,
+#: then ``refnet figures --out docs/figures`` redraws the curves from it.
+LEARNING_CURVE_RUN = "learning-curve-run.json"
+
+
+def _learning_curve_source(out: Path):
+    """The committed run: in ``out`` itself, else in the source tree's docs/figures."""
+    for folder in (out, Path(__file__).resolve().parent.parent / "docs" / "figures"):
+        if (folder / LEARNING_CURVE_RUN).exists():
+            return folder / LEARNING_CURVE_RUN
+    return None
+
+
+def _learning_curve_figures(plt, out, numbers):
+    """Figures 4-11 (minibatch loss per iteration) and 4-12 (accuracy per epoch), one each."""
+    source = _learning_curve_source(out)
+    if source is None:
+        warnings.warn(f"no {LEARNING_CURVE_RUN}: figures 4-11 and 4-12 are not drawn", stacklevel=2)
+        return
+    run = json.loads(source.read_text(encoding="utf-8"))
+    history, config = run["history"], run["config"]
+    per_epoch = history["iterations_per_epoch"]
+    loss = np.asarray(history["loss"], dtype=float)
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    ax.plot(
+        np.arange(1, loss.size + 1),
+        loss,
+        lw=0.6,
+        color="tab:blue",
+        alpha=0.6,
+        label="minibatch loss",
+    )
+    window = max(1, per_epoch // 4)
+    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+    ax.plot(
+        np.arange(window, loss.size + 1),
+        smooth,
+        lw=1.8,
+        color="tab:blue",
+        label=f"mean of {window} iterations",
+    )
+    ax.set_xlabel("iteration", fontsize=11)
+    ax.set_ylabel("loss", fontsize=11)
+    ax.set_ylim(bottom=0)
+    ax.set_title("Figure 4-11: the training loss", fontsize=12)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-11-loss.png", dpi=100)
+    plt.close(fig)
+
+    evaluations = history["evaluations"]
+    epochs = [e["iteration"] / per_epoch for e in evaluations]
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    ax.plot(epochs, [e["train_accuracy"] for e in evaluations], "o-", label="train acc")
+    ax.plot(epochs, [e["test_accuracy"] for e in evaluations], "s--", label="test acc")
+    ax.set_xlabel("epochs", fontsize=11)
+    ax.set_ylabel("accuracy", fontsize=11)
+    ax.set_ylim(0, 1.0)
+    ax.set_title("Figure 4-12: accuracy on the training and test data", fontsize=12)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out / "fig-4-12-accuracy.png", dpi=100)
+    plt.close(fig)
+
+    final = evaluations[-1]
+    numbers["curve_dataset"] = str(config["dataset"])
+    numbers["curve_hidden_size"] = str(config["hidden_size"])
+    numbers["curve_iterations"] = f"{len(loss):,}"
+    numbers["curve_batch_size"] = str(config["batch_size"])
+    numbers["curve_lr"] = f"{config['lr']:g}"
+    numbers["curve_gradient"] = str(config["gradient"])
+    numbers["curve_epochs"] = f"{final['iteration'] / per_epoch:.3g}"
+    numbers["curve_train_examples"] = f"{config['train_examples']:,}"
+    numbers["curve_first_loss"] = f"{loss[0]:.2f}"
+    numbers["curve_train_accuracy"] = f"{final['train_accuracy']:.3f}"
+    numbers["curve_test_accuracy"] = f"{final['test_accuracy']:.3f}"
+    numbers["curve_wall_time"] = f"{run['wall_time_s']:.0f}"
+
+
 def generate(out) -> dict:
     """Write every figure, numbers.json and the Markdown fragments into ``out``.
 
@@ -503,7 +666,7 @@ def generate(out) -> dict:
         import matplotlib
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError(
-            "refnet figures needs matplotlib: pip install 'refnet[docs]'"
+            "refnet figures needs matplotlib: pip install -e '.[docs]' in refnet's source folder"
         ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -514,12 +677,15 @@ def generate(out) -> dict:
     with np.errstate(all="ignore"):
         _book_numbers(numbers)
         _error_figures(plt, out, numbers)
+        _home_figure(plt, out, numbers)
         _delta_figure(plt, out, numbers)
         _kink_figures(plt, out, numbers)
         _descent_figures(plt, out, numbers)
         _chapter_figures(plt, out, numbers)
         _accuracy_vs_loss(numbers)
+        _fast_gradient_numbers(numbers)
         text = _float32_numbers(numbers)
+        _learning_curve_figures(plt, out, numbers)
     (out / "report-float32.md").write_text(f"```text\n{text}\n```\n", encoding="utf-8")
     (out / "numbers.json").write_text(
         json.dumps(numbers, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -18,11 +18,30 @@ grow with the batch size (the book's ``0.5 * np.sum((y - t)**2)`` sums over the 
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from ._checks import finite, one_hot, positive_finite_scalar, real_float_array
 
-__all__ = ["mean_squared_error", "cross_entropy_error", "DEFAULT_DELTA"]
+__all__ = ["mean_squared_error", "cross_entropy_error", "DEFAULT_DELTA", "TargetWarning"]
+
+
+class TargetWarning(UserWarning):
+    """Cross-entropy targets whose rows are not probability distributions.
+
+    ``-Σ_k t_k log(y_k + δ)`` is defined for any non-negative ``t``, and the book itself
+    passes dummy targets ``np.random.rand(100, 10)`` (section 4.5.1) to show the shapes
+    of the gradients, so such rows are accepted and the loss is computed as written.  It
+    is then a weighted sum of log-probabilities, not a cross-entropy between
+    distributions (its minimum is not at ``y = t``), which with real data is usually a
+    mistake: hence a warning, not silence.
+    """
+
+
+TargetWarning.__module__ = "refnet"
 
 #: The book's guard against log(0) in cross_entropy_error.
 DEFAULT_DELTA = 1e-7
@@ -37,16 +56,7 @@ def checked_targets(y_shape: tuple, t, *, need_distribution: bool) -> tuple[np.n
         t_arr = real_float_array("t", t_arr)
         finite("t", t_arr)
         if need_distribution:
-            if np.any(t_arr < 0) or np.any(t_arr > 1):
-                raise ValueError("t (one-hot targets) must lie in [0, 1]")
-            sums = np.sum(t_arr, axis=-1)
-            bad = np.abs(sums - 1) > 1e-6
-            if np.any(bad):
-                row = int(np.argmax(bad)) if sums.ndim else 0
-                raise ValueError(
-                    "t (one-hot targets) must have rows that sum to 1 (exactly one 1, "
-                    f"or a probability row); row {row} sums to {float(np.atleast_1d(sums)[row])}"
-                )
+            _check_target_rows(t_arr)
         return t_arr, False
     if t_arr.shape == y_shape[:-1]:
         if t_arr.dtype.kind not in "iu":
@@ -75,6 +85,44 @@ def checked_targets(y_shape: tuple, t, *, need_distribution: bool) -> tuple[np.n
         f"t has shape {t_arr.shape}, which fits y of shape {y_shape} neither as one-hot "
         f"targets (shape {y_shape}) nor as labels (shape {y_shape[:-1]})"
     )
+
+
+def _check_target_rows(t: np.ndarray) -> None:
+    """Refuse negative or empty target rows; warn (TargetWarning) on rows not summing to 1."""
+    if np.any(t < 0):
+        index = tuple(int(i) for i in np.argwhere(t < 0)[0])
+        raise ValueError(
+            f"t (one-hot or probability targets) must be non-negative, found {t[index]} "
+            f"at index {index}"
+        )
+    sums = np.atleast_1d(np.sum(t, axis=-1, dtype=np.float64))
+    if np.any(sums == 0):
+        row = int(np.argmax(sums == 0))
+        raise ValueError(
+            f"t (one-hot targets) must put weight on some class: row {row} sums to 0.0 "
+            "(a one-hot row needs its 1)"
+        )
+    off = np.abs(sums - 1) > 1e-6
+    if np.any(off):
+        row = int(np.argmax(off))
+        warnings.warn(
+            f"t's rows are not probability distributions (row {row} sums to "
+            f"{float(sums[row]):.4g}, not 1): the loss is computed as written, "
+            "-sum(t * log(y + delta)), a weighted sum of log-probabilities rather than a "
+            "cross-entropy. Fine for dummy targets such as the book's np.random.rand(100, 10) "
+            "(section 4.5.1); with real data, normalise the rows or pass labels",
+            TargetWarning,
+            stacklevel=_caller_outside_refnet(),
+        )
+
+
+def _caller_outside_refnet() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside refnet."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1  # level 1: the function calling warnings.warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _outputs(y) -> np.ndarray:
@@ -130,7 +178,8 @@ def cross_entropy_error(y, t, delta=DEFAULT_DELTA):
         to 1 (the book's own examples do not): only the entries at the targets are read.
     t : array_like
         One-hot (or probability) targets shaped like ``y``, or integer labels of shape
-        () or (N,).  Both forms give the same result.
+        () or (N,).  Both forms give the same result.  Non-negative rows that do not
+        sum to 1 (the book's dummy targets) are accepted with a ``TargetWarning``.
     delta : float, default 1e-7
         Added inside the log so that y_k = 0 gives a large finite loss instead of
         infinity.  It biases the loss by about δ / y_t and its gradient by the same

@@ -213,7 +213,8 @@ CASES = [
         "gd-diverges",
         lambda m: m.gradient_descent(square_sum, np.array([-3.0, 4.0]), lr=10.0),
         ValueError,
-        r"gradient descent stopped at step 10 of 100: h=0.0001 is lost",
+        r"gradient descent diverged: x was multiplied by about -19 per step .* at step 10 of "
+        r"100 .* use a smaller lr",
     ),
     # losses
     (
@@ -253,16 +254,10 @@ CASES = [
         r"row 0 sums to 0.0",
     ),
     (
-        "ce-one-hot-two-ones",
-        lambda m: m.cross_entropy_error(Y, T + np.eye(10)[0]),
-        ValueError,
-        r"sums to 2.0",
-    ),
-    (
         "ce-one-hot-negative",
         lambda m: m.cross_entropy_error(Y, T - np.eye(10)[0]),
         ValueError,
-        r"t \(one-hot targets\) must lie in \[0, 1\]",
+        r"t \(one-hot or probability targets\) must be non-negative",
     ),
     (
         "ce-t-nan",

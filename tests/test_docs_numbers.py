@@ -1,0 +1,113 @@
+"""The documentation's quoted numbers: every ``{{ name }}`` on a page has a source.
+
+mkdocs_hooks.py fills ``{{ key }}`` from docs/figures/numbers.json and
+``{{ bench.NAME.path }}`` from docs/figures/benchmarks/NAME.json; the build stops on a name
+it cannot find.  These tests run the same resolution without building the site, so the
+test suite catches a page that quotes a number nobody writes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "mkdocs_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hooks = _hooks()
+SOURCES = {
+    "plain": "1.5e-08",
+    "count": 7,
+    "bench": {
+        "speed": {
+            "script": "s",
+            "measured": "m",
+            "machine": "x",
+            "cases": {"a": {"wall_s": 0.021, "n": 3}},
+        }
+    },
+}
+
+
+def test_a_plain_name_comes_from_numbers_json():
+    assert hooks.fill("h = {{ plain }} here", SOURCES) == "h = 1.5e-08 here"
+    assert hooks.fill("{{count}} and {{  count  }}", SOURCES) == "7 and 7"
+
+
+def test_a_bench_name_walks_the_benchmark_file():
+    assert hooks.fill("{{ bench.speed.cases.a.n }}", SOURCES) == "3"
+    assert hooks.fill("{{ bench.speed.machine }}", SOURCES) == "x"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("{{ bench.speed.cases.a.wall_s:.1e }}", "2.1e-02"),
+        ("{{ bench.speed.cases.a.wall_s:time }}", "21 ms"),
+        ("{{ count:.1f }}", "7.0"),
+    ],
+)
+def test_a_format_spec_formats_a_number(text, expected):
+    assert hooks.fill(text, SOURCES) == expected
+
+
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [(56.2, "56.2 s"), (1.0, "1 s"), (0.069, "69 ms"), (0.00011, "110 µs"), (1e-5, "10 µs")],
+)
+def test_durations_are_written_in_their_unit(seconds, expected):
+    assert hooks.human_time(seconds) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{{ nowhere }}", r"not in docs/figures/numbers.json"),
+        ("{{ bench.speed.cases.b.n }}", r"bench.speed.cases has no 'b' \(it has \['a'\]\)"),
+        ("{{ bench.missing.x }}", r"bench has no 'missing'"),
+        ("{{ bench.speed.cases }}", r"is a group, not a number"),
+        ("{{ plain:.2f }}", r"a format needs a number"),
+    ],
+)
+def test_an_unknown_name_stops_with_what_there_is(text, message):
+    with pytest.raises(hooks.UnknownNumber, match=message):
+        hooks.fill(text, SOURCES, "page.md")
+
+
+def test_a_benchmark_file_must_say_where_its_numbers_come_from(tmp_path):
+    (tmp_path / "figures" / "benchmarks").mkdir(parents=True)
+    (tmp_path / "figures" / "numbers.json").write_text("{}")
+    (tmp_path / "figures" / "benchmarks" / "bare.json").write_text('{"cases": {}}')
+    with pytest.raises(ValueError, match=r"must say \['machine', 'measured', 'script'\]"):
+        hooks.load_sources(tmp_path)
+
+
+def test_every_number_the_pages_quote_exists():
+    sources = hooks.load_sources(DOCS)
+    pages = sorted(DOCS.rglob("*.md"))
+    quoted = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        hooks.fill(text, sources, str(page.relative_to(ROOT)))  # raises on an unknown name
+        quoted += len(hooks.PLACEHOLDER.findall(text))
+    assert quoted > 100, f"only {quoted} quoted numbers found: did the syntax change?"
+
+
+def test_no_page_types_a_benchmark_figure_by_hand():
+    # Timings on the fast-gradients page are quoted from the benchmark file, not typed:
+    # a number followed by a time unit, outside a {{ }} and outside code, is a typed one.
+    text = (DOCS / "explanation" / "fast-numerical-gradients.md").read_text(encoding="utf-8")
+    prose = re.sub(r"\{\{.*?\}\}|`[^`]*`|\$[^$]*\$", "", text)
+    typed = re.findall(r"\b\d+(?:\.\d+)?\s?(?:s|ms|µs|ns|MB|MiB)\b", prose)
+    assert typed == [], f"typed figures: {typed}"
