@@ -44,9 +44,12 @@ __all__ = [
     "Submission",
     "classify",
     "discover",
+    "format_size",
+    "limited",
     "parse_size",
     "run_all",
     "run_submission",
+    "watch",
 ]
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
@@ -231,10 +234,10 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         first = Path(submission.files[0][0]).parts[0]
         work = copy_root / first if (copy_root / first).is_dir() else copy_root
         report_path = Path(scratch, "report.json")
-        argv = [python, "-c", _LIMITER, json.dumps(options.limits.rlimits()), python]
-        argv += ["-m", "refnet.conformance", str(copy_root / submission.target)]
-        argv += ["--json", str(report_path), *options.runner_arguments(scratch)]
-        watched = _watch(argv, work, _child_environment(scratch), options.limits)
+        runner = [python, "-m", "refnet.conformance", str(copy_root / submission.target)]
+        runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
+        argv = limited(runner, options.limits)
+        watched = watch(argv, work, _child_environment(scratch), options.limits)
         report = None
         if report_path.is_file():
             try:
@@ -294,7 +297,12 @@ def _child_environment(scratch: str) -> dict[str, str]:
     return env
 
 
-def _watch(argv, cwd, env, limits: Limits) -> dict:
+def limited(argv: list[str], limits: Limits) -> list[str]:
+    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits."""
+    return [sys.executable, "-c", _LIMITER, json.dumps(limits.rlimits()), *argv]
+
+
+def watch(argv, cwd, env, limits: Limits) -> dict:
     """Run ``argv`` in a new session; read its output with a cap; enforce the wall time.
 
     Whatever way the child ends, its process group is killed before it is reaped, so

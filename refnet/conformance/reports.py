@@ -78,7 +78,8 @@ def load_points(path, check_names) -> Points:
 
             data = tomllib.loads(text)
     except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        raise ValueError(f"--points {path}: not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise ValueError(f"--points {path}: not valid {kind}: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"default", "checks"}:
         raise ValueError(f"--points {path}: expected only `default` and a `checks` table")
     default = _number(data.get("default", 1), path, "default")
