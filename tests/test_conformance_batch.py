@@ -151,8 +151,13 @@ def test_discover_never_follows_symlinks(tmp_path):
 def test_discover_single_and_errors(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "chapter4.py").write_text("")
+    # What a zip made on macOS adds: an AppleDouble file beside each file, and __MACOSX/.
+    (tmp_path / "sub" / "._chapter4.py").write_bytes(b"\0\5\26\7")
+    (tmp_path / "sub" / "__MACOSX").mkdir()
+    (tmp_path / "sub" / "__MACOSX" / "._chapter4.py").write_bytes(b"\0\5\26\7")
     (single,) = discover(tmp_path / "sub", single=True)
     assert (single.student, single.target) == ("sub", "sub/chapter4.py")
+    assert [name for name, _ in single.files] == ["sub/chapter4.py"]
     (tmp_path / "sub.py").write_text("")  # sub/ and sub.py: the same student
     with pytest.raises(BatchError, match="both named 'sub'"):
         discover(tmp_path)

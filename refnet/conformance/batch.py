@@ -18,8 +18,8 @@ sandbox).  A submission travels as its bytes (:class:`Submission`), so that a Da
 on another machine (``--scheduler``) runs it exactly as a local process would:
 :func:`run_submission` is the one function both paths call.
 
-This module imports neither JAX nor hypothesis; :mod:`refnet.conformance.reports` turns the
-runs into grades and files.  Linux is the platform these limits are written for.
+It imports neither JAX nor hypothesis; :mod:`refnet.conformance.reports` turns the runs
+into grades and files.  The limits are written for Linux.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ MAX_SUBMISSION_BYTES = 100 * MIB
 #: Characters of a submission's output kept in its JSON (the cap bounds what is read).
 OUTPUT_KEPT = 20_000
 #: Folders and files never copied from a submission.
-IGNORED = {"__pycache__", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
+IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
 CLUSTER_HINT = "pip install 'refnet[cluster]'"
 
 # Run in the child before Python proper starts: set the limits, then become the runner.
@@ -183,12 +184,16 @@ def _pack(student: str, entry: Path) -> Submission:
             )
         files.append((path.relative_to(entry.parent).as_posix(), path.read_bytes()))
     target, problem = _choose_target(entry)
+    if not files and not problem:
+        problem = "no file in the submission (symbolic links are not followed)"
     return Submission(student, str(entry), target, tuple(files), problem)
 
 
 def _walk(folder: Path):
     for path in folder.iterdir():
-        if path.name in IGNORED or path.is_symlink() or path.suffix == ".pyc":
+        if path.name in IGNORED or path.name.startswith("._") or path.is_symlink():
+            continue
+        if path.suffix == ".pyc":
             continue
         if path.is_dir():
             yield from _walk(path)
@@ -201,7 +206,11 @@ def _choose_target(entry: Path) -> tuple[str, str]:
     folder itself (the runner discovers a book-style layout)."""
     if entry.is_file():
         return entry.name, ""
-    scripts = sorted(p.name for p in entry.glob("*.py") if p.is_file() and not p.is_symlink())
+    scripts = sorted(
+        p.name
+        for p in entry.glob("*.py")
+        if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+    )
     if len(scripts) == 1:
         return f"{entry.name}/{scripts[0]}", ""
     if not scripts and not any(entry.rglob("*.py")):
@@ -454,11 +463,18 @@ def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
             f"--scheduler needs dask.distributed, which is not installed: {CLUSTER_HINT}"
         ) from exc
     done = {}
+    batch_id = uuid.uuid4().hex  # two graders sharing a cluster must not share tasks
     with Client(scheduler) as client:
-        keys = [f"refnet-grade-{index}-{s.student}" for index, s in enumerate(submissions)]
+        keys = [f"refnet-grade-{batch_id}-{index}" for index in range(len(submissions))]
         futures = client.map(run_submission, submissions, options=options, key=keys, pure=False)
         for future in cluster_completed(futures):
-            record = future.result()
+            try:
+                record = future.result()
+            except Exception as exc:
+                raise BatchError(
+                    f"the cluster at {scheduler} could not run a submission: "
+                    f"{type(exc).__name__}: {exc} (does every worker have refnet[conformance]?)"
+                ) from exc
             done[record["student"]] = record
             if progress is not None:
                 progress(record, len(done), len(submissions))
@@ -482,7 +498,7 @@ def parse_size(text: str) -> int:
 
 
 def format_size(size: int) -> str:
-    """Bytes as the largest whole binary unit: ``format_size(2**30) == "1 GiB"``."""
+    """Bytes in the largest whole binary unit: ``format_size(2**30) == "1 GiB"``."""
     for unit, scale in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
         if size >= scale and size % scale == 0:
             return f"{size // scale} {unit}"
