@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--list", action="store_true", help="list the checks and their properties, then exit"
     )
+    from .batch_cli import add_arguments as add_batch_arguments
+
+    add_batch_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(listing(), end="")
         return 0
+    if getattr(args, "batch", None):
+        from .batch_cli import run_command
+
+        return run_command(args)
     if not args.target:
         print(
             "refnet conformance: give a TARGET (a file, a module or a directory)", file=sys.stderr

@@ -1,0 +1,505 @@
+"""Grade a class: every submission checked in its own limited subprocess.
+
+``refnet conformance --batch DIR`` finds one submission per entry of DIR (a file
+``alice.py`` or a folder ``bob/``), and runs ``python -m refnet.conformance`` on each in a
+child process of its own, in a temporary copy of the submission, under limits set with
+``resource.setrlimit`` before the child starts Python:
+
+* wall time (the child's whole process group is killed when it runs out),
+* CPU time (``RLIMIT_CPU``), memory (``RLIMIT_DATA``: heap and private mappings, which is
+  what allocations use; shared libraries are not counted), the size of any file it
+  writes (``RLIMIT_FSIZE``), and no core files;
+* output: stdout and stderr are read through one pipe, and a submission that prints more
+  than the cap is stopped (the grader keeps at most the cap in memory, nothing on disk).
+
+What a submission does therefore cannot stop the others or the grader, short of what
+these limits do not cover (see docs/how-to/grade-a-class.md: this is not a security
+sandbox).  A submission travels as its bytes (:class:`Submission`), so that a Dask worker
+on another machine (``--scheduler``) runs it exactly as a local process would:
+:func:`run_submission` is the one function both paths call.
+
+It imports neither JAX nor hypothesis; :mod:`refnet.conformance.reports` turns the runs
+into grades and files.  The limits are written for Linux.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "BatchError",
+    "Limits",
+    "RunOptions",
+    "Submission",
+    "classify",
+    "discover",
+    "format_size",
+    "limited",
+    "parse_size",
+    "run_all",
+    "run_submission",
+    "watch",
+]
+
+KIB, MIB, GIB = 2**10, 2**20, 2**30
+#: A submission bigger than this (all its files together) is not run.
+MAX_SUBMISSION_BYTES = 100 * MIB
+#: Characters of a submission's output kept in its JSON (the cap bounds what is read).
+OUTPUT_KEPT = 20_000
+#: Folders and files never copied from a submission.
+IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
+CLUSTER_HINT = "pip install 'refnet[cluster]'"
+
+# Run in the child before Python proper starts: set the limits, then become the runner.
+# A string run with ``python -c`` rather than a preexec_fn, which would fork a grader that
+# may have JAX (multithreaded) imported.
+_LIMITER = (
+    "import json, os, resource, sys\n"
+    "for name, (soft, hard) in json.loads(sys.argv[1]).items():\n"
+    "    resource.setrlimit(getattr(resource, name), (soft, hard))\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+class BatchError(Exception):
+    """The batch cannot run: a bad directory, option or points file."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use.  Sizes in bytes, times in seconds."""
+
+    wall: float = 600.0
+    cpu: float = 600.0
+    memory: int = 2 * GIB
+    output: int = 1 * MIB
+    file_size: int = 64 * MIB
+
+    def rlimits(self) -> dict[str, tuple[int, int]]:
+        """The ``resource`` limits, soft and hard: SIGXCPU at ``cpu``, SIGKILL 2 s later."""
+        cpu = max(1, int(self.cpu + 0.999))
+        return {
+            "RLIMIT_CPU": (cpu, cpu + 2),
+            "RLIMIT_DATA": (self.memory, self.memory),
+            "RLIMIT_FSIZE": (self.file_size, self.file_size),
+            "RLIMIT_CORE": (0, 0),
+        }
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How every submission is checked: the runner's options, passed on as they are."""
+
+    seed: int = 0
+    max_examples: int = 25
+    timeout: float = 120.0  # per check, the runner's own --timeout
+    select: tuple[str, ...] = ()
+    profile: str | None = None  # passed only when the runner has --profile
+    maps: tuple[str, ...] = ()
+    map_file: tuple[str, str] | None = None  # (file name, contents): shipped to the worker
+    limits: Limits = field(default_factory=Limits)
+
+    def runner_arguments(self, scratch: str) -> list[str]:
+        argv = ["--seed", str(self.seed), "--max-examples", str(self.max_examples)]
+        argv += ["--timeout", f"{self.timeout:g}"]
+        for prefix in self.select:
+            argv += ["-k", prefix]
+        for entry in self.maps:
+            argv += ["--map", entry]
+        if self.map_file:
+            path = Path(scratch, self.map_file[0])
+            path.write_text(self.map_file[1], encoding="utf-8")
+            argv += ["--map-file", str(path)]
+        if self.profile:
+            argv += ["--profile", self.profile]
+        return argv
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's work, carried as bytes so that any worker can unpack it."""
+
+    student: str
+    path: str  # where it is on the grader's machine (absolute)
+    target: str  # what the runner is pointed at, relative to the copy: "alice.py", "bob/ch4.py"
+    files: tuple[tuple[str, bytes], ...] = ()  # (path relative to path's parent, contents)
+    problem: str = ""  # why it cannot be run (too large, nothing to check)
+
+
+# -- finding the submissions ----------------------------------------------------------------
+
+
+def discover(directory, single: bool = False) -> list[Submission]:
+    """The submissions in ``directory``: one per ``*.py`` file and one per folder.
+
+    With ``single``, ``directory`` is one student's submission (Gradescope's
+    /autograder/submission).  Entries whose name starts with ``.`` or ``_`` are skipped,
+    and so are other files at the top (a class list, a README).
+    """
+    root = Path(directory).resolve()
+    if not root.is_dir():
+        raise BatchError(f"--batch {directory}: not a directory")
+    if single:
+        return [_pack(root.name, root)]
+    found: dict[str, Submission] = {}
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith((".", "_")) or entry.is_symlink() or entry.name in IGNORED:
+            continue
+        if entry.is_file() and entry.suffix != ".py":
+            continue
+        student = entry.stem if entry.is_file() else entry.name
+        if student in found:
+            raise BatchError(f"{root}: two submissions are both named {student!r}")
+        found[student] = _pack(student, entry)
+    if not found:
+        raise BatchError(f"--batch {directory}: no submissions (no *.py file and no folder)")
+    return list(found.values())
+
+
+def _pack(student: str, entry: Path) -> Submission:
+    """Read a submission's files (symbolic links are not followed: never copied)."""
+    files, total = [], 0
+    paths = [entry] if entry.is_file() else sorted(_walk(entry))
+    for path in paths:
+        total += path.stat().st_size
+        if total > MAX_SUBMISSION_BYTES:
+            return Submission(
+                student,
+                str(entry),
+                "",
+                problem=f"the submission is larger than {format_size(MAX_SUBMISSION_BYTES)}: "
+                "not run",
+            )
+        files.append((path.relative_to(entry.parent).as_posix(), path.read_bytes()))
+    target, problem = _choose_target(entry)
+    if not files and not problem:
+        problem = "no file in the submission (symbolic links are not followed)"
+    return Submission(student, str(entry), target, tuple(files), problem)
+
+
+def _walk(folder: Path):
+    for path in folder.iterdir():
+        if path.name in IGNORED or path.name.startswith("._") or path.is_symlink():
+            continue
+        if path.suffix == ".pyc":
+            continue
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.is_file():
+            yield path
+
+
+def _choose_target(entry: Path) -> tuple[str, str]:
+    """A file is its own target; a folder's is its only top-level ``*.py`` file, or else the
+    folder itself (the runner discovers a book-style layout)."""
+    if entry.is_file():
+        return entry.name, ""
+    scripts = sorted(
+        p.name
+        for p in entry.glob("*.py")
+        if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+    )
+    if len(scripts) == 1:
+        return f"{entry.name}/{scripts[0]}", ""
+    if not scripts and not any(entry.rglob("*.py")):
+        return "", "no Python file in the submission"
+    return entry.name, ""
+
+
+# -- running one submission -----------------------------------------------------------------
+
+
+def run_submission(submission: Submission, options: RunOptions, python: str | None = None) -> dict:
+    """Check one submission in a limited child process; return what happened (no grades).
+
+    The keys: ``student``, ``submission``, ``outcome`` (``graded`` when the runner wrote its
+    report, else why not: ``timeout``, ``cpu``, ``memory``, ``output``, ``file-size``,
+    ``not-loaded``, ``crashed``, ``not-run``), ``reason``, ``exit_code``, ``report`` (the
+    runner's JSON, or None), ``output`` (what the child printed, its head) and timings.
+    Temporary paths in all of it are replaced by the submission's own path.
+    """
+    record = {"student": submission.student, "submission": submission.path}
+    if submission.problem:
+        return record | _empty("not-run", submission.problem)
+    python = python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="refnet-grade-") as scratch:
+        copy_root = Path(scratch, "submission")
+        for relative, contents in submission.files:
+            destination = copy_root / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(contents)
+        first = Path(submission.files[0][0]).parts[0]
+        work = copy_root / first if (copy_root / first).is_dir() else copy_root
+        report_path = Path(scratch, "report.json")
+        runner = [python, "-m", "refnet.conformance", str(copy_root / submission.target)]
+        runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
+        argv = limited(runner, options.limits)
+        watched = watch(argv, work, _child_environment(scratch), options.limits)
+        report = None
+        if report_path.is_file():
+            try:
+                report = json.loads(report_path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                report = None
+        outcome, reason = classify(watched, report, options.limits)
+        record |= {
+            "outcome": outcome,
+            "reason": reason,
+            "exit_code": watched["exit_code"],
+            "report": report,
+            "output": watched["output"][:OUTPUT_KEPT],
+            "output_bytes": watched["output_bytes"],
+            "seconds": round(watched["seconds"], 2),
+            "cpu_seconds": round(watched["cpu_seconds"], 2),
+        }
+        original = str(Path(submission.path).parent)
+        return _replace_paths(record, [str(copy_root), os.path.realpath(copy_root)], original)
+
+
+def _empty(outcome: str, reason: str) -> dict:
+    return {
+        "outcome": outcome,
+        "reason": reason,
+        "exit_code": None,
+        "report": None,
+        "output": "",
+        "output_bytes": 0,
+        "seconds": 0.0,
+        "cpu_seconds": 0.0,
+    }
+
+
+def _child_environment(scratch: str) -> dict[str, str]:
+    """A small, fixed environment: the same on every machine, so the same grades."""
+    import refnet
+
+    env = {key: os.environ[key] for key in ("PATH", "LD_LIBRARY_PATH") if key in os.environ}
+    env |= {
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "MPLCONFIGDIR": os.path.join(scratch, "matplotlib"),
+        "MPLBACKEND": "Agg",
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JAX_PLATFORMS": "cpu",
+        # One thread per submission: --jobs decides how many cores are busy.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        # The refnet the grader runs, also from a source checkout that is not installed.
+        "PYTHONPATH": str(Path(refnet.__file__).resolve().parent.parent),
+    }
+    return env
+
+
+def limited(argv: list[str], limits: Limits) -> list[str]:
+    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits."""
+    return [sys.executable, "-c", _LIMITER, json.dumps(limits.rlimits()), *argv]
+
+
+def watch(argv, cwd, env, limits: Limits) -> dict:
+    """Run ``argv`` in a new session; read its output with a cap; enforce the wall time.
+
+    Whatever way the child ends, its process group is killed before it is reaped, so
+    processes it forked do not outlive it (unless they left the group with setsid).
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    kept, total, stopped = bytearray(), 0, None
+    fd = proc.stdout.fileno()
+    open_pipe, exited, drain_until = True, False, 0.0
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            if open_pipe:
+                for _ in selector.select(timeout=0.1):
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        selector.unregister(fd)
+                        open_pipe = False
+                        break
+                    total += len(chunk)
+                    kept += chunk[: max(0, limits.output - len(kept))]
+                    if total > limits.output and stopped is None:
+                        stopped = "output"
+                        _kill_group(proc.pid)
+            else:
+                time.sleep(0.05)
+            if stopped is None and time.monotonic() - start > limits.wall:
+                stopped = "wall"
+                _kill_group(proc.pid)
+            if not exited and _has_exited(proc.pid):
+                exited, drain_until = True, time.monotonic() + 2.0
+                _kill_group(proc.pid)  # leftovers that would hold the pipe open
+            if exited and (not open_pipe or time.monotonic() > drain_until):
+                break
+    proc.stdout.close()
+    _kill_group(proc.pid)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "exit_code": proc.returncode,
+        "stopped": stopped,
+        "output": kept.decode("utf-8", errors="replace"),
+        "output_bytes": total,
+        "seconds": time.monotonic() - start,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether the child has exited, without reaping it (its pid stays the group's id)."""
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return info is not None and info.si_pid == pid
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def classify(watched: dict, report: dict | None, limits: Limits) -> tuple[str, str]:
+    """Why a run ended: ``("graded", "")`` when the runner wrote its report, else the reason."""
+    code, output = watched["exit_code"], watched["output"]
+    if watched["stopped"] == "output":
+        return "output", (
+            f"output capped at {format_size(limits.output)}: the submission printed more "
+            "and was stopped"
+        )
+    if watched["stopped"] == "wall":
+        return "timeout", f"timed out after {limits.wall:g} s"
+    out_of_memory = re.search(r"MemoryError|bad_alloc|Cannot allocate memory", output)
+    if report is not None and code in (0, 1):
+        return "graded", ""
+    if code in (-signal.SIGXCPU, -signal.SIGKILL) and watched["cpu_seconds"] >= limits.cpu - 1:
+        return "cpu", f"CPU time limit {limits.cpu:g} s exceeded"
+    if out_of_memory:
+        return "memory", f"memory limit {format_size(limits.memory)} exceeded"
+    if code == -signal.SIGXFSZ or ("File too large" in output and code not in (0, 1)):
+        return "file-size", f"file size limit {format_size(limits.file_size)} exceeded"
+    if code == 2:
+        return "not-loaded", _last_message(output) or "the runner could not load the submission"
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return "crashed", f"killed by {name}: {_last_message(output)}".rstrip(": ")
+    return "crashed", (
+        f"exited with code {code} without a report (does the submission call sys.exit "
+        f"or os._exit?): {_last_message(output)}"
+    ).rstrip(": ")
+
+
+def _last_message(output: str) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("refnet conformance:"):
+            return line.removeprefix("refnet conformance:").strip()[:500]
+    return lines[-1][:500] if lines else ""
+
+
+def _replace_paths(value, old: list[str], new: str):
+    if isinstance(value, str):
+        for path in old:
+            value = value.replace(path, new)
+        return value
+    if isinstance(value, dict):
+        return {key: _replace_paths(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_paths(item, old, new) for item in value]
+    return value
+
+
+# -- running them all -------------------------------------------------------------------------
+
+
+def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, progress=None):
+    """Run every submission, ``jobs`` at a time here or on a Dask cluster; records in order."""
+    if scheduler:
+        done = _run_on_cluster(submissions, options, scheduler, progress)
+    else:
+        done = {}
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(run_submission, s, options): s for s in submissions}
+            for future in as_completed(futures):
+                record = future.result()
+                done[record["student"]] = record
+                if progress is not None:
+                    progress(record, len(done), len(submissions))
+    return [done[s.student] for s in submissions]
+
+
+def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
+    try:
+        from dask.distributed import Client
+        from dask.distributed import as_completed as cluster_completed
+    except ModuleNotFoundError as exc:
+        raise BatchError(
+            f"--scheduler needs dask.distributed, which is not installed: {CLUSTER_HINT}"
+        ) from exc
+    done = {}
+    batch_id = uuid.uuid4().hex  # two graders sharing a cluster must not share tasks
+    with Client(scheduler) as client:
+        keys = [f"refnet-grade-{batch_id}-{index}" for index in range(len(submissions))]
+        futures = client.map(run_submission, submissions, options=options, key=keys, pure=False)
+        for future in cluster_completed(futures):
+            try:
+                record = future.result()
+            except Exception as exc:
+                raise BatchError(
+                    f"the cluster at {scheduler} could not run a submission: "
+                    f"{type(exc).__name__}: {exc} (does every worker have refnet[conformance]?)"
+                ) from exc
+            done[record["student"]] = record
+            if progress is not None:
+                progress(record, len(done), len(submissions))
+    return done
+
+
+# -- sizes ------------------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    """``"1GiB"``, ``"512MiB"``, ``"1.5G"``, ``"200000"`` -> bytes (K, M, G are binary).
+
+    >>> parse_size("1GiB"), parse_size("512M"), parse_size("4096")
+    (1073741824, 536870912, 4096)
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmg]?)(i?b)?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{text!r} is not a size (e.g. 1GiB, 512MiB, 200000)")
+    scale = {"": 1, "k": KIB, "m": MIB, "g": GIB}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
+def format_size(size: int) -> str:
+    """Bytes in the largest whole binary unit: ``format_size(2**30) == "1 GiB"``."""
+    for unit, scale in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size / MIB:.1f} MiB" if size >= MIB else f"{size} bytes"

@@ -1,0 +1,174 @@
+"""The options of ``refnet conformance --batch DIR``, and the command that grades a class.
+
+cli.py adds these options to the runner's own and hands a ``--batch`` run to
+:func:`run_command`; the runner's options that shape the checks (``--seed``,
+``--max-examples``, ``--timeout``, ``-k``, ``--map``, and ``--profile`` and
+``--map-file`` where the runner has them) are passed on to every submission's run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .batch import BatchError, Limits, RunOptions, discover, format_size, parse_size, run_all
+
+__all__ = ["add_arguments", "run_command"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "grading a class",
+        "Check every submission in DIR, each in its own limited subprocess, and write one "
+        "JSON per student, a class CSV, an HTML page and Gradescope results "
+        "(docs/how-to/grade-a-class.md).",
+    )
+    group.add_argument(
+        "--batch",
+        metavar="DIR",
+        help="grade every submission in DIR: each *.py file and each folder is one student",
+    )
+    group.add_argument(
+        "--single",
+        action="store_true",
+        help="DIR is one student's submission (Gradescope's /autograder/submission)",
+    )
+    group.add_argument(
+        "--out",
+        default="conformance-grades",
+        metavar="DIR",
+        help="where the results go (default ./conformance-grades)",
+    )
+    group.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="submissions run at once (default 1)"
+    )
+    group.add_argument(
+        "--points",
+        metavar="FILE",
+        help="points per check, TOML or JSON (default: 1 point for every check)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the submissions on a Dask cluster (tcp://HOST:PORT) instead of here; "
+        "needs pip install 'refnet[cluster]'",
+    )
+    defaults = Limits()
+    group.add_argument(
+        "--wall-time",
+        type=float,
+        default=defaults.wall,
+        metavar="SECONDS",
+        help=f"wall time per submission (default {defaults.wall:g})",
+    )
+    group.add_argument(
+        "--cpu-time",
+        type=float,
+        metavar="SECONDS",
+        help="CPU time per submission (default: the wall time)",
+    )
+    for option, default, what in (
+        ("--memory", defaults.memory, "memory per submission"),
+        ("--output-limit", defaults.output, "what a submission may print"),
+        ("--file-size", defaults.file_size, "the largest file a submission may write"),
+    ):
+        group.add_argument(
+            option,
+            type=parse_size,
+            default=default,
+            metavar="SIZE",
+            help=f"{what} (default {format_size(default)})",
+        )
+
+
+def _options(args, checks_names) -> tuple[RunOptions, object]:
+    from .reports import Points, load_points
+
+    if args.jobs < 1:
+        raise BatchError("--jobs must be >= 1")
+    if args.wall_time <= 0 or (args.cpu_time is not None and args.cpu_time <= 0):
+        raise BatchError("--wall-time and --cpu-time must be > 0")
+    limits = Limits(
+        wall=args.wall_time,
+        cpu=args.cpu_time if args.cpu_time is not None else args.wall_time,
+        memory=args.memory,
+        output=args.output_limit,
+        file_size=args.file_size,
+    )
+    map_file = getattr(args, "map_file", None)
+    if map_file:
+        try:
+            map_file = (Path(map_file).name, Path(map_file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise BatchError(f"--map-file {map_file}: {exc.strerror}") from None
+    options = RunOptions(
+        seed=args.seed,
+        max_examples=args.max_examples,
+        timeout=args.timeout,
+        select=tuple(args.select or ()),
+        profile=getattr(args, "profile", None),
+        maps=tuple(args.map or ()),
+        map_file=map_file or None,
+        limits=limits,
+    )
+    try:
+        points = load_points(args.points, checks_names) if args.points else Points()
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
+    return options, points
+
+
+def _settings(options: RunOptions) -> dict:
+    """What decided the grades: written into every student's JSON and onto the page."""
+    limits = options.limits
+    return {
+        "seed": options.seed,
+        "max_examples": options.max_examples,
+        "timeout_per_check": options.timeout,
+        "select": list(options.select),
+        "profile": options.profile,
+        "maps": list(options.maps),
+        "limits": (
+            f"wall {limits.wall:g} s, CPU {limits.cpu:g} s, memory {format_size(limits.memory)}, "
+            f"output {format_size(limits.output)}, files {format_size(limits.file_size)}"
+        ),
+    }
+
+
+def _progress(record: dict, done: int, total: int) -> None:
+    what = "graded" if record["outcome"] == "graded" else record["reason"]
+    print(f"[{done}/{total}] {record['student']}: {what}", file=sys.stderr, flush=True)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Grade the class in ``args.batch``; 0 when the results are written, 2 on a usage error."""
+    from .reports import expected_checks, grade, write_reports
+
+    try:
+        if args.target:
+            raise BatchError("give either a TARGET or --batch DIR, not both")
+        checks = expected_checks(tuple(args.select or ()), getattr(args, "profile", None))
+        if not checks:
+            raise BatchError(f"-k {' -k '.join(args.select or ())} selects no check (see --list)")
+        from .checks import CHECKS
+
+        options, points = _options(args, [check.name for check in CHECKS])
+        submissions = discover(args.batch, single=args.single)
+        print(
+            f"grading {len(submissions)} submission(s) from {args.batch} on {len(checks)} "
+            f"check(s), {'on ' + args.scheduler if args.scheduler else f'{args.jobs} at a time'}",
+            file=sys.stderr,
+        )
+        runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
+    except BatchError as exc:
+        print(f"refnet conformance: {exc}", file=sys.stderr)
+        return 2
+    grades = [grade(run, checks, points) for run in runs]
+    written = write_reports(grades, args.out, _settings(options))
+    width = max(len(entry["student"]) for entry in grades)
+    for entry in grades:
+        note = "" if entry["outcome"] == "graded" else f"  ({entry['reason']})"
+        print(f"{entry['student']:<{width}}  {entry['score']:>6} / {entry['max_score']}{note}")
+    print(f"\nwrote {written['csv']}, {written['html']} and one JSON per student in {args.out}")
+    return 0

@@ -1,0 +1,371 @@
+"""Grades from the runs of a batch, and the files a course needs.
+
+:func:`grade` turns one run (:func:`refnet.conformance.batch.run_submission`) into points
+per check; :func:`write_reports` writes, under one folder,
+
+* ``students/NAME.json``: the grade, the run (outcome, reason, output) and the runner's
+  whole report;
+* ``class.csv``: one row per student, the score and the points of every check;
+* ``index.html``: students x checks, each failure linked to its counterexample, warnings
+  marked (one file, no script, no external asset: it opens from disk);
+* ``gradescope/NAME.json``: Gradescope's autograder ``results.json`` for that student, and
+  ``results.json`` itself when the batch is one submission;
+* ``classroom/NAME.json``: the result format of GitHub Classroom's autograding reporter.
+
+A check earns its points when its status is ``pass`` or ``warn`` (the property holds; a
+pitfall was found), and nothing when it is ``fail``, ``error`` (the runner could not
+judge), ``skip`` (a name or method is missing) or when the run ended without a report.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["EARNS", "Points", "expected_checks", "grade", "load_points", "write_reports"]
+
+#: The statuses that earn a check's points.
+EARNS = ("pass", "warn")
+#: From worst to best: a check reported more than once (one name defined in several files)
+#: counts as its worst result.
+_ORDER = ("error", "fail", "skip", "warn", "pass")
+#: Keys of a run record that are timings: they differ between two runs of the same batch.
+TIMINGS = ("seconds", "cpu_seconds", "execution_time")
+_RUN_KEYS = ("exit_code", "output", "output_bytes", "seconds", "cpu_seconds")
+
+
+@dataclass(frozen=True)
+class Points:
+    """Points per check: the longest matching rule, else ``default``.
+
+    A rule's key is a check's full name (``numerical_gradient.closure``) or a prefix ending at
+    a dot (``numerical_gradient`` covers every ``numerical_gradient.*`` check).
+
+    >>> points = Points(default=1, rules={"numerical_gradient": 2, "numerical_gradient.closure": 5})
+    >>> points.of("softmax.batch"), points.of("numerical_gradient.vector"), points.of(
+    ...     "numerical_gradient.closure")
+    (1, 2, 5)
+    """
+
+    default: float = 1
+    rules: dict = field(default_factory=dict)
+
+    def of(self, name: str) -> float:
+        matching = [key for key in self.rules if _covers(key, name)]
+        return self.rules[max(matching, key=len)] if matching else self.default
+
+
+def _covers(key: str, name: str) -> bool:
+    return name == key or name.startswith(key + ".")
+
+
+def load_points(path, check_names) -> Points:
+    """Read a points file (TOML or JSON: ``default = N`` and a ``[checks]`` table)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--points {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            import tomllib
+
+            data = tomllib.loads(text)
+    except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise ValueError(f"--points {path}: not valid {kind}: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"default", "checks"}:
+        raise ValueError(f"--points {path}: expected only `default` and a `checks` table")
+    default = _number(data.get("default", 1), path, "default")
+    rules = data.get("checks", {})
+    if not isinstance(rules, dict):
+        raise ValueError(f"--points {path}: `checks` must be a table of name = points")
+    for key, value in rules.items():
+        _number(value, path, key)
+        if not any(_covers(key, name) for name in check_names):
+            raise ValueError(
+                f"--points {path}: {key!r} names no check (see `refnet conformance --list`)"
+            )
+    return Points(default, dict(rules))
+
+
+def _number(value, path, key) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"--points {path}: {key} = {value!r} is not a number of points")
+    if value < 0:
+        raise ValueError(f"--points {path}: {key} = {value!r} is negative")
+    return value
+
+
+def expected_checks(select=(), profile=None) -> list[dict]:
+    """The checks every submission is graded on: the runner's, as ``-k`` and the profile
+    select them (a check without a ``profiles`` tag belongs to every profile)."""
+    from .checks import CHECKS
+
+    chosen = []
+    for check in CHECKS:
+        if select and not any(check.name.startswith(prefix) for prefix in select):
+            continue
+        profiles = getattr(check, "profiles", None)
+        if profile and profiles and profile not in profiles:
+            continue
+        chosen.append({"name": check.name, "function": check.function})
+    return chosen
+
+
+# -- grading ------------------------------------------------------------------------------------
+
+
+def grade(run: dict, checks: list[dict], points: Points) -> dict:
+    """One student's grade: every expected check with its status and points."""
+    report = run.get("report")
+    results: dict[str, list[dict]] = {}
+    for result in (report or {}).get("checks", []):
+        results.setdefault(result["name"], []).append(result)
+    graded = []
+    for check in checks:
+        worth = points.of(check["name"])
+        found = results.get(check["name"])
+        if not found:
+            why = run["reason"] or "the runner did not report this check"
+            row = {"status": "not run", "reason": why, "counterexample": None, "warnings": []}
+        else:
+            worst = min(found, key=lambda r: _ORDER.index(r.get("status", "error")))
+            row = {
+                "status": worst.get("status", "error"),
+                "reason": worst.get("reason", ""),
+                "counterexample": worst.get("counterexample"),
+                "warnings": [w for r in found for w in r.get("warnings") or []],
+            }
+            if len(found) > 1:
+                files = ", ".join(str(r.get("file") or "?") for r in found)
+                row["reason"] = f"{row['reason']} (worst of {len(found)} definitions: {files})"
+        row["points"] = worth if row["status"] in EARNS else 0
+        graded.append(
+            {"name": check["name"], "function": check["function"], **row} | {"max_points": worth}
+        )
+    return {
+        "student": run["student"],
+        "submission": run["submission"],
+        "outcome": run["outcome"],
+        "reason": run["reason"],
+        "score": _tidy(sum(row["points"] for row in graded)),
+        "max_score": _tidy(sum(row["max_points"] for row in graded)),
+        "checks": graded,
+        "run": {key: run[key] for key in _RUN_KEYS if key in run},
+        "report": report,
+    }
+
+
+def _tidy(number):
+    return int(number) if float(number).is_integer() else round(number, 6)
+
+
+# -- the files ----------------------------------------------------------------------------------
+
+
+def write_reports(grades: list[dict], out, settings: dict) -> dict[str, Path]:
+    """Write every file of the batch under ``out``; return the main ones by kind."""
+    out = Path(out)
+    for folder in ("students", "gradescope", "classroom"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for entry in grades:
+        name = entry["student"]
+        _write_json(out / "students" / f"{name}.json", entry | {"settings": settings})
+        _write_json(out / "gradescope" / f"{name}.json", gradescope_results(entry))
+        _write_json(out / "classroom" / f"{name}.json", classroom_results(entry))
+    written = {"csv": out / "class.csv", "html": out / "index.html"}
+    _write_csv(written["csv"], grades)
+    written["html"].write_text(html_page(grades, settings), encoding="utf-8")
+    if len(grades) == 1:
+        written["gradescope"] = out / "results.json"
+        _write_json(written["gradescope"], gradescope_results(grades[0]))
+    return written
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_csv(path: Path, grades: list[dict]) -> None:
+    names = [row["name"] for row in grades[0]["checks"]] if grades else []
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        header = ["student", "score", "max_score", "percent", "outcome", "reason", "warnings"]
+        writer.writerow(header + names)
+        for entry in grades:
+            percent = 100 * entry["score"] / entry["max_score"] if entry["max_score"] else 0
+            warnings = sum(len(row["warnings"]) for row in entry["checks"])
+            writer.writerow(
+                [entry["student"], entry["score"], entry["max_score"], f"{percent:.1f}"]
+                + [entry["outcome"], entry["reason"], warnings]
+                + [_tidy(row["points"]) for row in entry["checks"]]
+            )
+
+
+def _verdict_text(row: dict) -> str:
+    """What a student reads about one check."""
+    status = row["status"]
+    lines = {
+        "pass": ["passed"],
+        "warn": ["passed, with a warning"],
+        "fail": [f"FAILED: {row['reason']}"],
+        "error": [f"the grader could not judge this check: {row['reason']}"],
+        "skip": [f"skipped: {row['reason']}"],
+    }.get(status, [f"not run: {row['reason']}"])
+    lines += [f"warning: {warning}" for warning in row["warnings"]]
+    if row.get("counterexample") and status in ("fail", "error"):
+        lines += ["", "smallest counterexample, to paste into Python:", "", row["counterexample"]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary_text(entry: dict) -> str:
+    text = f"refnet conformance: {entry['score']} / {entry['max_score']} points"
+    if entry["outcome"] != "graded":
+        text += f"\nNo check could run: {entry['reason']}"
+        output = entry["run"].get("output", "").strip()
+        if output:
+            text += "\n\nThe last lines your code printed:\n" + "\n".join(output.splitlines()[-15:])
+    return text + "\n"
+
+
+def gradescope_results(entry: dict) -> dict:
+    """Gradescope's autograder results.json: one test per check."""
+    return {
+        "score": entry["score"],
+        "execution_time": int(round(entry["run"].get("seconds", 0))),
+        "output": _summary_text(entry),
+        "output_format": "text",
+        "test_output_format": "text",
+        "tests": [
+            {
+                "name": row["name"],
+                "score": row["points"],
+                "max_score": row["max_points"],
+                "status": "passed" if row["status"] in EARNS else "failed",
+                "output": _verdict_text(row),
+                "tags": [row["function"]],
+            }
+            for row in entry["checks"]
+        ],
+    }
+
+
+def classroom_results(entry: dict) -> dict:
+    """The result format GitHub Classroom's autograding reporter reads (base64 of this JSON)."""
+    tests = [
+        {
+            "name": row["name"],
+            "status": "pass" if row["status"] in EARNS else "fail",
+            "score": row["points"],
+            "message": _verdict_text(row),
+            "test_code": f"refnet conformance -k {row['name']}",
+            "filename": "",
+            "line_no": 0,
+            "execution_time": "",
+        }
+        for row in entry["checks"]
+    ]
+    passed = all(test["status"] == "pass" for test in tests) and entry["outcome"] == "graded"
+    return {
+        "version": 1,
+        "status": "pass" if passed else "fail",
+        "max_score": entry["max_score"],
+        "tests": tests,
+    }
+
+
+# -- the class page -----------------------------------------------------------------------------
+
+_MARKS = {
+    "pass": ("pass", "\u2713"),
+    "warn": ("warn", "\u26a0"),
+    "fail": ("fail", "\u2717"),
+    "error": ("error", "!"),
+    "skip": ("skip", "\u2013"),
+}
+_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: center; }
+th.check { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
+td.student, td.reason { text-align: left; }
+td.pass { background: #e3f4e3; } td.warn { background: #fff3c4; }
+td.fail { background: #f9d6d5; } td.error { background: #f3c6f5; }
+td.skip, td.notrun { background: #eee; color: #777; }
+a { color: inherit; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
+section { border-top: 2px solid #ccc; margin-top: 1.5em; }
+.key span { margin-right: 1.2em; }
+"""
+
+
+def html_page(grades: list[dict], settings: dict) -> str:
+    """The class at a glance: one static page, students x checks."""
+    esc = html.escape
+    names = [row["name"] for row in grades[0]["checks"]] if grades else []
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>refnet conformance: class report</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>refnet conformance: class report</h1>",
+        f"<p>{esc(_settings_line(settings))}</p>",
+        '<p class="key"><span>\u2713 pass</span><span>\u26a0 pass with a warning</span>'
+        "<span>\u2717 fail (click for the counterexample)</span>"
+        "<span>! the grader could not judge</span><span>\u2013 skipped</span>"
+        "<span>\u00b7 not run</span></p>",
+        "<table><thead><tr><th>student</th><th>score</th>",
+    ]
+    out += [f'<th class="check">{esc(name)}</th>' for name in names]
+    out.append("<th>run</th></tr></thead><tbody>")
+    for i, entry in enumerate(grades):
+        out.append(
+            f'<tr><td class="student"><a href="#s{i}">{esc(entry["student"])}</a></td>'
+            f"<td>{entry['score']} / {entry['max_score']}</td>"
+        )
+        for j, row in enumerate(entry["checks"]):
+            css, mark = _MARKS.get(row["status"], ("notrun", "\u00b7"))
+            tip = esc(_verdict_text(row).splitlines()[0], quote=True)
+            if row["status"] in ("fail", "error", "warn"):
+                mark = f'<a href="#s{i}-{j}">{mark}</a>'
+            out.append(f'<td class="{css}" title="{tip}">{mark}</td>')
+        run = "graded" if entry["outcome"] == "graded" else entry["reason"]
+        out.append(f'<td class="reason">{esc(run)}</td></tr>')
+    out.append("</tbody></table>")
+    for i, entry in enumerate(grades):
+        out += _student_section(i, entry)
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _student_section(i: int, entry: dict) -> list[str]:
+    esc = html.escape
+    out = [
+        f'<section id="s{i}"><h2>{esc(entry["student"])}: {entry["score"]} / '
+        f"{entry['max_score']}</h2>",
+        f"<p>{esc(entry['submission'])}</p>",
+    ]
+    if entry["outcome"] != "graded":
+        out.append(f"<p><strong>No report: {esc(entry['reason'])}</strong></p>")
+        output = entry["run"].get("output", "")
+        if output.strip():
+            tail = "\n".join(output.strip().splitlines()[-20:])
+            out.append(f"<p>The last lines it printed:</p><pre>{esc(tail)}</pre>")
+    for j, row in enumerate(entry["checks"]):
+        if row["status"] not in ("fail", "error", "warn"):
+            continue
+        out.append(f'<div id="s{i}-{j}"><h3>{esc(row["name"])}: {esc(row["status"])}</h3>')
+        out.append(f"<pre>{esc(_verdict_text(row))}</pre></div>")
+    out.append("</section>")
+    return out
+
+
+def _settings_line(settings: dict) -> str:
+    parts = [f"{key}: {value}" for key, value in settings.items() if value not in (None, "", [])]
+    return "; ".join(parts)

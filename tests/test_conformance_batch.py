@@ -1,0 +1,614 @@
+"""Grading a class: refnet.conformance.batch (runs), reports (grades, files) and batch_cli.
+
+Fast tests first: sizes, points files, discovery, the classification of a run's end, the
+grade of a report, the files, and the limits themselves on small Python children (no JAX).
+Then the fixture class (tests/fixtures/class, 15 submissions written for this suite) graded
+in one batch, whose expected grades come from what each submission is, reasoned below,
+never from running it; then the same submissions run again here and on a Dask cluster,
+which must give the same JSON apart from timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from refnet.conformance import batch, reports
+from refnet.conformance.batch import (
+    BatchError,
+    Limits,
+    RunOptions,
+    Submission,
+    classify,
+    discover,
+    format_size,
+    limited,
+    parse_size,
+    watch,
+)
+from refnet.conformance.cli import add_arguments, main
+from refnet.conformance.reports import Points, grade, load_points, write_reports
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASS = ROOT / "tests" / "fixtures" / "class"
+CHECK_NAMES = [
+    "softmax.batch",
+    "cross_entropy_error.one_sample",
+    "numerical_gradient.vector",
+    "numerical_gradient.closure",
+    "numerical_gradient.integer_x",
+    "TwoLayerNet.numerical_gradient",
+]
+
+
+# -- sizes and points ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, size",
+    [("1GiB", 2**30), ("1g", 2**30), ("512MiB", 2**29), ("1.5K", 1536), ("4096", 4096)],
+)
+def test_parse_size(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "GiB", "1 TB", "-1M", "ten"])
+def test_parse_size_rejects(text):
+    with pytest.raises(ValueError, match="is not a size"):
+        parse_size(text)
+
+
+def test_format_size():
+    assert [format_size(n) for n in (2**30, 3 * 2**20, 2**10, 1500)] == [
+        "1 GiB",
+        "3 MiB",
+        "1 KiB",
+        "1500 bytes",
+    ]
+
+
+def test_points_longest_rule_wins():
+    points = Points(default=1, rules={"numerical_gradient": 2, "numerical_gradient.closure": 0})
+    assert points.of("numerical_gradient.vector") == 2
+    assert points.of("numerical_gradient.closure") == 0
+    assert points.of("numerical_diff.central") == 1  # a prefix must end at a dot
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_load_points(tmp_path, suffix):
+    path = tmp_path / f"points{suffix}"
+    if suffix == ".toml":
+        path.write_text('default = 2\n[checks]\nsoftmax = 3\n"TwoLayerNet.gradient" = 0\n')
+    else:
+        path.write_text('{"default": 2, "checks": {"softmax": 3, "TwoLayerNet.gradient": 0}}')
+    points = load_points(path, ["softmax.batch", "TwoLayerNet.gradient", "sigmoid.values"])
+    assert (points.of("softmax.batch"), points.of("TwoLayerNet.gradient")) == (3, 0)
+    assert points.of("sigmoid.values") == 2
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[checks]\nsoftmx = 1\n", "'softmx' names no check"),
+        ("[checks]\nsoftmax = -1\n", "is negative"),
+        ('[checks]\nsoftmax = "2"\n', "is not a number"),
+        ("default = true\n", "is not a number"),
+        ("bonus = 1\n", "only `default` and a `checks` table"),
+        ("[checks\n", "not valid TOML"),
+    ],
+)
+def test_load_points_rejects(tmp_path, text, message):
+    path = tmp_path / "points.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as caught:
+        load_points(path, ["softmax.batch"])
+    assert str(path) in str(caught.value)
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+
+def test_discover_one_submission_per_file_and_folder(tmp_path):
+    (tmp_path / "alice.py").write_text("x = 1\n")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "ch4.py").write_text("y = 2\n")
+    (tmp_path / "bob" / "__pycache__").mkdir()
+    (tmp_path / "bob" / "__pycache__" / "ch4.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "common").mkdir()
+    (tmp_path / "carol" / "common" / "functions.py").write_text("")
+    (tmp_path / "carol" / "ch04.py").write_text("")
+    (tmp_path / "carol" / "train.py").write_text("")
+    (tmp_path / "roster.csv").write_text("alice,bob\n")
+    (tmp_path / ".hidden.py").write_text("")
+    (tmp_path / "_template.py").write_text("")
+    (tmp_path / "linked.py").symlink_to(tmp_path / "alice.py")
+    found = {s.student: s for s in discover(tmp_path)}
+    assert sorted(found) == ["alice", "bob", "carol"]
+    assert found["alice"].target == "alice.py"
+    assert found["bob"].target == "bob/ch4.py"  # the folder's only top-level script
+    assert found["carol"].target == "carol"  # several: the runner discovers the layout
+    assert [name for name, _ in found["bob"].files] == ["bob/ch4.py"]  # no __pycache__
+    assert found["alice"].files == (("alice.py", b"x = 1\n"),)
+
+
+def test_discover_never_follows_symlinks(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the grader's own file")
+    (tmp_path / "class" / "eve").mkdir(parents=True)
+    (tmp_path / "class" / "eve" / "ch4.py").write_text("")
+    (tmp_path / "class" / "eve" / "steal.txt").symlink_to(secret)
+    (eve,) = discover(tmp_path / "class")
+    assert [name for name, _ in eve.files] == ["eve/ch4.py"]
+
+
+def test_discover_single_and_errors(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "chapter4.py").write_text("")
+    # What a zip made on macOS adds: an AppleDouble file beside each file, and __MACOSX/.
+    (tmp_path / "sub" / "._chapter4.py").write_bytes(b"\0\5\26\7")
+    (tmp_path / "sub" / "__MACOSX").mkdir()
+    (tmp_path / "sub" / "__MACOSX" / "._chapter4.py").write_bytes(b"\0\5\26\7")
+    (single,) = discover(tmp_path / "sub", single=True)
+    assert (single.student, single.target) == ("sub", "sub/chapter4.py")
+    assert [name for name, _ in single.files] == ["sub/chapter4.py"]
+    (tmp_path / "sub.py").write_text("")  # sub/ and sub.py: the same student
+    with pytest.raises(BatchError, match="both named 'sub'"):
+        discover(tmp_path)
+    with pytest.raises(BatchError, match="not a directory"):
+        discover(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BatchError, match="no submissions"):
+        discover(tmp_path / "empty")
+
+
+def test_a_folder_without_python_is_not_run(tmp_path):
+    (tmp_path / "dora").mkdir()
+    (tmp_path / "dora" / "answers.txt").write_text("I did it on paper")
+    (dora,) = discover(tmp_path)
+    record = batch.run_submission(dora, RunOptions())
+    assert (record["outcome"], record["reason"]) == ("not-run", "no Python file in the submission")
+
+
+# -- how a run ended ----------------------------------------------------------------------------
+
+LIMITS = Limits(wall=30, cpu=20, memory=2**30, output=2**20, file_size=2**26)
+
+
+def _watched(exit_code, stopped=None, output="", cpu=1.0):
+    return {"exit_code": exit_code, "stopped": stopped, "output": output, "cpu_seconds": cpu}
+
+
+@pytest.mark.parametrize(
+    "watched, report, outcome, reason",
+    [
+        (_watched(1), {"checks": []}, "graded", ""),
+        (_watched(-9, "wall"), None, "timeout", "timed out after 30 s"),
+        (_watched(-9, "output"), None, "output", "output capped at 1 MiB"),
+        (_watched(-24, cpu=20.3), None, "cpu", "CPU time limit 20 s exceeded"),
+        (_watched(-9, cpu=21.9), None, "cpu", "CPU time limit 20 s exceeded"),
+        (_watched(2, output="MemoryError: Unable to"), None, "memory", "memory limit 1 GiB"),
+        (_watched(-25), None, "file-size", "file size limit 64 MiB exceeded"),
+        (
+            _watched(2, output="Traceback\nrefnet conformance: importing a.py failed: X\n"),
+            None,
+            "not-loaded",
+            "importing a.py failed: X",
+        ),
+        (_watched(-11, output="boom\n"), None, "crashed", "killed by SIGSEGV: boom"),
+        (_watched(0, output="bye\n"), None, "crashed", "exited with code 0 without a report"),
+    ],
+)
+def test_classify(watched, report, outcome, reason):
+    got = classify(watched, report, LIMITS)
+    assert got[0] == outcome and got[1].startswith(reason), got
+
+
+# -- the limits, on small children (plain Python, no JAX) ---------------------------------------
+
+
+def _run(code: str, tmp_path, limits: Limits) -> dict:
+    argv = limited([sys.executable, "-c", code], limits)
+    return watch(argv, tmp_path, {"PATH": os.environ.get("PATH", "")}, limits)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_wall_time_kills_the_whole_process_group(tmp_path):
+    # The child forks a grandchild that sleeps holding the pipe, then sleeps itself.
+    code = (
+        "import os, sys, time\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n    time.sleep(300); os._exit(0)\n"
+        "print(pid, flush=True); time.sleep(300)\n"
+    )
+    start = time.monotonic()
+    watched = _run(code, tmp_path, Limits(wall=2, cpu=10))
+    assert watched["stopped"] == "wall" and watched["exit_code"] == -9
+    assert time.monotonic() - start < 20  # not the 300 s the children asked for
+    grandchild = int(watched["output"].split()[0])
+    assert not _alive(grandchild)
+
+
+def test_a_forked_child_does_not_hold_the_grader(tmp_path):
+    # The child exits at once; its grandchild keeps the pipe open for 300 s.
+    code = "import os, time\nif os.fork() == 0:\n    time.sleep(300); os._exit(0)\nprint('done')\n"
+    start = time.monotonic()
+    watched = _run(code, tmp_path, Limits(wall=60, cpu=10))
+    assert (watched["stopped"], watched["exit_code"], watched["output"]) == (None, 0, "done\n")
+    assert time.monotonic() - start < 20
+
+
+def test_output_is_capped_in_memory(tmp_path):
+    code = "import sys\nwhile True:\n    sys.stdout.write('x' * 4096)\n"
+    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, output=100_000))
+    assert watched["stopped"] == "output"
+    assert len(watched["output"]) == 100_000 < watched["output_bytes"]
+
+
+def test_memory_limit(tmp_path):
+    code = "blocks = []\nwhile True:\n    blocks.append(b'x' * 2**24)\n"
+    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, memory=256 * 2**20))
+    assert watched["exit_code"] == 1 and "MemoryError" in watched["output"]
+    assert classify(watched, None, Limits(memory=256 * 2**20))[1] == "memory limit 256 MiB exceeded"
+
+
+def test_cpu_limit(tmp_path):
+    watched = _run("while True:\n    pass\n", tmp_path, Limits(wall=60, cpu=1))
+    assert watched["exit_code"] in (-24, -9) and watched["cpu_seconds"] >= 0.9
+    assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
+
+
+def test_file_size_limit(tmp_path):
+    code = (
+        "try:\n    open('big.bin', 'wb').write(bytes(2**21))\n"
+        "except OSError as exc:\n    print(exc.errno)\n"
+    )
+    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, file_size=2**20))
+    assert watched["output"].strip() == "27"  # EFBIG: Python ignores SIGXFSZ
+    assert (tmp_path / "big.bin").stat().st_size == 2**20
+
+
+# -- grades and files ---------------------------------------------------------------------------
+
+CHECKS = [{"name": n, "function": n.split(".")[0]} for n in ("a.x", "a.y", "b.z", "b.w", "c.v")]
+
+
+def _run_record(report, outcome="graded", reason=""):
+    return {
+        "student": "s",
+        "submission": "/class/s.py",
+        "outcome": outcome,
+        "reason": reason,
+        "exit_code": 1,
+        "report": report,
+        "output": "",
+        "output_bytes": 0,
+        "seconds": 1.0,
+        "cpu_seconds": 1.0,
+    }
+
+
+def test_grade_counts_pass_and_warn():
+    report = {
+        "checks": [
+            {"name": "a.x", "status": "pass"},
+            {"name": "a.y", "status": "warn", "warnings": ["x left perturbed"]},
+            {"name": "b.z", "status": "fail", "reason": "wrong", "counterexample": "f()"},
+            {"name": "b.w", "status": "error", "reason": "runner bug"},
+            # c.v is missing from the report
+        ]
+    }
+    entry = grade(_run_record(report), CHECKS, Points(rules={"a": 2}))
+    got = {
+        row["name"]: (row["status"], row["points"], row["max_points"]) for row in entry["checks"]
+    }
+    assert got == {
+        "a.x": ("pass", 2, 2),
+        "a.y": ("warn", 2, 2),
+        "b.z": ("fail", 0, 1),
+        "b.w": ("error", 0, 1),
+        "c.v": ("not run", 0, 1),
+    }
+    assert (entry["score"], entry["max_score"]) == (4, 7)
+    assert entry["checks"][1]["warnings"] == ["x left perturbed"]
+
+
+def test_a_check_reported_twice_counts_as_its_worst():
+    report = {
+        "checks": [
+            {"name": "a.x", "status": "pass", "file": "common/gradient.py"},
+            {"name": "a.x", "status": "fail", "file": "ch04/gradient_2d.py", "reason": "1-D only"},
+        ]
+    }
+    (row, *_) = grade(_run_record(report), CHECKS, Points())["checks"]
+    assert (row["status"], row["points"]) == ("fail", 0)
+    assert "common/gradient.py" in row["reason"] and "ch04/gradient_2d.py" in row["reason"]
+
+
+def test_no_report_gives_zero_with_the_reason():
+    entry = grade(_run_record(None, "timeout", "timed out after 60 s"), CHECKS, Points())
+    assert entry["score"] == 0 and entry["max_score"] == 5
+    assert {row["reason"] for row in entry["checks"]} == {"timed out after 60 s"}
+
+
+def test_reports_follow_gradescope_and_escape_html(tmp_path):
+    hostile = "<script>alert(1)</script>"
+    report = {
+        "checks": [
+            {"name": "a.x", "status": "pass"},
+            {"name": "a.y", "status": "fail", "reason": hostile, "counterexample": "x = 1"},
+            {"name": "b.z", "status": "warn", "warnings": ["a pitfall"]},
+        ]
+    }
+    entries = [grade(_run_record(report), CHECKS, Points(rules={"a.y": 3}))]
+    written = write_reports(entries, tmp_path, {"seed": 0})
+    results = json.loads(written["gradescope"].read_text())  # one student: results.json
+    assert results == json.loads((tmp_path / "gradescope" / "s.json").read_text())
+    assert results["score"] == sum(t["score"] for t in results["tests"]) == 2
+    tests = {t["name"]: t for t in results["tests"]}
+    assert set(tests["a.x"]) == {"name", "score", "max_score", "status", "output", "tags"}
+    assert (tests["a.y"]["status"], tests["a.y"]["max_score"]) == ("failed", 3)
+    assert "x = 1" in tests["a.y"]["output"]  # the counterexample
+    assert tests["b.z"]["status"] == "passed" and "a pitfall" in tests["b.z"]["output"]
+    classroom = json.loads((tmp_path / "classroom" / "s.json").read_text())
+    assert classroom["max_score"] == 7 and classroom["status"] == "fail"
+    page = written["html"].read_text()
+    assert hostile not in page and "&lt;script&gt;" in page
+    assert "http" not in page and "src=" not in page and "<script" not in page
+    for anchor in _links(page):
+        assert f'id="{anchor}"' in page
+
+
+def _links(page: str) -> list[str]:
+    return [part.split('"', 1)[0] for part in page.split('href="#')[1:]]
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser
+
+
+def runner_has_profiles() -> bool:
+    """Whether the runner has --profile (the book and strict contracts, issue 12)."""
+    return "--profile" in _parser().format_help()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["refnet", "--batch", "."], "either a TARGET or --batch"),
+        (["--batch", ".", "-k", "no_such_check"], "selects no check"),
+        (["--batch", ".", "--jobs", "0"], "--jobs must be >= 1"),
+        (["--batch", "does/not/exist"], "not a directory"),
+    ],
+)
+def test_batch_usage_errors_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_scheduler_without_dask_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    submission = Submission("s", "/class/s.py", "s.py", (("s.py", b""),))
+    with pytest.raises(BatchError, match=r"refnet\[cluster\]"):
+        batch.run_all([submission], RunOptions(), scheduler="tcp://127.0.0.1:1")
+
+
+def test_a_submission_too_large_is_not_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "MAX_SUBMISSION_BYTES", 10)
+    (tmp_path / "zoe.py").write_text("x = 'more than ten bytes'\n")
+    (zoe,) = discover(tmp_path)
+    assert zoe.files == () and zoe.problem.startswith("the submission is larger than")
+    assert batch.run_submission(zoe, RunOptions())["outcome"] == "not-run"
+
+
+# -- the fixture class --------------------------------------------------------------------------
+#
+# Six checks, 10 examples each, one point each except TwoLayerNet.numerical_gradient (2): 7
+# points.  The class is graded under the strict contract (refnet's guarantees: the runner
+# before profiles existed had only that one), where the integer-x pitfall and a cross-entropy
+# without delta fail.  Each entry: score, the outcomes accepted, and the checks that do not
+# pass with their status (every other check passes).  Why each:
+EXPECTED = {
+    # Guards every pitfall: per-row max, delta, float check, try/finally.
+    "ada_faithful": (7, {"graded"}, {}),
+    # Perturbs a copy: f(copy) is right for an f that uses its argument, but a closure
+    # never sees the perturbation (gradient 0), and the network's gradient is all closures.
+    "ben_copy_perturb": (
+        4,
+        {"graded"},
+        {"numerical_gradient.closure": "fail", "TwoLayerNet.numerical_gradient": "fail"},
+    ),
+    # No + b2: the loss ignores b2, so d loss / d b2 is 0 where the true one is not.
+    "cara_no_b2": (5, {"graded"}, {"TwoLayerNet.numerical_gradient": "fail"}),
+    # Returns after the first element: wrong for the vectors of 2 to 5 elements the checks
+    # draw, and for b2 (at least 2 classes) in the network.
+    "dan_early_return": (
+        3,
+        {"graded"},
+        {
+            "numerical_gradient.vector": "fail",
+            "numerical_gradient.closure": "fail",
+            "TwoLayerNet.numerical_gradient": "fail",
+        },
+    ),
+    # Normalises over the whole batch: wrong for any batch of 2 or more rows, and so is the
+    # network's loss built on it.
+    "eve_batch_softmax": (
+        4,
+        {"graded"},
+        {"softmax.batch": "fail", "TwoLayerNet.numerical_gradient": "fail"},
+    ),
+    # No delta: the loss is off by about 1e-7 / y, far above rounding; no TwoLayerNet at all.
+    "finn_no_delta": (
+        4,
+        {"graded"},
+        {"cross_entropy_error.one_sample": "fail", "TwoLayerNet.numerical_gradient": "skip"},
+    ),
+    # The book's loop on an integer x truncates x[idx] + h: a wrong gradient.
+    "gina_integer_x": (6, {"graded"}, {"numerical_gradient.integer_x": "fail"}),
+    # Every function raises NotImplementedError: every check fails with that exception.
+    "hugo_stubs": (0, {"graded"}, dict.fromkeys(CHECK_NAMES, "fail")),
+    # Training at import, then an endless loop at import: both burn CPU until the CPU
+    # limit (15 s) stops them (the runner may stop an import first and report it).
+    "ivy_trains_at_import": (0, {"cpu", "not-loaded"}, dict.fromkeys(CHECK_NAMES, "not run")),
+    "jack_endless_loop": (0, {"cpu", "not-loaded"}, dict.fromkeys(CHECK_NAMES, "not run")),
+    # 128 MiB a step at import: MemoryError at the 1 GiB limit.
+    "kim_memory_hog": (0, {"memory"}, dict.fromkeys(CHECK_NAMES, "not run")),
+    # 10 MB to stderr at import: stopped at the 1 MiB output cap.
+    "leo_prints_10mb": (0, {"output"}, dict.fromkeys(CHECK_NAMES, "not run")),
+    # Right code; the files it writes go to its temporary copy.
+    "mia_writes_files": (7, {"graded"}, {}),
+    # Right code; its forked helper is killed with the process group.
+    "nora_forks": (7, {"graded"}, {}),
+    # Right code in a folder: chapter4.py imports its own package mylib/.
+    "olga": (7, {"graded"}, {}),
+}
+POINTS = '[checks]\n"TwoLayerNet.numerical_gradient" = 2\n'
+SETTINGS = {"max_examples": 10, "timeout": 60.0, "cpu": 15.0, "wall": 120.0, "memory": 2**30}
+
+
+def _class_argv():
+    argv = ["--max-examples", "10", "--timeout", "60", "--cpu-time", "15", "--wall-time", "120"]
+    argv += ["--memory", "1GiB", "--jobs", "2"]
+    for name in CHECK_NAMES:
+        argv += ["-k", name]
+    if runner_has_profiles():
+        argv += ["--profile", "strict"]
+    return argv
+
+
+def _tree(root: Path) -> dict:
+    return {str(p): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grades")
+    points = out / "points.toml"
+    points.write_text(POINTS)
+    fixtures_before = _tree(CLASS.parent)
+    code = main(
+        ["--batch", str(CLASS), "--out", str(out / "class"), "--points", str(points)]
+        + _class_argv()
+    )
+    students = {
+        path.stem: json.loads(path.read_text())
+        for path in (out / "class" / "students").glob("*.json")
+    }
+    return {"code": code, "out": out / "class", "students": students, "before": fixtures_before}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_fixture_class_grades(graded_class, student):
+    score, outcomes, not_passing = EXPECTED[student]
+    entry = graded_class["students"][student]
+    assert entry["outcome"] in outcomes, entry["reason"]
+    statuses = {row["name"]: row["status"] for row in entry["checks"]}
+    assert list(statuses) == CHECK_NAMES
+    assert {name: s for name, s in statuses.items() if s != "pass"} == not_passing
+    assert (entry["score"], entry["max_score"]) == (score, 7)
+
+
+@pytest.mark.slow
+def test_fixture_class_left_the_grader_alone(graded_class):
+    assert graded_class["code"] == 0
+    assert sorted(graded_class["students"]) == sorted(EXPECTED)
+    # Nothing written next to the submissions (mia writes beside and above her file).
+    assert _tree(CLASS.parent) == graded_class["before"]
+    mia = graded_class["students"]["mia_writes_files"]["run"]["output"]
+    assert "could not save weights.bin: [Errno 27] File too large" in mia
+    # Nora's helper was killed with her process group.
+    nora = graded_class["students"]["nora_forks"]["run"]["output"]
+    helper = int(nora.split("nora: helper process ", 1)[1].split()[0])
+    assert not _alive(helper)
+    # Leo printed 10 MB: the grader read at most the 1 MiB cap and kept less.
+    leo = graded_class["students"]["leo_prints_10mb"]["run"]
+    assert leo["output_bytes"] > 2**20 and len(leo["output"]) <= batch.OUTPUT_KEPT
+
+
+@pytest.mark.slow
+def test_fixture_class_files(graded_class):
+    out = graded_class["out"]
+    rows = (out / "class.csv").read_text().splitlines()
+    assert rows[0].split(",")[7:] == CHECK_NAMES and len(rows) == 1 + len(EXPECTED)
+    assert rows[1].startswith("ada_faithful,7,7,100.0,graded,")
+    page = (out / "index.html").read_text()
+    for anchor in _links(page):
+        assert f'id="{anchor}"' in page
+    assert "http" not in page and "<script" not in page
+    assert not (out / "results.json").exists()  # only for a batch of one
+    for student, (score, _, _) in EXPECTED.items():
+        results = json.loads((out / "gradescope" / f"{student}.json").read_text())
+        assert results["score"] == score == sum(t["score"] for t in results["tests"])
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in reports.TIMINGS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def _regrade(scheduler=None, jobs=2):
+    """Dan and Hugo again, with the class's settings: through the Python API this time."""
+    profile = "strict" if runner_has_profiles() else None
+    options = RunOptions(
+        seed=0,
+        max_examples=10,
+        timeout=60.0,
+        select=tuple(CHECK_NAMES),
+        profile=profile,
+        limits=Limits(wall=120.0, cpu=15.0, memory=2**30),
+    )
+    chosen = [s for s in discover(CLASS) if s.student in ("dan_early_return", "hugo_stubs")]
+    runs = batch.run_all(chosen, options, jobs=jobs, scheduler=scheduler)
+    checks = reports.expected_checks(tuple(CHECK_NAMES), profile)
+    points = Points(rules={"TwoLayerNet.numerical_gradient": 2})
+    return {run["student"]: _without_timings(grade(run, checks, points)) for run in runs}
+
+
+def _as_written(graded_class, student):
+    entry = dict(graded_class["students"][student])
+    entry.pop("settings")
+    return _without_timings(entry)
+
+
+@pytest.mark.slow
+def test_same_seed_same_json(graded_class):
+    again = _regrade(jobs=1)
+    for student, entry in again.items():
+        assert entry == _as_written(graded_class, student)
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_json(graded_class):
+    distributed = pytest.importorskip(
+        "dask.distributed",
+        reason="the cluster extra is not installed: pip install 'refnet[cluster]'",
+    )
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_cluster = _regrade(scheduler=cluster.scheduler_address)
+    for student, entry in on_cluster.items():
+        assert entry == _as_written(graded_class, student)
