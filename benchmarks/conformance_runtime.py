@@ -17,8 +17,8 @@ import time
 
 TARGETS = {
     "refnet": "refnet",
-    "defective fixture": "tests/conformance_fixtures/defective.py",
-    "book's code": "tests/conformance_fixtures/book_chapter4.py",
+    "defective fixture": "tests/fixtures/defective.py",
+    "book's code": "tests/fixtures/book_chapter4.py",
 }
 
 
