@@ -103,6 +103,9 @@ API = (
             "gradient": ("backprop", "backward", "gradient_backprop", "analytic_gradient"),
             "accuracy": ("acc", "score"),
             "loss": ("compute_loss", "loss_fn"),
+            "input_size": ("n_in", "n_input", "n_inputs", "input_dim", "in_features", "d_in"),
+            "hidden_size": ("n_hidden", "hidden", "hidden_dim", "hidden_units", "n_units"),
+            "output_size": ("n_out", "n_output", "n_outputs", "output_dim", "n_classes"),
         },
     ),
 )

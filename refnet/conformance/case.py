@@ -428,8 +428,10 @@ def member_hint(name: str, member: str, available) -> str:
     """``--map NAME.MEMBER=SPELLING``, with a guess among ``available`` where one fits."""
     from .api import api_name
 
-    synonyms = api_name(name).synonyms.get(member, ())
-    available = list(available)
+    api = api_name(name)
+    synonyms = api.synonyms.get(member, ())
+    # A member the checks use under its own name is no rename of another one.
+    available = [a for a in available if a not in api.members]
     guess = [s for s in synonyms if s in available]
     guess = guess or [a for a in available if member.lower() in a.lower()]
     guess = guess or difflib.get_close_matches(member, available, 1, 0.6)

@@ -87,6 +87,7 @@ __all__ = [
     "gradient_of_float32_x",
     "gradient_of_integer_x",
     "gradient_restores_x_when_f_raises",
+    "contract_table",
     "listing",
     "model_loss_gradient",
     "returned_value_forms",
@@ -240,7 +241,7 @@ CHECKS = (
        "an integer x gets a TypeError or ValueError, or the correct gradient; never a "
        "truncated one like [25000, 35000]",
        gradient_of_integer_x, ("numerical_gradient",),
-       book="an integer x gets an error, the correct gradient, or a warning",
+       book="an integer x gets a TypeError or ValueError, or the correct gradient",
        pitfall=INTEGER_TRUNCATED),
     _c("numerical_gradient.float32_x",
        "a float32 x gets a TypeError or ValueError, a warning, or a gradient within float64's "
@@ -267,7 +268,9 @@ CHECKS = (
        "numerical_gradient(lambda w: net.loss(x, t), net.W) matches jax.grad and leaves "
        "net.W unchanged",
        simple_net_gradient, ("simpleNet", "numerical_gradient"),
-       precondition=has_method("simpleNet", "loss")),
+       precondition=has_method("simpleNet", "loss"),
+       book="numerical_gradient(lambda w: net.loss(x, t), net.W) matches jax.grad of the loss "
+       "with or without delta, and leaves net.W unchanged"),
     _c("TwoLayerNet.loss",
        "net.loss(x, t) with one-hot t is the mean cross-entropy of the network, as JAX "
        "computes it",
@@ -277,7 +280,9 @@ CHECKS = (
        "net.numerical_gradient(x, t) matches jax.grad for W1, b1, W2, b2 and leaves params "
        "unchanged",
        two_layer_numerical_gradient, ("TwoLayerNet",),
-       precondition=has_method("TwoLayerNet", "numerical_gradient")),
+       precondition=has_method("TwoLayerNet", "numerical_gradient"),
+       book="net.numerical_gradient(x, t) matches jax.grad of the loss with or without delta "
+       "for W1, b1, W2, b2 and leaves params unchanged"),
     _c("TwoLayerNet.accuracy",
        "net.accuracy(x, t) with one-hot t is the fraction of samples whose argmax is right",
        two_layer_accuracy, ("TwoLayerNet",), precondition=has_method("TwoLayerNet", "accuracy")),
@@ -304,3 +309,29 @@ def listing(checks=CHECKS, profile: str | None = None) -> str:
         statement = check.statement_for(profile) if profile else check.statement
         out.append(f"{check.name} [{', '.join(check.profiles)}]\n    {statement}\n")
     return "".join(out)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*")
+
+
+def contract_table(checks=CHECKS) -> str:
+    """The two contracts side by side, one row per check (docs/reference/conformance.md)."""
+    out = ["| check | `--profile book` | `--profile strict` |", "|---|---|---|"]
+    for check in checks:
+        book = check.statement_for("book")
+        strict = check.statement_for("strict")
+        if book is None:
+            book_cell = "not checked (the book's convention differs)"
+        elif check.pitfall:
+            book_cell = f"{_cell(book)}. **Warning**, not a failure: {_cell(check.pitfall)}"
+        else:
+            book_cell = _cell(book)
+        if strict is None:
+            strict_cell = "not checked"
+        elif strict == book and not check.pitfall:
+            strict_cell = "the same"
+        else:
+            strict_cell = _cell(strict)
+        out.append(f"| `{check.name}` | {book_cell} | {strict_cell} |")
+    return "\n".join(out) + "\n"

@@ -256,12 +256,15 @@ def accepts_keywords(target):
         return None  # a built-in: try the call
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return None
-    for member in ("lr", "step_num"):
-        spelling = target.member("gradient_descent", member)
-        if spelling not in parameters:
-            reason = f"gradient_descent has no keyword argument {spelling!r}"
-            return reason, member_hint("gradient_descent", member, list(parameters)[2:])
-    return None
+    missing = [
+        m for m in ("lr", "step_num") if target.member("gradient_descent", m) not in parameters
+    ]
+    if not missing:
+        return None
+    spellings = " or ".join(repr(target.member("gradient_descent", m)) for m in missing)
+    others = list(parameters)[2:]
+    hints = [member_hint("gradient_descent", m, others) for m in missing]
+    return f"gradient_descent has no keyword argument {spellings}", " ".join(hints)
 
 
 def descent_matches_jax(case, data, *, objective=None, max_dims=1):

@@ -57,6 +57,8 @@ def has_method(name: str, method: str):
     """Precondition: the class ``name`` has ``method`` (as the target spells it)."""
 
     def precondition(target):
+        if name == "TwoLayerNet" and constructible(target):
+            return constructible(target)
         cls = target.found[name].obj
         spelling = target.member(name, method)
         if callable(getattr(cls, spelling, None)):
@@ -83,7 +85,7 @@ def constructible(target):
             signature.bind(1, 1, 1)
     except TypeError as exc:
         names = [p for p in signature.parameters if p != "self"]
-        hint = member_hint("TwoLayerNet", "hidden_size", names)
+        hint = " ".join(member_hint("TwoLayerNet", key, names) for key in keys)
         return f"TwoLayerNet{signature} cannot be called as TwoLayerNet(2, 3, 4): {exc}", hint
     return None
 

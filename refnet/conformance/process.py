@@ -28,8 +28,9 @@ from .target import script_problem
 
 __all__ = ["GRACE", "Outcome", "run_in_child", "terminal_progress"]
 
-#: Seconds the parent waits past a time limit for the child's own alarm to act.
-GRACE = 10.0
+#: Seconds the parent waits past a time limit for the child's own alarm to act: the limit
+#: itself, between 2 and 10 s.
+GRACE = (2.0, 10.0)
 #: Characters of the child's stderr kept for a diagnosis.
 STDERR_KEPT = 4000
 
@@ -68,8 +69,12 @@ class _Child:
         )
         self.events: queue.Queue = queue.Queue()
         self.stderr: deque = deque(maxlen=64)
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._drain, daemon=True).start()
+        self.threads = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._drain, daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
         self.process.stdin.write(json.dumps(config).encode())
         self.process.stdin.close()
 
@@ -94,6 +99,15 @@ class _Child:
         except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
+
+    def close(self):
+        """Stop the child if it still runs, and close its pipes."""
+        if self.process.poll() is None:
+            self.kill()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.process.stdout.close()
+        self.process.stderr.close()
 
 
 def _stopped(unit, reason: str, seconds: float, target: dict) -> dict:
@@ -131,7 +145,8 @@ class _Supervisor:
         self.restarts = 0
 
     def limit(self) -> float | None:
-        return self.timeout + GRACE if self.timeout else None
+        low, high = GRACE
+        return self.timeout + min(max(self.timeout, low), high) if self.timeout else None
 
     def run(self) -> Outcome:
         while True:
@@ -176,8 +191,7 @@ class _Supervisor:
                 elif kind == "error":
                     return Outcome(error=event["message"])
         finally:
-            if child.process.poll() is None:
-                child.kill()
+            child.close()
 
     def _hung(self, phase, current, seconds) -> None:
         if phase == "importing":
