@@ -11,6 +11,7 @@ command line have their own files (tests/test_conformance_*.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -35,10 +36,9 @@ from refnet.conformance.tolerances import same_formula_bound
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = "tests/fixtures"
 HOW_TO = ROOT / "docs" / "how-to" / "conformance.md"
-#: Examples per check in the runs below: small, to keep the suite fast; the defective run
-#: uses the command's default, because the how-to page shows its report.
+#: Examples per check in the runs below: small, to keep the suite fast (the defective run
+#: uses the command's default, because the how-to page shows its report).
 SMALL = 5
-DEFAULT = 25
 
 
 @contextlib.contextmanager
@@ -51,8 +51,15 @@ def working_directory(path):
         os.chdir(before)
 
 
+def results_of(report) -> list[dict]:
+    """The results of a Report, or of a report already in JSON form, as dicts."""
+    if isinstance(report, dict):
+        return report["checks"]
+    return [dataclasses.asdict(r) for r in report.results]
+
+
 def verdicts(report) -> dict[str, str]:
-    return {r.name: r.status for r in report.results}
+    return {r["name"]: r["status"] for r in results_of(report)}
 
 
 def expected(profile, fail=(), warn=(), skip=()) -> dict[str, str]:
@@ -67,11 +74,23 @@ def skipped_for(*functions) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def defective_report():
-    # Loaded by its relative path from the project root, as the how-to page runs it.
-    with working_directory(ROOT):
-        target = load_target(f"{FIXTURES}/defective.py")
-    return run(target, max_examples=DEFAULT, seed=0)
+def defective_run(tmp_path_factory):
+    """The command the how-to page shows, run as a user runs it (relative path, from the
+    project root, default settings): its text and its JSON report.
+
+    Run in its own process on purpose: hypothesis mixes constants found in the modules
+    loaded so far into its draws, so only a fresh process prints the same report each time.
+    """
+    path = tmp_path_factory.mktemp("defective") / "report.json"
+    argv = ["-m", "refnet.conformance", f"{FIXTURES}/defective.py", "--json", str(path)]
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    return done.stdout, json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def defective_report(defective_run):
+    return defective_run[1]
 
 
 @pytest.fixture(scope="module")
@@ -127,23 +146,23 @@ DEFECTS = {
 
 
 def test_the_defective_implementation_fails_exactly_its_planted_defects(defective_report):
-    assert defective_report.profile == "book"  # the default for anything but refnet
+    assert defective_report["profile"] == "book"  # the default for anything but refnet
     assert verdicts(defective_report) == expected(
         "book",
         fail=[name for name, kind in DEFECTS.items() if kind != "pitfall"],
         warn=[name for name, kind in DEFECTS.items() if kind == "pitfall"],
         skip=[*skipped_for("sum_squared_error", "simpleNet"), "TwoLayerNet.gradient"],
     )
-    assert defective_report.exit_code == 1
-    results = {r.name: r for r in defective_report.results}
-    assert "nan" in results["softmax.large_logits"].reason
+    assert defective_report["exit_code"] == 1
+    results = {r["name"]: r for r in defective_report["checks"]}
+    assert "nan" in results["softmax.large_logits"]["reason"]
     integer = results["numerical_gradient.integer_x"]
-    assert integer.warnings and "stored as an integer" in integer.warnings[0]
-    assert "expected" in integer.reason and integer.counterexample
-    assert results["TwoLayerNet.gradient"].reason == "TwoLayerNet has no gradient method"
-    assert results["TwoLayerNet.gradient"].map_hint == "--map TwoLayerNet.gradient=SPELLING"
-    assert results["simpleNet.loss"].reason == "simpleNet not found in the target"
-    assert results["simpleNet.loss"].map_hint.startswith("--map simpleNet=")
+    assert integer["warnings"] and "stored as an integer" in integer["warnings"][0]
+    assert "expected" in integer["reason"] and integer["counterexample"]
+    assert results["TwoLayerNet.gradient"]["reason"] == "TwoLayerNet has no gradient method"
+    assert results["TwoLayerNet.gradient"]["map_hint"] == "--map TwoLayerNet.gradient=SPELLING"
+    assert results["simpleNet.loss"]["reason"] == "simpleNet not found in the target"
+    assert results["simpleNet.loss"]["map_hint"] == "--map simpleNet=NAME"
 
 
 def test_the_defective_implementation_fails_every_defect_under_the_strict_profile():
@@ -323,11 +342,11 @@ def test_every_counterexample_fails_again_when_pasted_from_another_directory(
     """The targets were loaded by a path relative to the project root; the reproductions
     replay from an empty directory (a reproduction names its folders absolutely)."""
     report = request.getfixturevalue(which)
-    failures = [r for r in report.results if r.status in ("fail", "warn")]
-    assert failures and all(r.counterexample for r in failures)
+    failures = [r for r in results_of(report) if r["status"] in ("fail", "warn")]
+    assert failures and all(r["counterexample"] for r in failures)
     done = subprocess.run(
         [sys.executable, "-c", RUN_REPRODUCTIONS],
-        input=json.dumps([r.counterexample for r in failures]),
+        input=json.dumps([r["counterexample"] for r in failures]),
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -336,16 +355,16 @@ def test_every_counterexample_fails_again_when_pasted_from_another_directory(
     outcomes = json.loads(done.stdout)
     for result, outcome in zip(failures, outcomes, strict=True):
         # A wrong value fails the reproduction's final assert; a crash raises the same error.
-        wanted = result.exception["type"] if result.exception else "AssertionError"
-        assert outcome == wanted, (result.name, result.counterexample)
+        wanted = result["exception"]["type"] if result["exception"] else "AssertionError"
+        assert outcome == wanted, (result["name"], result["counterexample"])
 
 
 def test_a_reproduction_imports_the_target_by_absolute_path_and_makes_the_checks_call(
     defective_report,
 ):
-    result = next(r for r in defective_report.results if r.name == "numerical_diff.central")
-    assert result.shrunk
-    lines = result.counterexample.splitlines()
+    result = next(r for r in defective_report["checks"] if r["name"] == "numerical_diff.central")
+    assert result["shrunk"]
+    lines = result["counterexample"].splitlines()
     folder = str(ROOT / FIXTURES)
     assert lines[:3] == [
         "import numpy as np",
@@ -457,10 +476,10 @@ def generated_block(page: Path, name: str, actual: str, fence: str = "text") -> 
     )
 
 
-def test_the_how_to_page_shows_the_report_the_tool_prints(defective_report):
+def test_the_how_to_page_shows_the_report_the_tool_prints(defective_run):
     """docs/how-to/conformance.md quotes the report on the defective fixture verbatim (with
     this checkout's folder written as /path/to/refnet)."""
-    text = defective_report.render().replace(str(ROOT), "/path/to/refnet")
+    text = defective_run[0].replace(str(ROOT), "/path/to/refnet")
     generated_block(HOW_TO, "sample report", text)
 
 
@@ -470,5 +489,5 @@ def test_the_how_to_pages_table_of_defects_names_exactly_the_checks_that_do_not_
     page = HOW_TO.read_text(encoding="utf-8")
     section = page.split("each caught by the checks below:", 1)[1].split("\n\n", 2)[1]
     named = re.findall(r"^\| `([\w.]+)` \|", section, flags=re.M)
-    flagged = [r.name for r in defective_report.results if r.status in ("fail", "warn")]
+    flagged = [r["name"] for r in defective_report["checks"] if r["status"] in ("fail", "warn")]
     assert named == flagged
