@@ -228,3 +228,19 @@ def test_a_file_whose_import_cannot_be_interrupted_is_left_out_and_the_rest_chec
     assert results["sigmoid.values"]["status"] == "fail"
     assert results["sigmoid.values"]["file"] == "ignores_alarm.py"
     assert results["sigmoid.values"]["reason"].startswith("looks like a script")
+
+
+def test_what_a_target_prints_is_kept_only_to_a_limit(tmp_path):
+    path = tmp_path / "chatty_target.py"
+    path.write_text(
+        "import numpy as np\n\n"
+        "def sigmoid(x):\n"
+        "    print('x' * 1_000_000)  # a megabyte a call\n"
+        "    return 1 / (1 + np.exp(-x))\n"
+    )
+    report = run(load_target(str(path)), max_examples=SMALL, select=["sigmoid"])
+    (result,) = report.results
+    assert result.status == "pass"
+    assert result.output.startswith("x" * 2000 + "\n[... ")
+    assert result.output.endswith("more characters not kept]")
+    assert len(result.output) < 2100

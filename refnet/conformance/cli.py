@@ -120,7 +120,11 @@ def check_one(args: argparse.Namespace) -> int:
         "select": args.select,
     }
     progress = terminal_progress if sys.stderr.isatty() else None
-    outcome = run_in_child(config, progress)
+    try:
+        outcome = run_in_child(config, progress)
+    except KeyboardInterrupt:  # the child, in its own session, was stopped on the way out
+        print("\nrefnet conformance: interrupted", file=sys.stderr)
+        return 130
     if progress is not None:
         progress(0, 0, None)
     if outcome.report is None:

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["CheckTimeout", "deadline", "importing", "isolated"]
+__all__ = ["CappedOutput", "CheckTimeout", "deadline", "importing", "isolated"]
 
 
 class CheckTimeout(BaseException):
@@ -27,6 +27,33 @@ class CheckTimeout(BaseException):
     A BaseException, so that neither the target's ``except Exception`` nor hypothesis
     (which would try to shrink it) catches it.
     """
+
+
+class CappedOutput(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters written to it and counts the
+    rest: a target that prints without end cannot fill the memory."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.kept: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        room = self.limit - min(self.size, self.limit)
+        if room > 0:
+            self.kept.append(str(text)[:room])
+        self.size += len(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        kept = "".join(self.kept)
+        if self.size > self.limit:
+            kept += f"\n[... {self.size - self.limit} more characters not kept]"
+        return kept
 
 
 @contextlib.contextmanager
@@ -58,7 +85,7 @@ def deadline(seconds):
 
 
 @contextlib.contextmanager
-def isolated(output: io.StringIO, timeout):
+def isolated(output: io.TextIOBase, timeout):
     """Around a check: output to ``output``, warnings ignored (checks that judge warnings
     record their own), NumPy's default error state, and the time limit."""
     with contextlib.ExitStack() as stack:
@@ -72,7 +99,7 @@ def isolated(output: io.StringIO, timeout):
 
 
 @contextlib.contextmanager
-def importing(folder: str, output: io.StringIO, timeout, caught: list):
+def importing(folder: str, output: io.TextIOBase, timeout, caught: list):
     """Around the import of a target's file: run from the file's ``folder`` (the book's
     ``sys.path.append(os.pardir)`` is relative to it), write no ``__pycache__`` into the
     user's folders, plot to no window, capture output, record warnings in ``caught``."""

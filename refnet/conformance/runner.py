@@ -56,7 +56,6 @@ report, when the target cannot be loaded or the usage is wrong.
 
 from __future__ import annotations
 
-import io
 import json
 import platform
 import sys
@@ -74,7 +73,7 @@ from hypothesis.errors import FlakyFailure, Unsatisfiable
 from .api import API, api_name
 from .case import Case, CheckFailed, Journal, MissingMember, TargetRaised
 from .checks import CHECKS, Check
-from .isolation import CheckTimeout, isolated
+from .isolation import CappedOutput, CheckTimeout, isolated
 from .schema import STATUSES, report_dict
 from .target import Found, Target
 
@@ -301,7 +300,7 @@ def run_check(
     journal = Journal()
     test = _hypothesis_test(check, target, profile, journal, latest)
     test = _settings(max_examples)(hypothesis_seed(seed)(test))
-    output = io.StringIO()
+    output = CappedOutput(OUTPUT_LIMIT)
     start = time.perf_counter()
     try:
         with isolated(output, timeout):
@@ -343,7 +342,7 @@ def run_check(
         _judge(result, journal)
     result.notes = list(journal.notes)
     result.seconds = round(time.perf_counter() - start, 3)
-    result.output = output.getvalue()[:OUTPUT_LIMIT]
+    result.output = output.getvalue()
     return result
 
 

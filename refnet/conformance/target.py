@@ -26,7 +26,6 @@ import difflib
 import importlib
 import importlib.util
 import inspect
-import io
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -34,7 +33,7 @@ from types import ModuleType
 
 from .api import API, API_NAMES, CANONICAL, ApiName, TargetError, api_name
 from .discovery import SourceFile, discover
-from .isolation import CheckTimeout, importing
+from .isolation import CappedOutput, CheckTimeout, importing
 from .mapping import Mapping, parse_entries
 
 __all__ = [
@@ -368,7 +367,7 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
     layout = discover(spec)
     collected = _Collector(mapping, layout.root)
     problems = [{"file": label, "problem": problem} for label, problem in excluded.items()]
-    output = io.StringIO()
+    output = CappedOutput(20_000)
     for source in layout.files:
         if source.label not in excluded:
             if on_import is not None:
