@@ -20,7 +20,6 @@ __all__ = [
     "MEMBER_KINDS",
     "TargetError",
     "api_name",
-    "spellings",
 ]
 
 
@@ -118,7 +117,3 @@ def api_name(name: str) -> ApiName:
     """The entry of the book's ``name``."""
     return next(api for api in API if api.name == name)
 
-
-def spellings() -> tuple[str, ...]:
-    """Every spelling the runner recognises, book's names first."""
-    return tuple(CANONICAL)
