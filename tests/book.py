@@ -1,12 +1,12 @@
 """The book's own code, used only to explain its printed numbers.
 
 Some of the book's printed values are artifacts of its code (a lost step, an integer
-array); the transcription in conformance_fixtures/book_chapter4.py (the slides' code, which
+array); the transcription in fixtures/book_chapter4.py (the slides' code, which
 the conformance tests also check) reproduces them, so the tests can show where each number
 comes from while refnet itself refuses to produce it.  Nothing here is refnet.
 """
 
-from .conformance_fixtures.book_chapter4 import gradient_descent, numerical_gradient
+from .fixtures.book_chapter4 import gradient_descent, numerical_gradient
 
 __all__ = ["gradient_descent", "numerical_diff_bad", "numerical_gradient"]
 

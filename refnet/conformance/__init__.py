@@ -1,7 +1,8 @@
 """Conformance: run refnet's property suite against any implementation of Chapter 4.
 
-A *target* is a module (a file, an importable name, or a directory plus a mapping of
-names) that provides some of the chapter's API under the book's names: ``softmax``,
+A *target* is a file, a folder (the book's repository layout is found with no
+configuration) or an importable module that provides some of the chapter's API under the
+book's names: ``softmax``,
 ``sigmoid``, ``mean_squared_error`` or ``sum_squared_error``, ``cross_entropy_error``,
 ``numerical_diff``, ``numerical_gradient``, ``gradient_descent``, ``simpleNet`` (or
 ``SimpleNet``) and ``TwoLayerNet``.  Each named check states one property, draws inputs
@@ -22,11 +23,13 @@ tests/functions.py and tests/tolerances.py re-export ``oracle``, ``strategies``,
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
-__all__ = ["CHECKS", "Case", "Check", "Report", "Target", "load_target", "run"]
+__all__ = ["CHECKS", "PROFILES", "Case", "Check", "Report", "Target", "load_target", "run"]
 
 _LAZY = {
     "CHECKS": "refnet.conformance.checks",
+    "PROFILES": "refnet.conformance.checks",
     "Check": "refnet.conformance.checks",
     "Case": "refnet.conformance.case",
     "Report": "refnet.conformance.runner",
@@ -42,15 +45,12 @@ EXTRA_HINT = "pip install 'refnet[conformance]'"
 def require_dependencies() -> None:
     """Raise a ModuleNotFoundError that names the extra when JAX or hypothesis is missing."""
     for name in ("hypothesis", "jax"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        # Found, not imported: the command's parent process never imports them.
+        if importlib.util.find_spec(name) is None:
             raise ModuleNotFoundError(
                 f"refnet.conformance needs {name}, which is not installed: {EXTRA_HINT}",
                 name=name,
-            ) from None
+            )
 
 
 def __getattr__(name):

@@ -9,6 +9,7 @@ reproduction of hypothesis's smallest failing example is ready to paste into a p
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import re
@@ -19,6 +20,8 @@ import numpy as np
 __all__ = [
     "Case",
     "CheckFailed",
+    "Journal",
+    "MissingMember",
     "TargetRaised",
     "assert_within",
     "function_source",
@@ -48,6 +51,34 @@ class TargetRaised(CheckFailed):
         self.code = code
         self.exception = exception
         super().__init__(f"{code.strip()} raised {type(exception).__name__}: {exception}", case)
+
+
+class MissingMember(BaseException):
+    """The target lacks a member a check needs (a method, an attribute, a keyword): the
+    check is skipped, with the ``--map`` line that would enable it.
+
+    A BaseException, so that hypothesis does not take it for a failure and shrink it.
+    """
+
+    def __init__(self, reason: str, hint: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+
+
+class Journal:
+    """What the examples of one check noticed besides passing or failing: notes (which
+    convention matched) and, under the book profile, pitfalls (a warning each)."""
+
+    def __init__(self):
+        self.notes: dict[str, None] = {}
+        #: consequence -> (detail, reproduction) of the smallest example that showed it
+        self.pitfalls: dict[str, tuple[str, str]] = {}
+
+    def pitfall(self, consequence: str, detail: str, reproduction: str) -> None:
+        kept = self.pitfalls.get(consequence)
+        if kept is None or len(reproduction) < len(kept[1]):
+            self.pitfalls[consequence] = (detail, reproduction)
 
 
 def _float(value: float) -> str:
@@ -159,12 +190,17 @@ def assert_within(actual, expected, bound, what: str) -> None:
 class Case:
     """A namespace in which one example of a check runs, and the lines that ran there."""
 
-    def __init__(self, target):
+    def __init__(self, target, profile: str = "strict", journal: Journal | None = None):
         self.target = target
+        #: "book" accepts the book's conventions and only warns of its pitfalls; "strict"
+        #: is refnet's contract (tests/ run the checks' bodies under it).
+        self.profile = profile
+        self.journal = journal if journal is not None else Journal()
         self.ns: dict = {"np": np, "__name__": "__conformance__"}
         self.ns.update({name: found.obj for name, found in target.found.items()})
         self.lines: list[str] = []
         self.imports: list[str] = []
+        self._wrapped = (0, "")
 
     # -- inputs and our own code ----------------------------------------------------------
 
@@ -202,6 +238,10 @@ class Case:
         if import_line not in self.imports:
             self.imports.append(import_line)
 
+    def record(self, code: str) -> None:
+        """A line the reproduction shows (an assert that fails there) without running it."""
+        self.lines.append(code)
+
     def comment(self, text: str) -> None:
         self.lines.append(f"# {text}")
 
@@ -218,6 +258,7 @@ class Case:
             exec(code, self.ns)
         except expect as exc:
             # Written so that the reproduction goes on past the expected exception.
+            self._wrapped = (len(self.lines) - 1, code)
             self.lines[-1:] = [
                 "try:",
                 textwrap.indent(code, "    "),
@@ -230,6 +271,14 @@ class Case:
             raise TargetRaised(code, exc, self) from exc
         return None
 
+    def unexpected(self, exc: BaseException):
+        """The exception the last :meth:`run` caught is not one the property allows: show
+        that call unwrapped (so that the reproduction raises it too) and fail with it."""
+        start, code = self._wrapped
+        del self.lines[start:]
+        self.lines.append(code)
+        raise TargetRaised(code, exc, self)
+
     def call(self, name: str, expression: str):
         """Run ``name = expression`` (the target's code) and return the value."""
         self.run(f"{name} = {expression}")
@@ -239,6 +288,46 @@ class Case:
 
     def fail(self, message: str):
         raise CheckFailed(message, self)
+
+    def note(self, text: str) -> None:
+        """Record which convention an example matched (shown beside the verdict)."""
+        self.journal.notes[text] = None
+
+    def pitfall(self, consequence: str, detail: str) -> None:
+        """One of the book's silent pitfalls: a failure under the strict profile; under the
+        book profile a warning (``consequence``, with the smallest example) and go on."""
+        if self.profile == "strict":
+            self.fail(f"{consequence}: {detail}")
+        self.journal.pitfall(consequence, detail, self.reproduction())
+
+    # -- the target's spellings (--map NAME.MEMBER=SPELLING) -------------------------------
+
+    def member(self, name: str, member: str) -> str:
+        """The target's spelling of a method or attribute of ``name``."""
+        return self.target.member(name, member)
+
+    def keywords(self, name: str, **values) -> str:
+        """``lr=0.1, step_num=5`` in the target's spelling of each keyword."""
+        return ", ".join(f"{self.member(name, k)}={v!r}" for k, v in values.items())
+
+    def constructor(self, name: str, **arguments) -> str:
+        """``TwoLayerNet(2, 3, 4)``: positional, unless a mapping renames an argument (then
+        every argument is passed by keyword, in the target's spelling)."""
+        if any((name, key) in self.target.members for key in arguments):
+            return f"{name}({self.keywords(name, **arguments)})"
+        return f"{name}({', '.join(repr(v) for v in arguments.values())})"
+
+    def require_member(self, variable: str, name: str, member: str) -> None:
+        """Skip the check, with a hint, when the object ``variable`` lacks ``member``."""
+        spelling = self.member(name, member)
+        obj = self.ns[variable]
+        if hasattr(obj, spelling):
+            return
+        raise MissingMember(
+            f"{name} has no {member!r} {'(mapped to ' + repr(spelling) + ') ' if spelling != member else ''}"
+            f"after {variable} = {name}(...)",
+            member_hint(name, member, [a for a in vars_of(obj)]),
+        )
 
     def require(self, condition: str, message) -> None:
         """Assert a condition written in Python over the namespace (recorded as ``assert``).
@@ -254,7 +343,16 @@ class Case:
             self.fail(message() if callable(message) else message)
 
     def compare(
-        self, actual: str, expected, bound, what: str, source: str | None = None, *, hint=None
+        self,
+        actual: str,
+        expected,
+        bound,
+        what: str,
+        source: str | None = None,
+        *,
+        hint=None,
+        alternatives=(),
+        pitfall: str | None = None,
     ):
         """Require |actual - expected| <= bound elementwise, with equal shapes.
 
@@ -262,25 +360,50 @@ class Case:
         ``expected`` a value (bound as ``expected``, ``source`` says where it came from) or
         the name of another variable; ``bound`` a number or an array (bound as ``bound``).
         ``hint``, a string or a function of the actual value, is added to a failure.
+
+        ``alternatives`` are other accepted answers, ``(expected, bound, source, note)``
+        each, tried in order when the first does not hold: the one that holds is what the
+        reproduction shows, and its ``note`` is recorded.  With ``pitfall`` (a consequence),
+        a miss is one of the book's pitfalls (see :meth:`pitfall`) rather than a failure.
+
+        Returns the index of the answer that held (0: ``expected``), or None for a pitfall
+        recorded under the book profile.
         """
-        if isinstance(expected, str):
-            expected_name = expected
-        else:
-            expected_name = "expected"
-            self.let(expected_name, _plain(expected), source)
-        self.let("bound", _plain(bound), "the error bound of this comparison")
-        self.lines.append(
-            f"assert np.shape({actual}) == np.shape({expected_name}) and "
-            f"np.all(np.abs({actual} - {expected_name}) <= bound)"
-        )
         try:
             value = eval(actual, self.ns)
         except Exception as exc:
             self.fail(f"could not read {actual} from the result: {type(exc).__name__}: {exc}")
-        message = within_message(value, self.ns[expected_name], self.ns["bound"], what)
-        if message is not None:
-            extra = hint(value) if callable(hint) else hint
-            self.fail(f"{message}: {extra}" if extra else message)
+        candidates = [(expected, bound, source, None), *alternatives]
+        verdicts = []
+        for candidate, limit, _, _ in candidates:
+            reference = self.ns[candidate] if isinstance(candidate, str) else _plain(candidate)
+            verdicts.append(within_message(value, reference, _plain(limit), what))
+        chosen = next((i for i, v in enumerate(verdicts) if v is None), 0)
+        candidate, limit, origin, note = candidates[chosen]
+        if isinstance(candidate, str):
+            expected_name = candidate
+        else:
+            expected_name = "expected"
+            self.let(expected_name, _plain(candidate), origin)
+        self.let("bound", _plain(limit), "the error bound of this comparison")
+        self.lines.append(
+            f"assert np.shape({actual}) == np.shape({expected_name}) and "
+            f"np.all(np.abs({actual} - {expected_name}) <= bound)"
+        )
+        if verdicts[chosen] is None:
+            if note:
+                self.note(note)
+            return chosen
+        message = verdicts[0]
+        extra = hint(value) if callable(hint) else hint
+        message = f"{message}: {extra}" if extra else message
+        if len(candidates) > 1:
+            others = "; ".join(c[2] or "another answer" for c in candidates[1:])
+            message += f" (nor does it match {others})"
+        if pitfall is not None:
+            self.pitfall(pitfall, message)
+        else:
+            self.fail(message)
 
     # -- the reproduction --------------------------------------------------------------------
 
@@ -292,6 +415,27 @@ class Case:
         head = ["import numpy as np", *self.imports]
         head += self.target.setup_lines(used & set(self.target.found))
         return "\n".join(head + self.lines).rstrip() + "\n"
+
+
+def vars_of(obj) -> list[str]:
+    """The public attribute names of an object (an instance's and its class's)."""
+    names = list(getattr(obj, "__dict__", {}))
+    names += [n for n in dir(type(obj)) if n not in names]
+    return [n for n in names if not n.startswith("_")]
+
+
+def member_hint(name: str, member: str, available) -> str:
+    """``--map NAME.MEMBER=SPELLING``, with a guess among ``available`` where one fits."""
+    from .api import api_name
+
+    api = api_name(name)
+    synonyms = api.synonyms.get(member, ())
+    # A member the checks use under its own name is no rename of another one.
+    available = [a for a in available if a not in api.members]
+    guess = [s for s in synonyms if s in available]
+    guess = guess or [a for a in available if member.lower() in a.lower()]
+    guess = guess or difflib.get_close_matches(member, available, 1, 0.6)
+    return f"--map {name}.{member}={guess[0] if guess else 'SPELLING'}"
 
 
 def _plain(value):

@@ -1,72 +1,118 @@
 """Run the checks against a target, each in isolation, and report.
 
 Each check runs as its own hypothesis test (``@given(st.data())``) with a fixed seed, no
-example database and no deadline.  When a property fails, hypothesis shrinks the example
-and replays the smallest one; the exception of that replay carries the Case that ran it,
-whose lines are the reproduction printed in the report.
+example database and no deadline, once per definition of the name it checks (a name
+defined in two files is checked twice, each result under its file).  When a property
+fails, hypothesis shrinks the example and replays the smallest one; the exception of that
+replay carries the Case that ran it, whose lines are the reproduction in the report.
 
-A check is isolated from the others and from the caller: what the target prints is
-captured, warnings are recorded rather than raised (whatever the caller's filters),
-NumPy's floating-point error state is the default one, and an optional per-check timeout
-(SIGALRM, so only on Unix and in the main thread) stops a target that loops forever.
-A target that raises where a property needs an answer fails that check only.
+A check is isolated from the others and from the caller (isolation.py): output captured,
+warnings recorded, NumPy's default error state, a time limit.  A target that raises where
+a property needs an answer fails that check only; a stub raising NotImplementedError
+fails, it never makes the runner give up.
+
+The report (``Report.to_dict()``, written by ``--json``) is a contract, read by graders::
+
+    {
+      "tool": "refnet.conformance",
+      "profile": "book" | "strict",
+      "versions": {"refnet", "python", "numpy", "hypothesis", "jax"},
+      "target": {
+        "label": str,                      # the target as given
+        "root": str | null,                # folder the "file" fields are relative to
+        "layout": str,                     # what discovery recognised
+        "found": {NAME: {"module", "attribute", "file"}},          # first definition
+        "definitions": {NAME: [{"module", "attribute", "file"}]},  # every definition
+        "missing": [NAME], "hints": {NAME: "--map ..."},
+        "members": {"NAME.MEMBER": spelling}, "notes": [str],
+        "problems": [{"file", "problem"}],  # files that could not be imported, and why
+        "broken": {NAME: {"file", "problem"}}  # names defined only in such files
+      },
+      "conventions": {NAME: str},          # how a squared-error name is judged
+      "settings": {"max_examples", "seed", "timeout", "select"},
+      "checks": [{
+        "name": str, "function": str, "found_as": str | null, "statement": str,
+        "status": "pass" | "warn" | "fail" | "error" | "skip",
+        "reason": str, "counterexample": str | null, "shrunk": bool,
+        "exception": {"type", "message", "traceback"} | null,
+        "output": str, "seconds": float,
+        "warnings": [str], "notes": [str],
+        "file": str | null, "map_hint": str | null, "profiles": [str]
+      }],
+      "summary": {"pass", "warn", "fail", "error", "skip": int},
+      "exit_code": 0 | 1
+    }
+
+``status``: ``pass`` the property holds; ``warn`` it holds but one of the book's pitfalls
+was found (``warnings`` says which, with its consequence; it counts as passed for a grade;
+only under the book profile); ``fail`` the property does not hold (or the target could not
+be imported, or raised, or ran out of time); ``error`` the runner itself could not judge
+(a bug to report); ``skip`` the check could not run because a name is missing
+(``map_hint`` is the ``--map`` line that would enable it, when one can).  A result is
+identified by ``(name, file)``: a name with several definitions has one result per file.
+``exit_code`` is 1 when a check fails or errs, else 0; the command exits 2, without a
+report, when the target cannot be loaded or the usage is wrong.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import platform
-import signal
 import sys
-import textwrap
-import threading
 import time
 import traceback
-import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.errors import FlakyFailure
+from hypothesis.errors import FlakyFailure, Unsatisfiable
 
-from .case import Case, CheckFailed, TargetRaised
+from .api import API, api_name
+from .case import Case, CheckFailed, Journal, MissingMember, TargetRaised
 from .checks import CHECKS, Check
-from .target import API, Target
+from .isolation import CappedOutput, CheckTimeout, isolated
+from .schema import STATUSES, report_dict
+from .target import Found, Target
 
-__all__ = ["CheckTimeout", "Report", "Result", "run", "run_check"]
+__all__ = [
+    "CheckTimeout",
+    "Report",
+    "Result",
+    "STATUSES",
+    "default_profile",
+    "run",
+    "run_check",
+    "select_checks",
+    "units",
+]
 
-STATUSES = ("pass", "fail", "skip", "error")
 #: Characters of captured output kept per check.
 OUTPUT_LIMIT = 2000
 
 
-class CheckTimeout(BaseException):
-    """Raised in the target's code when a check runs out of time.
-
-    A BaseException, so that neither the target's ``except Exception`` nor hypothesis
-    (which would try to shrink it) catches it.
-    """
-
-
 @dataclass
 class Result:
-    """The verdict of one check on one target."""
+    """The verdict of one check on one definition of a target's name."""
 
     name: str
     function: str
     found_as: str | None
     statement: str
     status: str  # one of STATUSES
-    reason: str = ""  # why it failed, erred or was skipped
-    counterexample: str | None = None  # Python code that reproduces the failure
+    reason: str = ""  # why it failed, erred, warned or was skipped
+    counterexample: str | None = None  # Python code that reproduces the failure or warning
     shrunk: bool = False  # whether the counterexample is hypothesis's smallest
     exception: dict | None = None  # type, message and traceback of what was raised
     output: str = ""  # what the target printed during the check
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # the book's pitfalls found
+    notes: list[str] = field(default_factory=list)  # which convention matched
+    file: str | None = None  # the file of the definition checked
+    map_hint: str | None = None  # the --map line that would enable a skipped check
+    profiles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +126,7 @@ class Report:
     timeout: float | None
     versions: dict = field(default_factory=dict)
     select: list[str] | None = None
+    profile: str = "strict"
 
     def counts(self) -> dict[str, int]:
         return {s: sum(r.status == s for r in self.results) for s in STATUSES}
@@ -90,89 +137,36 @@ class Report:
         counts = self.counts()
         return 1 if counts["fail"] or counts["error"] else 0
 
-    def to_dict(self) -> dict:
+    def settings(self) -> dict:
         return {
-            "tool": "refnet.conformance",
-            "versions": self.versions,
-            "target": {
-                "label": self.target.label,
-                "found": {
-                    name: {"module": f.module, "attribute": f.attribute}
-                    for name, f in self.target.found.items()
-                },
-                "missing": list(self.target.missing),
-                "notes": list(self.target.notes),
-            },
-            "conventions": conventions(self.target),
-            "settings": {
-                "max_examples": self.max_examples,
-                "seed": self.seed,
-                "timeout": self.timeout,
-                "select": self.select,
-            },
-            "checks": [asdict(r) for r in self.results],
-            "summary": self.counts(),
-            "exit_code": self.exit_code,
+            "max_examples": self.max_examples,
+            "seed": self.seed,
+            "timeout": self.timeout,
+            "select": self.select,
         }
+
+    def to_dict(self) -> dict:
+        return report_dict(
+            self.target.to_dict(),
+            [asdict(r) for r in self.results],
+            profile=self.profile,
+            settings=self.settings(),
+            versions=self.versions,
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     def render(self) -> str:
-        return render(self)
+        from .render import render
+
+        return render(self.to_dict())
 
 
-def conventions(target: Target) -> dict[str, str]:
-    """How each squared-error name found is checked: decided by its name."""
-    out = {}
-    if "mean_squared_error" in target.found:
-        out["mean_squared_error"] = "mean over the samples of a batch (by its name)"
-    if "sum_squared_error" in target.found:
-        out["sum_squared_error"] = "sum over the samples of a batch (by its name)"
-    return out
-
-
-# -- isolation ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _deadline(seconds):
-    """Raise CheckTimeout in the main thread after ``seconds`` (then every second after, in
-    case the target swallows it with a bare ``except:``)."""
-    usable = (
-        seconds
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
-        yield
-        return
-    state = {"active": True}
-
-    def handler(signum, frame):
-        if state["active"]:
-            raise CheckTimeout(seconds)
-
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        yield
-    finally:
-        state["active"] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _isolated(output: io.StringIO, timeout):
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(contextlib.redirect_stdout(output))
-        stack.enter_context(contextlib.redirect_stderr(output))
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore")  # checks that judge warnings record their own
-        stack.enter_context(np.errstate(divide="warn", over="warn", under="ignore", invalid="warn"))
-        stack.enter_context(_deadline(timeout))
-        yield
+def default_profile(target: Target) -> str:
+    """``strict`` for refnet itself, ``book`` for any other target."""
+    modules = {found.module.split(".")[0] for found in target.found.values()}
+    return "strict" if target.label == "refnet" or modules == {"refnet"} else "book"
 
 
 def _settings(max_examples: int) -> settings:
@@ -191,38 +185,51 @@ def _settings(max_examples: int) -> settings:
 
 def _exception_info(exc: BaseException) -> dict:
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(lines[-30:]),
-    }
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": "".join(lines[-30:])}
 
 
-# -- running ----------------------------------------------------------------------------------
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, CheckFailed):
+        return exc.message
+    return str(exc).split("\n\nReproduce", 1)[0] or type(exc).__name__
 
 
-def run_check(
-    check: Check, target: Target, *, max_examples: int = 25, seed: int = 0, timeout=120.0
-) -> Result:
-    """Run one check against ``target``; never raises (except KeyboardInterrupt)."""
-    found = target.found.get(check.function)
-    result = Result(
-        check.name, check.function, found.attribute if found else None, check.statement, "skip"
-    )
-    missing = [name for name in check.requires if name not in target.found]
-    if missing:
-        result.reason = f"{' and '.join(missing)} not found in the target"
-        return result
+def _reproduction(latest, exc=None) -> str | None:
+    case = getattr(exc, "case", None) or latest.get("case")
+    return case.reproduction() if case is not None else None
+
+
+# -- one check ------------------------------------------------------------------------------
+
+
+def _cannot_run(check: Check, target: Target, result: Result) -> bool:
+    """Fill in ``result`` and return True when the check cannot run on ``target``."""
+    for name in check.requires:
+        if name in target.found:
+            continue
+        broken = target.broken.get(name)
+        if broken is not None:
+            result.status, result.reason = "fail", broken["problem"]
+            result.file = result.file or broken["file"]
+            return True
+        other = api_name(name).alternative
+        if other in target.found:
+            result.reason = f"the squared error is checked as {other} ({target.found[other].file})"
+            return True
+        result.reason = f"{name} not found in the target"
+        result.map_hint = target.hints.get(name) or f"--map {name}=MODULE:NAME"
+        return True
     if check.precondition is not None:
-        reason = check.precondition(target)
-        if reason:
-            result.reason = reason
-            return result
+        verdict = check.precondition(target)
+        if verdict:
+            result.reason, result.map_hint = verdict
+            return True
+    return False
 
-    latest: dict = {}
 
+def _hypothesis_test(check, target, profile, journal, latest):
     def example(data):
-        case = Case(target)
+        case = Case(target, profile, journal)
         latest["case"] = case
         try:
             check.body(case, data, **check.options)
@@ -230,29 +237,78 @@ def run_check(
             latest["failure"] = exc  # the smallest so far, should time run out in shrinking
             raise
 
-    test = _settings(max_examples)(hypothesis_seed(seed)(given(st.data())(example)))
-    output = io.StringIO()
+    return given(st.data())(example)
+
+
+def _timed_out(result, latest, timeout) -> None:
+    result.status = "fail"
+    failure = latest.get("failure")
+    if failure is not None:
+        result.reason = (
+            f"{_message(failure)} (the time limit of {timeout:g} s stopped hypothesis "
+            "while it was shrinking: the counterexample may not be the smallest)"
+        )
+        result.counterexample = _reproduction({}, failure)
+        if isinstance(failure, TargetRaised):
+            result.exception = _exception_info(failure.exception)
+    else:
+        result.reason = (
+            f"no answer within {timeout:g} s: the target may loop forever "
+            "(the counterexample is the example that was running, not shrunk)"
+        )
+        result.counterexample = _reproduction(latest)
+
+
+def _judge(result: Result, journal: Journal) -> None:
+    """A check that passed: a warning for each of the book's pitfalls its examples found."""
+    result.status = "pass"
+    if journal.pitfalls:
+        result.status = "warn"
+        result.warnings = list(journal.pitfalls)
+        details = [detail for detail, _ in journal.pitfalls.values()]
+        result.reason = "; ".join(details)
+        result.counterexample = min((r for _, r in journal.pitfalls.values()), key=len)
+
+
+def run_check(
+    check: Check,
+    target: Target,
+    *,
+    profile: str = "strict",
+    max_examples: int = 25,
+    seed: int = 0,
+    timeout=120.0,
+    definition: Found | None = None,
+) -> Result:
+    """Run one check against ``target`` (``definition`` of its name, if given); never
+    raises (except KeyboardInterrupt)."""
+    if definition is not None:
+        target = target.for_definition(definition)
+    found = target.found.get(check.function)
+    result = Result(
+        check.name,
+        check.function,
+        found.attribute if found else None,
+        check.statement_for(profile) or check.statement,
+        "skip",
+        file=found.file if found else None,
+        profiles=list(check.profiles),
+    )
+    if _cannot_run(check, target, result):
+        return result
+    latest: dict = {}
+    journal = Journal()
+    test = _hypothesis_test(check, target, profile, journal, latest)
+    test = _settings(max_examples)(hypothesis_seed(seed)(test))
+    output = CappedOutput(OUTPUT_LIMIT)
     start = time.perf_counter()
     try:
-        with _isolated(output, timeout):
+        with isolated(output, timeout):
             test()
     except CheckTimeout:
-        result.status = "fail"
-        failure = latest.get("failure")
-        if failure is not None:
-            result.reason = (
-                f"{_message(failure)} (the time limit of {timeout:g} s stopped hypothesis "
-                "while it was shrinking: the counterexample may not be the smallest)"
-            )
-            result.counterexample = _reproduction({}, failure)
-            if isinstance(failure, TargetRaised):
-                result.exception = _exception_info(failure.exception)
-        else:
-            result.reason = (
-                f"no answer within {timeout:g} s: the target may loop forever "
-                "(the counterexample is the example that was running, not shrunk)"
-            )
-            result.counterexample = _reproduction(latest)
+        _timed_out(result, latest, timeout)
+    except MissingMember as exc:
+        result.status, result.reason, result.map_hint = "skip", exc.reason, exc.hint
     except FlakyFailure as exc:
         inner = exc.exceptions[0] if exc.exceptions else exc
         result.status = "fail"
@@ -269,6 +325,12 @@ def run_check(
         result.shrunk = True
         if isinstance(exc, TargetRaised):
             result.exception = _exception_info(exc.exception)
+    except Unsatisfiable as exc:
+        result.status = "error"
+        result.reason = (
+            "the check found no example it could judge (a bug in refnet.conformance, "
+            f"please report it): {exc}"
+        )
     except Exception as exc:
         result.status = "error"
         result.reason = (
@@ -277,34 +339,53 @@ def run_check(
         result.exception = _exception_info(exc)
         result.counterexample = _reproduction(latest)
     else:
-        result.status = "pass"
+        _judge(result, journal)
+    result.notes = list(journal.notes)
     result.seconds = round(time.perf_counter() - start, 3)
-    result.output = output.getvalue()[:OUTPUT_LIMIT]
+    result.output = output.getvalue()
     return result
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, CheckFailed):
-        return exc.message
-    return str(exc).split("\n\nReproduce", 1)[0] or type(exc).__name__
+# -- every check --------------------------------------------------------------------------
 
 
-def _reproduction(latest, exc=None) -> str | None:
-    case = getattr(exc, "case", None) or latest.get("case")
-    return case.reproduction() if case is not None else None
+def select_checks(checks, profile: str, select=None) -> list[Check]:
+    """The checks of ``profile`` whose name starts with one of ``select`` (all if None)."""
+    return [
+        c
+        for c in checks
+        if profile in c.profiles and (not select or any(c.name.startswith(s) for s in select))
+    ]
+
+
+def units(target: Target, checks) -> list[tuple[Check, Found | None]]:
+    """What runs, in report order: by function, then definition, then check."""
+    out = []
+    for api in API:
+        mine = [c for c in checks if c.function == api.name]
+        for definition in target.definitions.get(api.name) or [None]:
+            out += [(check, definition) for check in mine]
+    return out
 
 
 def run(
     target: Target,
     *,
+    profile: str | None = None,
     max_examples: int = 25,
     seed: int = 0,
     timeout=120.0,
     select=None,
     checks=CHECKS,
     progress=None,
+    on_result: Callable | None = None,
+    start: int = 0,
 ) -> Report:
-    """Run ``checks`` (those whose name starts with one of ``select``, if given).
+    """Run ``checks`` of ``profile`` (those whose name starts with one of ``select``).
+
+    ``profile`` defaults to :func:`default_profile`.  ``progress(index, total, check)`` is
+    called before each check, ``on_result(index, result)`` after it; ``start`` skips the
+    first units (a run resumed after its process was killed).
 
     Examples
     --------
@@ -312,22 +393,33 @@ def run(
     >>> report = run(load_target("refnet"), select=["sigmoid"], max_examples=3)
     >>> [(result.name, result.status) for result in report.results]
     [('sigmoid.values', 'pass')]
-    >>> report.exit_code
-    0
+    >>> report.profile, report.exit_code
+    ('strict', 0)
     """
-    chosen = [c for c in checks if not select or any(c.name.startswith(s) for s in select)]
+    profile = profile or default_profile(target)
+    plan = units(target, select_checks(checks, profile, select))
     results = []
-    for index, check in enumerate(chosen, 1):
+    for index in range(start, len(plan)):
+        check, definition = plan[index]
         if progress is not None:
-            progress(index, len(chosen), check)
-        results.append(
-            run_check(check, target, max_examples=max_examples, seed=seed, timeout=timeout)
+            progress(index + 1, len(plan), check)
+        result = run_check(
+            check,
+            target,
+            profile=profile,
+            max_examples=max_examples,
+            seed=seed,
+            timeout=timeout,
+            definition=definition,
         )
+        results.append(result)
+        if on_result is not None:
+            on_result(index, result)
     select = list(select) if select else None
-    return Report(target, results, max_examples, seed, timeout or None, _versions(), select)
+    return Report(target, results, max_examples, seed, timeout or None, versions(), select, profile)
 
 
-def _versions() -> dict:
+def versions() -> dict:
     import hypothesis
     import jax
 
@@ -340,83 +432,6 @@ def _versions() -> dict:
         "hypothesis": hypothesis.__version__,
         "jax": jax.__version__,
     }
-
-
-# -- the text report --------------------------------------------------------------------------
-
-
-def _function_label(report: Report, name: str) -> str:
-    found = report.target.found.get(name)
-    if found is None or found.attribute == name:
-        return name
-    return f"{name} ({found.attribute})"
-
-
-def render(report: Report) -> str:
-    """The report as text: settings, a table of checks by function, then each failure."""
-    target = report.target
-    out = [f"refnet conformance report for {target.label}"]
-    out.append(f"hypothesis: up to {report.max_examples} examples per check, seed {report.seed}")
-    if report.select:
-        out.append(f"only the checks whose name starts with: {', '.join(report.select)}")
-    out.append("")
-    found = [_function_label(report, api.name) for api in API if api.name in target.found]
-    out += textwrap.wrap(
-        "found: " + (", ".join(found) or "none of the chapter's names"),
-        width=88,
-        subsequent_indent="       ",
-    )
-    if target.missing:
-        out += textwrap.wrap(
-            "not found (their checks are skipped): " + ", ".join(target.missing),
-            width=88,
-            subsequent_indent="       ",
-        )
-    for name, rule in conventions(target).items():
-        out.append(f"{name} is checked as the {rule}")
-    out += [f"note: {note}" for note in target.notes]
-    out.append("")
-
-    rows = []
-    for api in API:
-        results = [r for r in report.results if r.function == api.name]
-        if not results:
-            continue
-        label = _function_label(report, api.name)
-        if api.name not in target.found:
-            rows.append((label, f"({len(results)} checks)", "skip: not found"))
-            continue
-        for i, r in enumerate(results):
-            verdict = {"pass": "pass", "fail": "FAIL", "error": "ERROR"}.get(r.status)
-            verdict = verdict or f"skip: {r.reason}"
-            rows.append((label if i == 0 else "", r.name, verdict))
-    width = [max(len(row[i]) for row in rows + [("function", "check", "")]) for i in (0, 1)]
-    out.append(f"{'function':<{width[0]}}  {'check':<{width[1]}}  result")
-    out.append(f"{'-' * width[0]}  {'-' * width[1]}  {'-' * 6}")
-    out += [f"{a:<{width[0]}}  {b:<{width[1]}}  {c}" for a, b, c in rows]
-
-    bad = [r for r in report.results if r.status in ("fail", "error")]
-    if bad:
-        out += ["", "Failures", "========"]
-    for r in bad:
-        out += ["", f"{r.name}: {r.status.upper()}", f"  property: {r.statement}"]
-        out += textwrap.wrap(
-            r.reason, width=88, initial_indent="  problem:  ", subsequent_indent="            "
-        )
-        if r.output.strip():
-            printed = r.output.strip().splitlines()
-            more = f" (and {len(printed) - 3} more lines)" if len(printed) > 3 else ""
-            out.append(f"  the target printed: {' | '.join(printed[:3])}{more}"[:200])
-        if r.counterexample:
-            kind = "smallest counterexample" if r.shrunk else "the example"
-            out += ["", f"  {kind}, to paste into Python:", ""]
-            out += r.counterexample.rstrip("\n").splitlines()
-    counts = report.counts()
-    out += [
-        "",
-        ", ".join(f"{counts[s]} {s}" for s in STATUSES) + f" (exit code {report.exit_code})",
-    ]
-    return "\n".join(out) + "\n"
 
 
 def terminal_progress(index: int, total: int, check: Check | None) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "finite_arrays",
     "labels",
     "model_problems",
+    "nonzero_arrays",
     "one_hot_labels",
     "parameter_vectors",
     "probability_rows",
@@ -85,12 +86,23 @@ def spd_matrices(n: int, low_eig: float = 0.5, high_eig: float = 2.0):
     return build()
 
 
+def nonzero_arrays(shape, low: float, high: float):
+    """Arrays whose every element has magnitude in [low, high] (0 < low), either sign."""
+    magnitudes = finite_arrays(shape, low, high)
+    signs = hnp.arrays(np.bool_, shape)
+    return st.tuples(magnitudes, signs).map(lambda pair: np.where(pair[1], -pair[0], pair[0]))
+
+
 @st.composite
-def two_layer_params(draw, max_side: int = 4, weight: float = 1.0, min_classes: int = 2):
+def two_layer_params(
+    draw, max_side: int = 4, weight: float = 1.0, min_classes: int = 2, bias_floor: float = 0.0
+):
     """Sizes, weights, inputs and labels for a TwoLayerNet small enough for the oracle.
 
     Weights and inputs in [-weight, weight]; with ``weight = 1`` and hidden <= 4 every logit
     lies in [-5, 5], so every softmax probability is >= e^-10 / K: far from saturation.
+    With ``bias_floor > 0`` no entry of b1 or b2 is smaller than that in magnitude, so a
+    bias that is misused cannot hide behind a zero (the book initialises both to zeros).
     """
     n = draw(st.integers(1, max_side), label="batch")
     d = draw(st.integers(1, max_side), label="input_size")
@@ -98,13 +110,19 @@ def two_layer_params(draw, max_side: int = 4, weight: float = 1.0, min_classes: 
     k = draw(st.integers(min_classes, max_side), label="output_size")
     params = {
         "W1": draw(finite_arrays((d, hidden), -weight, weight), label="W1"),
-        "b1": draw(finite_arrays((hidden,), -weight, weight), label="b1"),
+        "b1": draw(_biases((hidden,), weight, bias_floor), label="b1"),
         "W2": draw(finite_arrays((hidden, k), -weight, weight), label="W2"),
-        "b2": draw(finite_arrays((k,), -weight, weight), label="b2"),
+        "b2": draw(_biases((k,), weight, bias_floor), label="b2"),
     }
     x = draw(finite_arrays((n, d), -1.0, 1.0), label="x")
     t = draw(labels(n, k), label="t")
     return params, x, t
+
+
+def _biases(shape, weight, floor):
+    if floor > 0:
+        return nonzero_arrays(shape, floor, weight)
+    return finite_arrays(shape, -weight, weight)
 
 
 @st.composite

@@ -3,74 +3,77 @@
 A target is loaded from one of
 
 * a Python file (``path/to/my_ch4.py``): imported under its file name, with its folder
-  put first on ``sys.path`` so that it can import its neighbours;
-* an importable module name (``refnet``, ``mypackage.chapter4``);
-* a directory, with every name given by a mapping (``--map
-  numerical_gradient=common.gradient:numerical_gradient``): the directory goes first on
-  ``sys.path`` and each ``module:attribute`` is imported from there, which is how the
-  book's own repository (common/functions.py, common/gradient.py, ch04/...) is checked.
+  (and, for a file in a chapter folder of the book's layout, the repository's root) first
+  on ``sys.path``, so that it can import its neighbours;
+* a folder: the book's repository or one of its chapter folders, a package, or any folder
+  of files, read as discovery.py describes, with no configuration;
+* an importable module name (``refnet``, ``mypackage.chapter4``).
 
-A mapping entry ``NAME=ATTRIBUTE`` (no colon) renames: the target module's ATTRIBUTE is
-checked as NAME, and not under its own name.  ``--map sum_squared_error=mean_squared_error``
-checks the book's ``mean_squared_error``, which sums over a batch, under the sum convention.
+A name defined in several files (the book's ``numerical_gradient`` is in both
+``common/gradient.py`` and ``ch04/gradient_2d.py``) has several *definitions*: each is
+checked, and reported under its file.  An object imported from one file into another
+(``from common.functions import *``) is one definition, attributed to the file that
+defines it.  Mappings (mapping.py) name what discovery cannot find.
+
+Importing is part of the run: each file is imported apart (output captured, warnings
+recorded, no ``__pycache__`` written, plots to no window) and under the time limit; a file
+that runs past it looks like a script, and is reported so.
 """
 
 from __future__ import annotations
 
-import contextlib
+import difflib
 import importlib
 import importlib.util
-import io
+import inspect
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
-__all__ = ["API", "ApiName", "Found", "Target", "TargetError", "load_target", "parse_mapping"]
+from .api import API, API_NAMES, CANONICAL, ApiName, TargetError, api_name
+from .discovery import SourceFile, discover
+from .isolation import CappedOutput, CheckTimeout, importing
+from .mapping import Mapping, parse_entries
+
+__all__ = [
+    "API",
+    "API_NAMES",
+    "ApiName",
+    "Found",
+    "Target",
+    "TargetError",
+    "load_target",
+    "parse_mapping",
+    "script_problem",
+]
 
 
-@dataclass(frozen=True)
-class ApiName:
-    """One name of the chapter's API: the book's spelling and the others accepted."""
-
-    name: str
-    aliases: tuple[str, ...]
-    description: str
-
-
-#: The chapter's API, in the order the report lists it.
-API = (
-    ApiName("softmax", (), "softmax over the last axis"),
-    ApiName("sigmoid", (), "the logistic function"),
-    ApiName("mean_squared_error", (), "eq. 4.1, a batch's value is the mean over samples"),
-    ApiName("sum_squared_error", (), "eq. 4.1, a batch's value is the sum over samples"),
-    ApiName("cross_entropy_error", (), "eqs. 4.2 and 4.3, with delta = 1e-7"),
-    ApiName("numerical_diff", ("numerical_difference",), "central difference, h = 1e-4"),
-    ApiName("numerical_gradient", (), "the gradient of f at an array x"),
-    ApiName("gradient_descent", (), "x <- x - lr * grad f(x), step_num times"),
-    ApiName("simpleNet", ("SimpleNet",), "one 2x3 weight matrix W, softmax, cross-entropy"),
-    ApiName("TwoLayerNet", (), "the two-layer network with params W1, b1, W2, b2"),
-)
-API_NAMES = tuple(api.name for api in API)
-_CANONICAL = {alias: api.name for api in API for alias in (api.name, *api.aliases)}
-
-
-class TargetError(Exception):
-    """The target cannot be loaded, or a mapping is malformed."""
+def script_problem(label: str, seconds: float) -> str:
+    """What a file that runs too long at import is told."""
+    return (
+        f"looks like a script: importing {label} ran for more than {seconds:g} s; guard the "
+        "code that trains or plots with `if __name__ == '__main__':`"
+    )
 
 
 @dataclass(frozen=True)
 class Found:
-    """Where one of the chapter's names was found in the target."""
+    """One definition of one of the chapter's names."""
 
     name: str  # the book's name, as the checks and reproductions use it
     obj: object
     module: str  # importable module name
     attribute: str  # its name in that module
+    file: str | None = None  # relative to the target's root, forward slashes
+    path_entries: tuple[str, ...] = ()  # absolute folders a reproduction puts on sys.path
 
     def import_line(self) -> str:
         alias = "" if self.attribute == self.name else f" as {self.name}"
         return f"from {self.module} import {self.attribute}{alias}"
+
+    def to_dict(self) -> dict:
+        return {"module": self.module, "attribute": self.attribute, "file": self.file}
 
 
 @dataclass
@@ -78,124 +81,120 @@ class Target:
     """The names found in a target, and what a reproduction needs to import them."""
 
     label: str
-    found: dict[str, Found]
-    path_entry: str | None = None  # put first on sys.path by a reproduction
+    found: dict[str, Found]  # the first definition of each name
+    path_entry: str | None = None  # put first on sys.path by every reproduction
     notes: list[str] = field(default_factory=list)
     import_output: str = ""  # what importing the target printed
+    definitions: dict[str, list[Found]] = field(default_factory=dict)
+    members: dict[tuple[str, str], str] = field(default_factory=dict)  # from --map
+    problems: list[dict] = field(default_factory=list)  # {"file", "problem"}
+    broken: dict[str, dict] = field(default_factory=dict)  # name -> {"file", "problem"}
+    hints: dict[str, str] = field(default_factory=dict)  # missing name -> --map line
+    root: str | None = None
+    layout: str = "a module"
+
+    def __post_init__(self):
+        for name, found in self.found.items():
+            self.definitions.setdefault(name, [found])
 
     @property
     def missing(self) -> tuple[str, ...]:
-        return tuple(name for name in API_NAMES if name not in self.found)
+        """Names not found (a squared error found under either name counts for both)."""
+        out = []
+        for api in API:
+            if api.name in self.found or api.name in self.broken:
+                continue
+            if api.alternative and api.alternative in self.found:
+                continue
+            out.append(api.name)
+        return tuple(out)
+
+    def member(self, name: str, member: str) -> str:
+        """The target's spelling of a member of ``name`` (``--map TwoLayerNet.gradient=...``)."""
+        return self.members.get((name, member), member)
 
     def setup_lines(self, names) -> list[str]:
-        """The import lines of a reproduction that uses ``names``."""
+        """The import lines of a reproduction that uses ``names``: absolute paths, so that
+        it replays from any directory."""
+        used = [self.found[name] for name in API_NAMES if name in names and name in self.found]
+        entries = [self.path_entry] if self.path_entry else []
+        entries += [entry for found in used for entry in found.path_entries]
+        entries = list(dict.fromkeys(os.path.abspath(entry) for entry in entries))
         lines = []
-        if self.path_entry is not None:
-            lines.append(f"import sys; sys.path.insert(0, {self.path_entry!r})")
-        lines += [self.found[name].import_line() for name in API_NAMES if name in names]
-        return lines
+        if len(entries) == 1:
+            lines.append(f"import sys; sys.path.insert(0, {entries[0]!r})")
+        elif entries:
+            lines.append(f"import sys; sys.path[:0] = {entries!r}")
+        return lines + [found.import_line() for found in used]
+
+    def for_definition(self, found: Found) -> Target:
+        """The target as one check of ``found`` sees it: that definition under its name, and
+        every other name taken, where it has several, from ``found``'s own module."""
+        chosen = dict(self.found)
+        chosen[found.name] = found
+        module = sys.modules.get(found.module)
+        for name, definitions in self.definitions.items():
+            if name == found.name or len(definitions) < 2 or module is None:
+                continue
+            spellings = (name, *api_name(name).aliases)
+            local = [getattr(module, s) for s in spellings if hasattr(module, s)]
+            for candidate in definitions:
+                if any(candidate.obj is obj for obj in local):
+                    chosen[name] = candidate
+        return replace(self, found=chosen)
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "root": self.root,
+            "layout": self.layout,
+            "found": {name: found.to_dict() for name, found in self.found.items()},
+            "definitions": {
+                name: [found.to_dict() for found in definitions]
+                for name, definitions in self.definitions.items()
+            },
+            "missing": list(self.missing),
+            "hints": dict(self.hints),
+            "members": {f"{n}.{m}": s for (n, m), s in self.members.items()},
+            "notes": list(self.notes),
+            "problems": list(self.problems),
+            "broken": dict(self.broken),
+        }
 
     @classmethod
     def from_module(cls, module: ModuleType, label: str | None = None, mapping=None) -> Target:
         """The chapter's names found in an imported module (and in ``mapping``)."""
-        found, notes = _resolve(module, module.__name__, parse_mapping(mapping or ()))
-        return cls(label or module.__name__, found, notes=notes)
+        parsed = parse_entries(mapping or ())
+        collected = _Collector(parsed, _module_root(module))
+        collected.add_module(module, None)
+        target = cls(label or module.__name__, {}, members=dict(parsed.members))
+        return collected.finish(target)
 
 
 def parse_mapping(entries) -> dict[str, tuple[str | None, str]]:
-    """``["NAME=module:attr", "NAME=attr", ...]`` -> {canonical NAME: (module or None, attr)}."""
-    if isinstance(entries, dict):
-        entries = [f"{key}={value}" for key, value in entries.items()]
-    mapping = {}
-    for entry in entries:
-        name, sep, source = entry.partition("=")
-        name, source = name.strip(), source.strip()
-        if not sep or not name or not source:
-            raise TargetError(
-                f"--map {entry!r}: expected NAME=MODULE:ATTRIBUTE or NAME=ATTRIBUTE, "
-                "e.g. numerical_gradient=common.gradient:numerical_gradient"
-            )
-        if name not in _CANONICAL:
-            raise TargetError(
-                f"--map {entry!r}: {name!r} is not one of the chapter's names "
-                f"({', '.join(API_NAMES)})"
-            )
-        module, colon, attribute = source.rpartition(":")
-        if colon and (not module or not attribute):
-            raise TargetError(f"--map {entry!r}: {source!r} must be MODULE:ATTRIBUTE")
-        mapping[_CANONICAL[name]] = (module if colon else None, attribute)
-    return mapping
+    """``["NAME=module:attr", "NAME=attr", ...]`` -> {the book's NAME: (module or None, attr)}."""
+    return parse_entries(entries).names
 
 
-def _import(module_name: str) -> ModuleType:
+def _module_root(module: ModuleType) -> str | None:
+    path = getattr(module, "__file__", None)
+    if not path:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) == "__init__.py":
+        folder = os.path.dirname(folder)
+    for _ in module.__name__.split(".")[1:]:
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def _source_path(obj, module: ModuleType) -> str | None:
+    """The file that defines ``obj``, or else the module's."""
     try:
-        return importlib.import_module(module_name)
-    except (Exception, SystemExit) as exc:
-        raise TargetError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
-
-
-def _resolve(module: ModuleType | None, module_name: str | None, mapping):
-    found: dict[str, Found] = {}
-    notes: list[str] = []
-    renamed = {attribute for source, attribute in mapping.values() if source is None}
-    for name in API_NAMES:
-        if name in mapping:
-            source, attribute = mapping[name]
-            if source is None:
-                if module is None:
-                    raise TargetError(
-                        f"--map {name}={attribute}: a directory target needs MODULE:ATTRIBUTE"
-                    )
-                source, where = module_name, module
-            else:
-                where = _import(source)
-            if not hasattr(where, attribute):
-                raise TargetError(f"--map {name}: module {source!r} has no attribute {attribute!r}")
-            found[name] = Found(name, getattr(where, attribute), source, attribute)
-            if attribute != name:
-                notes.append(f"{name} is {source}.{attribute} (from --map)")
-            continue
-        if module is None:
-            continue
-        api = next(api for api in API if api.name == name)
-        for spelling in (api.name, *api.aliases):
-            if spelling in renamed:
-                notes.append(f"{spelling} is checked as another name only (from --map)")
-                continue
-            if hasattr(module, spelling):
-                found[name] = Found(name, getattr(module, spelling), module_name, spelling)
-                break
-    return found, notes
-
-
-def load_target(spec: str, mapping=()) -> Target:
-    """Load a target from a file path, a directory or a module name (see the module docstring)."""
-    mapping = parse_mapping(mapping)
-    imports = any(source is not None for source, _ in mapping.values())
-    is_name = all(part.isidentifier() for part in spec.split("."))
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        if spec.endswith(".py") or os.path.isfile(spec):
-            module = _load_file(spec)
-            found, notes = _resolve(module, module.__name__, mapping)
-            target = Target(spec, found, path_entry=os.path.dirname(spec) or ".", notes=notes)
-        elif os.path.isdir(spec) and (imports or not is_name):
-            if not imports:
-                raise TargetError(
-                    f"{spec} is a directory: give the module of each name with --map, e.g. "
-                    "--map numerical_gradient=common.gradient:numerical_gradient"
-                )
-            _put_first_on_path(spec)
-            found, notes = _resolve(None, None, mapping)
-            target = Target(spec, found, path_entry=spec, notes=notes)
-        elif is_name:
-            module = _import(spec)
-            found, notes = _resolve(module, spec, mapping)
-            target = Target(spec, found, notes=notes)
-        else:
-            raise TargetError(f"{spec}: no such file, directory or module")
-    target.import_output = output.getvalue()
-    return target
+        path = inspect.getsourcefile(obj)
+    except TypeError:  # a built-in or a ufunc
+        path = None
+    return path or getattr(module, "__file__", None)
 
 
 def _put_first_on_path(directory: str) -> None:
@@ -205,31 +204,241 @@ def _put_first_on_path(directory: str) -> None:
     sys.path.insert(0, absolute)
 
 
-def _load_file(path: str) -> ModuleType:
-    if not os.path.isfile(path):
-        raise TargetError(f"{path}: no such file")
-    name = os.path.splitext(os.path.basename(path))[0]
-    if not name.isidentifier():
-        raise TargetError(
-            f"{path}: the file name must be a Python identifier to be imported "
-            f"(a reproduction does `from {name} import ...`)"
+def _relative(path: str | None, root: str | None) -> str | None:
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    if root and (path + os.sep).startswith(os.path.abspath(root) + os.sep):
+        return os.path.relpath(path, root).replace(os.sep, "/")
+    return path
+
+
+class _Collector:
+    """Gathers the definitions of every name from the modules of a target, once each."""
+
+    def __init__(self, mapping: Mapping, root: str | None):
+        self.mapping = mapping
+        self.root = root
+        self.renamed = {attr for module, attr in mapping.names.values() if module is None}
+        self.definitions: dict[str, list[Found]] = {}
+        self.seen: dict[int, Found] = {}
+        self.modules: list[tuple[ModuleType, SourceFile | None]] = []
+        self.notes: list[str] = []
+
+    def add_module(self, module: ModuleType, source: SourceFile | None) -> None:
+        self.modules.append((module, source))
+
+    def _entries(self, module_name: str) -> tuple[str, ...]:
+        for module, source in self.modules:
+            if module.__name__ == module_name and source is not None:
+                return source.path_entries
+        return ()
+
+    def _found(self, name, obj, module, attribute) -> Found:
+        # Attribute an object imported from another of the target's files to that file.
+        home = sys.modules.get(getattr(obj, "__module__", None) or "")
+        mine = {m.__name__ for m, _ in self.modules}
+        own = getattr(obj, "__name__", None)
+        if home is not None and home.__name__ in mine and own and getattr(home, own, None) is obj:
+            module, attribute = home, own
+        return Found(
+            name,
+            obj,
+            module.__name__,
+            attribute,
+            _relative(_source_path(obj, module), self.root),
+            self._entries(module.__name__),
         )
-    absolute = os.path.abspath(path)
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        if os.path.abspath(getattr(loaded, "__file__", "") or "") == absolute:
-            return loaded
-        raise TargetError(
-            f"{path}: a module named {name!r} is already imported (from "
-            f"{getattr(loaded, '__file__', 'built-in')}); rename the file"
+
+    def _add(self, found: Found) -> None:
+        if id(found.obj) in self.seen:
+            return
+        self.seen[id(found.obj)] = found
+        self.definitions.setdefault(found.name, []).append(found)
+
+    def _mapped(self, name: str, source: str | None, attribute: str) -> None:
+        if source is None:
+            if not self.modules:
+                raise TargetError(
+                    f"--map {name}={attribute}: a folder target needs MODULE:ATTRIBUTE"
+                )
+            where = self.modules[0][0]
+        else:
+            try:
+                where = importlib.import_module(source)
+            except (Exception, SystemExit) as exc:
+                raise TargetError(
+                    f"importing {source!r} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        obj = where
+        for part in attribute.split("."):
+            if not hasattr(obj, part):
+                raise TargetError(
+                    f"--map {name}: module {where.__name__!r} has no attribute {attribute!r}"
+                )
+            obj = getattr(obj, part)
+        found = Found(
+            name,
+            obj,
+            where.__name__,
+            attribute,
+            _relative(_source_path(obj, where), self.root),
+            self._entries(where.__name__),
         )
-    _put_first_on_path(os.path.dirname(path) or ".")
-    spec = importlib.util.spec_from_file_location(name, absolute)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+        self.definitions[name] = [found]
+        if attribute != name:
+            self.notes.append(f"{name} is {where.__name__}.{attribute} (from --map)")
+
+    def finish(self, target: Target) -> Target:
+        for module, _ in self.modules:
+            for api in API:
+                if api.name in self.mapping.names:
+                    continue
+                for spelling in (api.name, *api.aliases):
+                    if spelling in self.renamed:
+                        self.notes.append(f"{spelling} is checked as another name only (--map)")
+                        continue
+                    obj = getattr(module, spelling, None)
+                    if obj is not None and callable(obj):
+                        self._add(self._found(api.name, obj, module, spelling))
+        for name, (source, attribute) in self.mapping.names.items():
+            self._mapped(name, source, attribute)
+        target.definitions = {n: self.definitions[n] for n in API_NAMES if n in self.definitions}
+        target.found = {n: d[0] for n, d in target.definitions.items()}
+        target.notes += list(dict.fromkeys(self.notes))
+        target.root = target.root or self.root
+        target.hints = {name: self._hint(name) for name in target.missing}
+        return target
+
+    def _hint(self, name: str) -> str:
+        """The --map line that would bring a missing name in (a guess where one fits)."""
+        single = len(self.modules) == 1
+        pool = {}
+        for module, _ in self.modules:
+            for attribute, obj in vars(module).items():
+                if callable(obj) and not attribute.startswith("_"):
+                    pool.setdefault(attribute, module.__name__)
+        guess = difflib.get_close_matches(name, [a for a in pool if a not in CANONICAL], 1, 0.75)
+        if guess:
+            where = guess[0] if single else f"{pool[guess[0]]}:{guess[0]}"
+            return f"--map {name}={where}"
+        return f"--map {name}={'NAME' if single else 'MODULE:NAME'}"
+
+
+def _import_file(source: SourceFile, timeout, output, collected: _Collector, problems) -> bool:
+    """Import one discovered file; on failure record why in ``problems`` and return False."""
+    if source.problem:
+        problems.append({"file": source.label, "problem": source.problem})
+        return False
+    for entry in reversed(source.path_entries):
+        _put_first_on_path(entry)
+    caught: list[str] = []
     try:
-        spec.loader.exec_module(module)
+        with importing(os.path.dirname(source.path), output, timeout, caught):
+            module = importlib.import_module(source.module)
+    except CheckTimeout:
+        sys.modules.pop(source.module, None)
+        problems.append({"file": source.label, "problem": script_problem(source.label, timeout)})
+        return False
     except (Exception, SystemExit) as exc:
-        del sys.modules[name]
-        raise TargetError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
-    return module
+        problems.append(
+            {
+                "file": source.label,
+                "problem": f"importing {source.label} failed: {type(exc).__name__}: {exc}",
+            }
+        )
+        return False
+    where = os.path.abspath(getattr(module, "__file__", "") or "")
+    if where != source.path:
+        problems.append(
+            {
+                "file": source.label,
+                "problem": f"{source.label} imports as {source.module!r}, "
+                f"but that name is already taken by {where or 'a built-in module'}: rename the file",
+            }
+        )
+        return False
+    collected.add_module(module, source)
+    collected.notes += [f"importing {source.label} warned: {w}" for w in caught[:3]]
+    return True
+
+
+def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Target:
+    layout = discover(spec)
+    collected = _Collector(mapping, layout.root)
+    problems = [{"file": label, "problem": problem} for label, problem in excluded.items()]
+    output = CappedOutput(20_000)
+    for source in layout.files:
+        if source.label not in excluded:
+            if on_import is not None:
+                on_import(source.label)
+            _import_file(source, timeout, output, collected, problems)
+    if not collected.modules and not any(m for m, _ in mapping.names.values()):
+        if layout.kind == "file" or len(problems) == 1:
+            raise TargetError(problems[0]["problem"] if problems else f"{spec}: nothing to import")
+        if not problems:
+            raise TargetError(
+                f"{spec} has none of the chapter's names in its {layout.scanned} Python files "
+                "(softmax, cross_entropy_error, numerical_gradient, TwoLayerNet, ...); "
+                "name them with --map"
+            )
+        raise TargetError(
+            "no file of the target could be imported:\n"
+            + "\n".join(f"  {p['problem']}" for p in problems)
+        )
+    for entry in {layout.root, *(e for s in layout.files for e in s.path_entries)}:
+        if entry and os.path.isdir(entry) and entry not in sys.path:
+            sys.path.append(entry)  # for modules named in --map NAME=MODULE:ATTRIBUTE
+    target = Target(spec, {}, members=dict(mapping.members), root=layout.root)
+    target.layout = layout.description
+    target.problems = problems
+    target.import_output = output.getvalue()
+    collected.finish(target)
+    failed = {p["file"]: p["problem"] for p in problems}
+    for source in layout.files:
+        for spelling in source.defines:
+            name = CANONICAL[spelling]
+            if source.label in failed and name not in target.found:
+                target.broken.setdefault(
+                    name, {"file": source.label, "problem": failed[source.label]}
+                )
+    target.hints = {n: h for n, h in target.hints.items() if n not in target.broken}
+    return target
+
+
+def _is_module_name(spec: str) -> bool:
+    """A dotted name that imports as a regular module (``refnet``, ``mypackage.ch4``), not a
+    folder of the working directory that merely has such a name (``ch04``)."""
+    if not all(part.isidentifier() for part in spec.split(".")):
+        return False
+    try:
+        found = importlib.util.find_spec(spec)
+    except (ImportError, ValueError):
+        return False
+    return found is not None and found.origin not in (None, "namespace")
+
+
+def load_target(spec: str, mapping=(), *, timeout=None, excluded=None, on_import=None) -> Target:
+    """Load a target from a file, a folder or a module name (see the module docstring).
+
+    ``mapping`` is a list of ``--map`` entries (or a parsed Mapping); ``timeout`` limits
+    each file's import (seconds, None for no limit); ``excluded`` maps files (labels) not
+    to import to the problem to report for them; ``on_import(label)`` is called before
+    each file is imported.
+    """
+    mapping = parse_entries(mapping)
+    if _is_module_name(spec):
+        try:
+            module = importlib.import_module(spec)
+        except (Exception, SystemExit) as exc:
+            raise TargetError(f"importing {spec!r} failed: {type(exc).__name__}: {exc}") from exc
+        return Target.from_module(module, spec, mapping)
+    if os.path.isfile(spec) or spec.endswith(".py"):
+        if not os.path.isfile(spec):
+            raise TargetError(f"{spec}: no such file")
+        return _load_files(spec, mapping, timeout, excluded or {}, on_import)
+    if os.path.isdir(spec):
+        return _load_files(spec, mapping, timeout, excluded or {}, on_import)
+    if all(part.isidentifier() for part in spec.split(".")):
+        raise TargetError(f"{spec}: no such file, directory or importable module")
+    raise TargetError(f"{spec}: no such file, directory or module")

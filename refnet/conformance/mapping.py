@@ -1,0 +1,166 @@
+"""Mappings: where a name comes from, and what the target calls a member.
+
+One entry maps one thing, on the command line (``--map ENTRY``, repeatable) or in a TOML
+file (``--map-file FILE``):
+
+``NAME=MODULE:ATTRIBUTE``
+    take the chapter's NAME from MODULE (imported with the target's folders on
+    ``sys.path``): ``numerical_gradient=common.gradient:numerical_gradient``.
+``NAME=ATTRIBUTE``
+    check the target's ATTRIBUTE as NAME (and not under its own name):
+    ``sum_squared_error=mean_squared_error``.
+``NAME.MEMBER=SPELLING``
+    the target spells a member of NAME differently: a method
+    (``TwoLayerNet.numerical_gradient=numerical_gradient_net``), an attribute
+    (``SimpleNet.W=w``), a keyword argument (``gradient_descent.lr=learning_rate``) or a
+    constructor argument (``TwoLayerNet.hidden_size=n_hidden``).
+
+A TOML file holds the same entries as keys and values; a table groups the members of one
+name, and a quoted key holds a dot::
+
+    numerical_gradient = "common.gradient:numerical_gradient"
+    "TwoLayerNet" = "ch04.two_layer_net:TwoLayerNet"
+
+    [TwoLayerNet]
+    numerical_gradient = "numerical_gradient_net"
+
+    [gradient_descent]
+    lr = "learning_rate"
+
+TOML is read with the standard library's ``tomllib`` (Python 3.11+) or, on Python 3.10,
+with ``tomli``, which the ``conformance`` extra installs there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .api import API_NAMES, CANONICAL, TargetError, api_name
+
+__all__ = ["Mapping", "read_map_file", "parse_entries"]
+
+
+@dataclass
+class Mapping:
+    """Parsed entries: names by source, and member spellings."""
+
+    #: the book's name -> (module or None for the target's own, attribute)
+    names: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    #: (the book's name, member) -> the target's spelling
+    members: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def entries(self) -> list[str]:
+        """The entries again, as ``--map`` would take them."""
+        out = [
+            f"{name}={module}:{attribute}" if module else f"{name}={attribute}"
+            for name, (module, attribute) in self.names.items()
+        ]
+        out += [f"{name}.{member}={spelling}" for (name, member), spelling in self.members.items()]
+        return out
+
+
+def _identifier(text: str, entry: str, what: str) -> str:
+    if not all(part.isidentifier() for part in text.split(".")):
+        raise TargetError(f"--map {entry!r}: {what} {text!r} is not a Python name")
+    return text
+
+
+def _name(spelling: str, entry: str) -> str:
+    if spelling not in CANONICAL:
+        raise TargetError(
+            f"--map {entry!r}: {spelling!r} is not one of the chapter's names "
+            f"({', '.join(API_NAMES)})"
+        )
+    return CANONICAL[spelling]
+
+
+def _add(mapping: Mapping, entry: str) -> None:
+    left, sep, right = entry.partition("=")
+    left, right = left.strip(), right.strip()
+    if not sep or not left or not right:
+        raise TargetError(
+            f"--map {entry!r}: expected NAME=MODULE:ATTRIBUTE, NAME=ATTRIBUTE or "
+            "NAME.MEMBER=SPELLING, e.g. numerical_gradient=common.gradient:numerical_gradient"
+        )
+    spelling, dot, member = left.partition(".")
+    name = _name(spelling, entry)
+    if dot:
+        members = api_name(name).members
+        if member not in members:
+            known = ", ".join(f"{m} ({kind})" for m, kind in members.items()) or "none"
+            raise TargetError(
+                f"--map {entry!r}: {name} has no member {member!r} that the checks use "
+                f"(its members: {known})"
+            )
+        if not right.isidentifier():
+            raise TargetError(f"--map {entry!r}: {right!r} is not a Python name")
+        mapping.members[(name, member)] = right
+        return
+    module, colon, attribute = right.rpartition(":")
+    if colon and (not module or not attribute):
+        raise TargetError(f"--map {entry!r}: {right!r} must be MODULE:ATTRIBUTE")
+    if colon:
+        _identifier(module, entry, "module")
+    _identifier(attribute, entry, "attribute")
+    mapping.names[name] = (module if colon else None, attribute)
+
+
+def parse_entries(entries, mapping: Mapping | None = None) -> Mapping:
+    """Entries (strings, or a dict of NAME -> SOURCE) added to ``mapping`` (or a new one).
+
+    Examples
+    --------
+    >>> m = parse_entries(["SimpleNet.W=w", "gradient_descent.lr=learning_rate"])
+    >>> m.members
+    {('simpleNet', 'W'): 'w', ('gradient_descent', 'lr'): 'learning_rate'}
+    >>> parse_entries(["numerical_gradient=common.gradient:numerical_gradient"]).names
+    {'numerical_gradient': ('common.gradient', 'numerical_gradient')}
+    """
+    mapping = mapping if mapping is not None else Mapping()
+    if isinstance(entries, Mapping):
+        entries = entries.entries()
+    elif isinstance(entries, dict):
+        entries = [f"{key}={value}" for key, value in entries.items()]
+    for entry in entries:
+        _add(mapping, entry)
+    return mapping
+
+
+def _toml_module():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise TargetError(
+                "--map-file needs a TOML reader: Python 3.11+ has one, on 3.10 "
+                "pip install 'refnet[conformance]' (which installs tomli)"
+            ) from None
+    return tomllib
+
+
+def _flatten(table: dict, prefix: str, path: str) -> list[str]:
+    out = []
+    for key, value in table.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out += _flatten(value, full, path)
+        elif isinstance(value, str):
+            out.append(f"{full}={value}")
+        else:
+            raise TargetError(f"--map-file {path}: {full} must be a string, got {value!r}")
+    return out
+
+
+def read_map_file(path: str, mapping: Mapping | None = None) -> Mapping:
+    """The entries of a TOML mapping file, added to ``mapping`` (or a new one)."""
+    tomllib = _toml_module()
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except OSError as exc:
+        raise TargetError(f"--map-file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetError(f"--map-file {path}: not valid TOML: {exc}") from None
+    return parse_entries(_flatten(table, "", path), mapping)

@@ -1,0 +1,254 @@
+"""The command's parent process: run the worker in a child, and keep it to its time limits.
+
+The child (worker.py) imports the target and runs the checks, each under an alarm.  Most
+runaway code stops at the alarm; what does not (a loop in C, a swallowed alarm) is
+stopped here: past the limit plus a grace period the child is killed and a new one
+resumes, without the file whose import hung, or after the check that hung, which fails.
+A child that dies (a crash in the target's C code, ``os._exit``) is handled the same way.
+So one report always comes back, with every check in it.
+
+This module imports neither JAX nor hypothesis: the parent only reads events and puts
+the report together (schema.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+from .schema import report_dict
+from .target import script_problem
+
+__all__ = ["GRACE", "Outcome", "run_in_child", "terminal_progress"]
+
+#: Seconds the parent waits past a time limit for the child's own alarm to act: the limit
+#: itself, between 2 and 10 s.
+GRACE = (2.0, 10.0)
+#: Characters of the child's stderr kept for a diagnosis.
+STDERR_KEPT = 4000
+
+
+class Outcome:
+    """What the child reported: a report, or why there is none (exit code 2)."""
+
+    def __init__(self, report: dict | None = None, error: str | None = None):
+        self.report = report
+        self.error = error
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.report is None else self.report["exit_code"]
+
+
+def terminal_progress(index: int, total: int, name: str | None) -> None:
+    """Progress on stderr, one line rewritten in place; ``name=None`` clears it."""
+    text = "" if name is None else f"[{index}/{total}] {name}"
+    sys.stderr.write(f"\r\033[K{text}")
+    sys.stderr.flush()
+
+
+class _Child:
+    """One worker process and a thread reading its events."""
+
+    def __init__(self, config: dict):
+        env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "refnet.conformance.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # its own process group: killed with whatever it started
+        )
+        self.events: queue.Queue = queue.Queue()
+        self.stderr: deque = deque(maxlen=64)
+        self.threads = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._drain, daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+        self.process.stdin.write(json.dumps(config).encode())
+        self.process.stdin.close()
+
+    def _read(self):
+        for line in self.process.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                continue
+        self.events.put(None)  # end of stream: the child exited
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.stderr.append(line.decode("utf-8", "replace"))
+
+    def last_words(self) -> str:
+        return "".join(self.stderr)[-STDERR_KEPT:].strip()
+
+    def kill(self):
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+    def close(self):
+        """Stop the child if it still runs, and close its pipes."""
+        if self.process.poll() is None:
+            self.kill()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+def _stopped(unit, reason: str, seconds: float, target: dict) -> dict:
+    """The result of a check whose process had to be stopped or died."""
+    name, file = unit
+    function = name.split(".")[0]
+    found = (target.get("found") or {}).get(function) or {}
+    return {
+        "name": name,
+        "function": function,
+        "found_as": found.get("attribute"),
+        "statement": "",
+        "status": "fail",
+        "reason": reason,
+        "counterexample": None,
+        "shrunk": False,
+        "exception": None,
+        "output": "",
+        "seconds": round(seconds, 3),
+        "warnings": [],
+        "notes": [],
+        "file": file,
+        "map_hint": None,
+        "profiles": [],
+    }
+
+
+class _Supervisor:
+    def __init__(self, config: dict, progress):
+        self.config = dict(config)
+        self.progress = progress
+        self.timeout = config.get("timeout") or 0
+        self.results: dict[int, dict] = {}
+        self.loaded: dict | None = None
+        self.restarts = 0
+
+    def limit(self) -> float | None:
+        low, high = GRACE
+        return self.timeout + min(max(self.timeout, low), high) if self.timeout else None
+
+    def run(self) -> Outcome:
+        while True:
+            outcome = self._one_child()
+            if outcome is not None:
+                return outcome
+            self.restarts += 1
+            if self.restarts > 50:
+                return Outcome(error="the target's process had to be restarted 50 times")
+
+    def _one_child(self) -> Outcome | None:
+        child = _Child(self.config)
+        phase, current, since = "starting", None, time.monotonic()
+        try:
+            while True:
+                limit = self.limit() if phase in ("importing", "checking") else None
+                wait = None if limit is None else max(0.0, since + limit - time.monotonic())
+                try:
+                    event = child.events.get(timeout=wait)
+                except queue.Empty:
+                    child.kill()
+                    return self._hung(phase, current, time.monotonic() - since)
+                if event is None:
+                    child.process.wait()
+                    return self._died(child, phase, current, time.monotonic() - since)
+                kind = event["event"]
+                if kind == "importing":
+                    phase, current, since = "importing", event["file"], time.monotonic()
+                elif kind == "loaded":
+                    self.loaded = event
+                    phase, current = "loaded", None
+                elif kind == "start":
+                    phase, current, since = "checking", event["index"], time.monotonic()
+                    if self.progress is not None:
+                        units = self.loaded["units"]
+                        self.progress(current + 1, len(units), units[current][0])
+                elif kind == "result":
+                    self.results[event["index"]] = event["result"]
+                    phase, current = "loaded", None
+                elif kind == "done":
+                    return Outcome(self._report(event["report"]))
+                elif kind == "error":
+                    return Outcome(error=event["message"])
+        finally:
+            child.close()
+
+    def _hung(self, phase, current, seconds) -> None:
+        if phase == "importing":
+            excluded = dict(self.config.get("excluded") or {})
+            excluded[current] = script_problem(current, self.timeout)
+            self.config["excluded"] = excluded
+            return None
+        reason = (
+            f"no answer within {self.timeout:g} s, and the check could not be interrupted: "
+            "the process running it was stopped (the target may loop forever in C code, "
+            "or swallow the alarm)"
+        )
+        self.results[current] = _stopped(
+            self.loaded["units"][current], reason, seconds, self.loaded["target"]
+        )
+        self.config["start"] = current + 1
+        return None
+
+    def _died(self, child, phase, current, seconds) -> Outcome | None:
+        code = child.process.returncode
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        words = child.last_words()
+        if phase == "importing":
+            excluded = dict(self.config.get("excluded") or {})
+            excluded[current] = f"importing {current} ended the process ({how}): {words[-300:]}"
+            self.config["excluded"] = excluded
+            return None
+        if phase == "checking":
+            reason = f"the process running this check ended ({how}) without an answer"
+            if words:
+                reason += f"; its last output: {words[-300:]}"
+            self.results[current] = _stopped(
+                self.loaded["units"][current], reason, seconds, self.loaded["target"]
+            )
+            self.config["start"] = current + 1
+            return None
+        return Outcome(error=f"the conformance process ended ({how}) before reporting:\n{words}")
+
+    def _report(self, report: dict) -> dict:
+        if not self.restarts:
+            return report
+        start = self.config.get("start", 0)
+        for offset, result in enumerate(report["checks"]):
+            self.results[start + offset] = result
+        results = [self.results[i] for i in sorted(self.results)]
+        return report_dict(
+            report["target"],
+            results,
+            profile=report["profile"],
+            settings=report["settings"],
+            versions=report["versions"],
+        )
+
+
+def run_in_child(config: dict, progress=None) -> Outcome:
+    """Run the worker on ``config`` (worker.py's settings) and return what it reported.
+
+    ``progress(index, total, check_name)`` is called as each check starts.
+    """
+    return _Supervisor(config, progress).run()
