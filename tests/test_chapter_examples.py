@@ -38,7 +38,7 @@ from refnet import (
 from refnet.datasets import load_digits
 
 from . import book
-from .conformance_fixtures import book_chapter4 as book_code
+from .fixtures import book_chapter4 as book_code
 
 PAGE = Path(__file__).resolve().parent.parent / "docs/explanation/differences-from-the-book.md"
 BOOK = "book's number"
