@@ -244,3 +244,25 @@ def test_what_a_target_prints_is_kept_only_to_a_limit(tmp_path):
     assert result.output.startswith("x" * 2000 + "\n[... ")
     assert result.output.endswith("more characters not kept]")
     assert len(result.output) < 2100
+
+
+def test_what_importing_prints_is_reported_and_a_relative_path_is_not_imported_outside(tmp_path):
+    # A file named by a relative path ("ch4.py") was once taken for a module name first:
+    # find_spec("ch4.py") imported ch4 to look for a submodule "py", running the student's
+    # code outside the runner's capture and time limit, so what it printed bypassed the
+    # report.  Both spellings now import it once, captured; what it writes below Python's
+    # streams (a C library, os.write) still reaches the user's stderr.
+    code = (
+        "import os, sys\nimport numpy as np\n"
+        "print('from print')\nsys.stderr.write('from sys.stderr\\n')\n"
+        "os.write(2, b'from fd 2\\n')\n"
+        "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n"
+    )
+    (tmp_path / "ch4.py").write_text(code)
+    for spec in ("ch4.py", str(tmp_path / "ch4.py")):
+        done = command(spec, "-k", "sigmoid", "--json", "r.json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        printed = json.loads((tmp_path / "r.json").read_text())["target"]["import_output"]
+        assert printed == "from print\nfrom sys.stderr\n", spec
+        assert "importing printed:\n  | from print\n  | from sys.stderr\n" in done.stdout
+        assert "from print" not in done.stderr and "from fd 2" in done.stderr, spec

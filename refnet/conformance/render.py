@@ -13,6 +13,8 @@ from .api import API
 __all__ = ["render"]
 
 WIDTH = 88
+#: Lines of what importing the target printed that the text report shows.
+IMPORT_LINES_SHOWN = 5
 VERDICTS = {"pass": "pass", "warn": "warn", "fail": "FAIL", "error": "ERROR"}
 
 
@@ -56,6 +58,13 @@ def _header(report: dict) -> list[str]:
         out += _wrap(text, "", "       ")
     for problem in target.get("problems") or []:
         out += _wrap(f"could not import: {problem['problem']}", "", "    ")
+    printed = (target.get("import_output") or "").splitlines()
+    if printed:
+        shown = printed[:IMPORT_LINES_SHOWN]
+        out.append("importing printed:")
+        out += [f"  | {line}" for line in shown]
+        if len(printed) > len(shown):
+            out.append("  | ... (the rest is in the JSON report: target.import_output)")
     for name, rule in report["conventions"].items():
         out.append(f"{name} is checked as {rule}")
     out += [f"note: {note}" for note in target["notes"]]

@@ -26,8 +26,9 @@ The report (``Report.to_dict()``, written by ``--json``) is a contract, read by 
         "missing": [NAME], "hints": {NAME: "--map ..."},
         "members": {"NAME.MEMBER": spelling}, "notes": [str],
         "problems": [{"file", "problem"}],  # files that could not be imported, and why
-        "broken": {NAME: {"file", "problem"}}  # names defined only in such files
-      },
+        "broken": {NAME: {"file", "problem"}},  # names defined only in such files
+        "import_output": str               # what importing printed (its first 20,000
+      },                                   # characters, then a count of the rest)
       "conventions": {NAME: str},          # how a squared-error name is judged
       "settings": {"max_examples", "seed", "timeout", "select"},
       "checks": [{

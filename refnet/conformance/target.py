@@ -159,6 +159,7 @@ class Target:
             "notes": list(self.notes),
             "problems": list(self.problems),
             "broken": dict(self.broken),
+            "import_output": self.import_output,
         }
 
     @classmethod
@@ -410,6 +411,10 @@ def _is_module_name(spec: str) -> bool:
     """A dotted name that imports as a regular module (``refnet``, ``mypackage.ch4``), not a
     folder of the working directory that merely has such a name (``ch04``)."""
     if not all(part.isidentifier() for part in spec.split(".")):
+        return False
+    if spec.endswith(".py") or os.path.isfile(spec):
+        # "ch4.py" is a file: find_spec("ch4.py") would import ch4 (running the student's
+        # code outside the capture and the time limit) to look for a submodule "py".
         return False
     try:
         found = importlib.util.find_spec(spec)
