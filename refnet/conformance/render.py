@@ -10,8 +10,6 @@ import textwrap
 
 from .api import API
 
-__all__ = ["render"]
-
 WIDTH = 88
 VERDICTS = {"pass": "pass", "warn": "warn", "fail": "FAIL", "error": "ERROR"}
 

@@ -24,8 +24,6 @@ import shutil
 import sys
 import tempfile
 
-__all__ = ["main"]
-
 
 def _emitter():
     """A writer on the original stdout; fd 1 then points at stderr for everyone else."""
@@ -70,7 +68,7 @@ def _work(config: dict, emit) -> None:
             )
             return
         profile = config.get("profile") or default_profile(target)
-        select = config.get("select")
+        select = config.get("select") or ()
         chosen = select_checks(CHECKS, profile, select)
         if not chosen:
             emit(

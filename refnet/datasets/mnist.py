@@ -20,7 +20,7 @@ import urllib.request
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -316,7 +316,7 @@ def _load_cache(path: Path, sources: list[str]) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _write_cache(path: Path, arrays: dict[str, np.ndarray], sources: list[str]) -> None:
+def _write_cache(path: Path, arrays: Mapping[str, Any], sources: list[str]) -> None:
     def write(f: BinaryIO) -> None:
         np.savez(f, format=np.int64(_CACHE_FORMAT), sources=np.array(sources), **arrays)
 
@@ -358,6 +358,7 @@ def _mnist_side(
     images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     n = images.shape[0]
+    x: np.ndarray
     if normalize:
         x = np.empty((n, 784), dtype=np.float64)
         np.divide(images.reshape(n, 784), 255.0, out=x)
@@ -498,7 +499,10 @@ def _files(
         root.mkdir(parents=True, exist_ok=True)
         _download(root, names, mirrors, table, timeout)
         found = _locate(root)
-    return {key: found[stem] for key, stem in zip(_CACHE_KEYS, MNIST_FILES, strict=True)}
+    # Every file is there now: _download fetched each missing one or raised.
+    return {
+        key: cast(Path, found[stem]) for key, stem in zip(_CACHE_KEYS, MNIST_FILES, strict=True)
+    }
 
 
 def _verify(paths: dict[str, Path], digests: dict[str, str], table: dict[str, str]) -> None:
