@@ -18,7 +18,8 @@ import pytest
 
 import refnet
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 REFERENCE = ROOT / "docs" / "reference"
 
 #: Under refnet/conformance/ (a product of its own, documented in prose on

@@ -127,10 +127,11 @@ def default_mnist_root() -> Path:
     >>> isinstance(default_mnist_root(), pathlib.Path)
     True
     """
-    return _default_root(os.environ, os.name)
+    return default_root_for(os.environ, os.name)
 
 
-def _default_root(environ: Mapping[str, str], os_name: str) -> Path:
+def default_root_for(environ: Mapping[str, str], os_name: str) -> Path:
+    """:func:`default_mnist_root` for a given environment and ``os.name`` (tested on both)."""
     explicit = environ.get("REFNET_DATA")
     if explicit:
         return Path(explicit).expanduser()
