@@ -395,3 +395,47 @@ def test_new_schemes_keep_the_in_place_contract():
         refnet.numerical_gradient(sum_of_squares, np.array([3, 4]), scheme="five_point")
     with pytest.raises(refnet.StepLostError):
         refnet.numerical_gradient(sum_of_squares, np.array([1e13]), scheme="five_point")
+
+
+#: The stencils of the module docstring, written out here: offset -> weight, and divisor.
+STENCILS_BY_HAND = {
+    "central": ({1: 1.0, -1: -1.0}, 2.0),
+    "forward": ({1: 1.0, 0: -1.0}, 1.0),
+    "five_point": ({2: -1.0, 1: 8.0, -1: -8.0, -2: 1.0}, 12.0),
+}
+
+
+def documented_roundoff(f, x, h, scheme, derivative):
+    """ErrorEstimate.roundoff by its docstring: eps_f sum_j |w_j f(x + o_j h)| / (d h) for the
+    rounding of f's values, plus |D| sum_j |w_j| eps_x (|x| + |o_j| h) / (2 d h) for the
+    rounding of the perturbed points (eps_f = eps_x = float64's eps here)."""
+    weights, divisor = STENCILS_BY_HAND[scheme]
+    eps = np.finfo(np.float64).eps
+    values = sum(abs(w) * abs(f(x + o * h)) for o, w in weights.items())
+    points = sum(abs(w) * (abs(x) + abs(o) * h) for o, w in weights.items())
+    return (eps * values + abs(derivative) * eps * points / 2) / (divisor * h)
+
+
+@pytest.mark.parametrize("scheme", sorted(STENCILS_BY_HAND))
+def test_the_roundoff_estimate_is_its_documented_formula(scheme):
+    """Not only a bound: the estimate is the formula the docs state, for numerical_diff and
+    for every element of numerical_gradient.  (A round-off estimate ten times too large
+    would still bound the actual error and pass the tests above.)"""
+    h = 1e-3
+    value, estimate = refnet.numerical_diff(np.exp, 0.5, h, scheme=scheme, return_error=True)
+    expected = documented_roundoff(np.exp, 0.5, h, scheme, value)
+    # The same sums in another order: equal to a few ulps.
+    assert estimate.roundoff == pytest.approx(expected, rel=1e-12)
+
+    x = np.array([0.3, -1.7, 2.5])
+    total = float(np.sum(np.exp(x)))
+    grad, estimate = refnet.numerical_gradient(
+        lambda v: np.sum(np.exp(v)), x.copy(), h, scheme=scheme, return_error=True
+    )
+    for i in range(x.size):
+        # f of the whole array, with element i moved: Σ e^x - e^(x_i) + e^(x_i + o h).
+        def f_i(xi, i=i):
+            return total - np.exp(x[i]) + np.exp(xi)
+
+        expected = documented_roundoff(f_i, x[i], h, scheme, grad[i])
+        assert estimate.roundoff[i] == pytest.approx(expected, rel=1e-9)

@@ -175,6 +175,54 @@ def test_a_kink_inside_the_stencil_is_a_kink_too():
     assert report.verdicts.tolist() == ["at a kink"]
 
 
+# -- the float64 tolerance, pinned to the error model ---------------------------------------
+
+
+def _offset_exp():
+    """f = 1e6 + sum(exp(x)): |f| is large next to its gradient, so the round-off of the
+    central difference, eps |f| / h, sets the tolerance, well above the sqrt(eps) relative
+    agreement (1.5e-8 |g|) that would otherwise decide the verdict."""
+    x = np.array([0.5, 1.0, 1.5])
+
+    def f(v):
+        return 1e6 + float(np.sum(np.exp(v)))
+
+    return f, x, np.exp(x)
+
+
+def _model_tolerance(f, x, h):
+    """SAFETY times the central difference's error by its model, written here: round-off
+    eps (|f(x+h)| + |f(x-h)|) / 2h, plus truncation h^2 |f'''| / 6 (f''' = exp here)."""
+    eps = np.finfo(np.float64).eps
+    return refnet.gradcheck.SAFETY * (eps * 2 * abs(f(x)) / (2 * h) + h**2 * np.exp(x) / 6)
+
+
+def test_the_float64_tolerance_is_its_error_model():
+    f, x, exact = _offset_exp()
+    report = refnet.check_gradient(f, x.copy(), exact, scheme="central")
+    model = _model_tolerance(f, x, report.step)
+    # The report's tolerance estimates the same error from the values it measured: its
+    # truncation part, |D(h) - D(2h)| / 3, is itself round-off noise of the same size here,
+    # so the two agree within a factor of 2, not to the digit.
+    ratio = report.tolerance / model
+    assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
+
+
+@pytest.mark.parametrize("times, passes", [(10.0, False), (0.1, True)])
+def test_a_float64_error_near_the_tolerance_is_judged_by_it(times, passes):
+    """An error 10 times the model's tolerance is likely wrong; a tenth of it is noise.
+    (The other float64 tests plant errors hundreds of times above the tolerance, which a
+    tolerance ten times too large would still catch.)"""
+    f, x, exact = _offset_exp()
+    step = refnet.check_gradient(f, x.copy(), exact).step
+    given = exact.copy()
+    given[1] += times * _model_tolerance(f, x, step)[1]
+    report = refnet.check_gradient(f, x.copy(), given)
+    assert report.passed is passes, str(report)
+    expected = refnet.gradcheck.NOISE if passes else refnet.gradcheck.LIKELY_WRONG
+    assert report.verdicts[1] == expected
+
+
 # -- float32, and the fixed-tolerance checkers' false failures --------------------------------------
 
 
