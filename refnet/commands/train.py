@@ -10,6 +10,11 @@ continues the run and ends with the same parameters as an uninterrupted one.
 (Over 500 lines: the options and their resolution on resume, the outputs, and a
 hand-drawn progress bar that issue 11 replaces with a library's; the training itself is
 ``refnet.training``.)
+
+Size: over 500 lines on purpose: the command's arguments, how a resumed run's options are
+reconciled with the checkpoint, the progress line and the run folder it writes are one
+command-line interface, read together when the command changes; the training itself is
+refnet.training and the file format refnet.checkpoints.
 """
 
 from __future__ import annotations
