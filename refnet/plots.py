@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .checkpoints import History
+if TYPE_CHECKING:  # for the annotation only: a plot reads a History, or its dict
+    from .checkpoints import History
 
 __all__ = ["plot_learning_curve"]
 

@@ -159,11 +159,6 @@ class Target:
         return collected.finish(target)
 
 
-def parse_mapping(entries) -> dict[str, tuple[str | None, str]]:
-    """``["NAME=module:attr", "NAME=attr", ...]`` -> {the book's NAME: (module or None, attr)}."""
-    return parse_entries(entries).names
-
-
 def _module_root(module: ModuleType) -> str | None:
     path = getattr(module, "__file__", None)
     if not path:
