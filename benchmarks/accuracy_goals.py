@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 import refnet
-from tests import oracle
-from tests.functions import SMOOTH_FUNCTIONS
+from refnet.conformance import oracle
+from refnet.conformance.functions import SMOOTH_FUNCTIONS
 
 CASES = [
     ("central", 1e-4),
