@@ -68,13 +68,13 @@ def _work(config: dict, emit) -> None:
             )
             return
         profile = config.get("profile") or default_profile(target)
-        select = config.get("select") or ()
+        select = config.get("select")
         chosen = select_checks(CHECKS, profile, select)
         if not chosen:
             emit(
                 "error",
                 message=f"no check of the {profile} profile starts with "
-                f"{' or '.join(map(repr, select))}: `--list` shows every check",
+                f"{' or '.join(map(repr, select or ()))}: `--list` shows every check",
             )
             return
         plan = [
