@@ -1,7 +1,7 @@
 """The issue's accuracy goals on the suite's corpus, measured against jax.grad.
 
 Run from the repository root: ``python -m benchmarks.accuracy_goals``.  For every smooth
-function of tests/functions.py and shapes of rank 0 to 4, x drawn uniformly from the
+function of refnet/conformance/functions.py and shapes of rank 0 to 4, x drawn uniformly from the
 function's range (seeded), it prints the largest error of each scheme, as
 max_i |numeric_i - exact_i| / max(|exact_i|, 1) (relative where an element is >= 1,
 absolute below), and normwise, max|numeric - exact| / max|exact|.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 import refnet
-from tests import oracle
-from tests.functions import SMOOTH_FUNCTIONS
+from refnet.conformance import oracle
+from refnet.conformance.functions import SMOOTH_FUNCTIONS
 
 CASES = [
     ("central", 1e-4),

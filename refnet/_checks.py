@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import numpy as np
 
-__all__ = ["PrecisionWarning", "StepLostError"]
+#: What every ``rng=`` of refnet accepts (see :func:`as_generator`).
+RngLike: TypeAlias = "np.random.Generator | np.random.SeedSequence | int | None"
+
+#: A function of an array that returns a real scalar (its value is checked when called:
+#: a Python float, a NumPy scalar or a 0-d array all pass).
+ArrayFunction: TypeAlias = Callable[[np.ndarray], Any]
 
 
 class StepLostError(ValueError):
@@ -139,7 +146,7 @@ def as_generator(rng, name: str = "rng") -> np.random.Generator:
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         if rng is not None and rng < 0:
             raise ValueError(f"{name} seed must be >= 0, got {rng}")
-        return np.random.default_rng(rng)
+        return np.random.default_rng(None if rng is None else int(rng))
     if isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
     raise TypeError(

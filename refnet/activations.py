@@ -13,13 +13,14 @@ training reports it.  (They are shared with the networks, not part of the public
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import no_nan, real_float_array
 
 __all__ = ["step_function", "sigmoid", "sigmoid_grad", "relu", "softmax"]
 
 
-def step_function(x):
+def step_function(x: ArrayLike) -> np.ndarray:
     """1 where ``x > 0``, else 0 (the perceptron's activation, figure 4-4).
 
     Its derivative is zero everywhere except at 0, where it does not exist: a network
@@ -34,7 +35,7 @@ def step_function(x):
     return (x > 0).astype(np.int64)
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x)), with no overflow warning for large ``|x|``.
 
     For x below about -709, ``exp(-x)`` overflows to infinity in float64 and the
@@ -56,7 +57,7 @@ def sigmoid_unchecked(x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-x))
 
 
-def sigmoid_grad(x):
+def sigmoid_grad(x: ArrayLike) -> np.ndarray:
     """Derivative of :func:`sigmoid`: sigmoid(x) * (1 - sigmoid(x)).
 
     Examples
@@ -68,7 +69,7 @@ def sigmoid_grad(x):
     return s * (1.0 - s)
 
 
-def relu(x):
+def relu(x: ArrayLike) -> np.ndarray:
     """max(x, 0), elementwise.
 
     Examples
@@ -80,7 +81,7 @@ def relu(x):
     return np.maximum(x, 0)
 
 
-def softmax(x):
+def softmax(x: ArrayLike) -> np.ndarray:
     """Softmax over the last axis, for one sample (1-D) or a batch (N-D).
 
     The row maximum is subtracted before exponentiating: softmax is unchanged by

@@ -24,30 +24,28 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._io import write_atomically
 
+# RunState, run_config, check_resumable, changed_options and the option tables are shared
+# with refnet.training and the CLI but are not public: they are not listed here.
 __all__ = [
     "History",
     "Evaluation",
     "Checkpoint",
-    "RunState",
     "save_checkpoint",
     "load_checkpoint",
-    "run_config",
-    "check_resumable",
-    "changed_options",
     "CheckpointMismatchError",
     "CHECKPOINT_FORMAT",
-    "TRAINING_OPTIONS",
-    "RESUMABLE_CHANGES",
 ]
 
 #: Version of the checkpoint file layout; a file of another version is refused.
@@ -351,7 +349,7 @@ class RunState:
 # --------------------------------------------------------------------------- the file
 
 
-def save_checkpoint(path, checkpoint: Checkpoint) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
     """Write ``checkpoint`` to ``path`` (a ``.npz`` file) atomically, creating its folder.
 
     The arrays are written to a temporary file in the same directory, which then replaces
@@ -371,7 +369,7 @@ def save_checkpoint(path, checkpoint: Checkpoint) -> Path:
         },
     }
     evaluations = checkpoint.history.evaluations
-    arrays = {f"param_{k}": np.asarray(v) for k, v in checkpoint.params.items()}
+    arrays: dict[str, Any] = {f"param_{k}": np.asarray(v) for k, v in checkpoint.params.items()}
     arrays["loss"] = np.asarray(checkpoint.history.loss, dtype=np.float64)
     arrays["eval_iteration"] = np.array([e.iteration for e in evaluations], dtype=np.int64)
     arrays["eval_values"] = np.array(
@@ -389,7 +387,7 @@ def save_checkpoint(path, checkpoint: Checkpoint) -> Path:
     return path
 
 
-def load_checkpoint(path) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (or by ``refnet train``).
 
     Raises FileNotFoundError if it does not exist and ValueError, naming the file, if it

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import (
+    ArrayFunction,
     StepLostError,
     describe,
     non_negative_int,
@@ -16,7 +20,35 @@ from .differentiation import DEFAULT_STEP, numerical_gradient
 __all__ = ["gradient_descent"]
 
 
-def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_path=False, h=DEFAULT_STEP):
+@overload
+def gradient_descent(
+    f: ArrayFunction,
+    init_x: ArrayLike,
+    lr: float = ...,
+    step_num: int = ...,
+    *,
+    return_path: Literal[False] = ...,
+    h: ArrayLike = ...,
+) -> np.ndarray: ...
+@overload
+def gradient_descent(
+    f: ArrayFunction,
+    init_x: ArrayLike,
+    lr: float = ...,
+    step_num: int = ...,
+    *,
+    return_path: Literal[True],
+    h: ArrayLike = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def gradient_descent(
+    f: ArrayFunction,
+    init_x: ArrayLike,
+    lr: float = 0.01,
+    step_num: int = 100,
+    *,
+    return_path: bool = False,
+    h: ArrayLike = DEFAULT_STEP,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Minimise ``f`` by ``step_num`` steps of ``x <- x - lr * numerical_gradient(f, x)``.
 
     Parameters
@@ -123,9 +155,9 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_path=False, h=D
                 previous,
                 path,
             )
-        if return_path:
+        if path is not None:  # return_path
             path.append(x.copy())
-    if return_path:
+    if path is not None:
         return x, np.stack(path)
     return x
 

@@ -37,11 +37,15 @@ It needs an ``f`` that is analytic and written so that it accepts complex input.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal, SupportsFloat, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ._checks import (
+    ArrayFunction,
     PrecisionWarning,
     StepLostError,
     describe,
@@ -112,7 +116,7 @@ def truncation_constant(scheme: str) -> float:
     return stencil_of(scheme).truncation_constant
 
 
-def auto_step(x, scheme: str = "central", dtype=None) -> np.ndarray:
+def auto_step(x: ArrayLike, scheme: str = "central", dtype: DTypeLike | None = None) -> np.ndarray:
     """The step ``h="auto"`` uses: per element, a power of two near ``ε^(1/(p+1)) max(|x|, 1)``.
 
     For a scheme of order p the truncation error is about ``h^p |f^(p+1)|`` and the
@@ -160,7 +164,7 @@ class ErrorEstimate:
     roundoff: np.ndarray | float
 
     @property
-    def total(self):
+    def total(self) -> np.ndarray | float:
         """``truncation + roundoff``: the estimated absolute error of the result."""
         return self.truncation + self.roundoff
 
@@ -168,7 +172,32 @@ class ErrorEstimate:
 # -- one variable ---------------------------------------------------------------------------
 
 
-def numerical_diff(f, x, h=DEFAULT_STEP, *, scheme="central", return_error=False):
+@overload
+def numerical_diff(
+    f: Callable[[Any], Any],
+    x: SupportsFloat,
+    h: float | str = ...,
+    *,
+    scheme: str = ...,
+    return_error: Literal[False] = ...,
+) -> float: ...
+@overload
+def numerical_diff(
+    f: Callable[[Any], Any],
+    x: SupportsFloat,
+    h: float | str = ...,
+    *,
+    scheme: str = ...,
+    return_error: Literal[True],
+) -> tuple[float, ErrorEstimate]: ...
+def numerical_diff(
+    f: Callable[[Any], Any],
+    x: SupportsFloat,
+    h: float | str = DEFAULT_STEP,
+    *,
+    scheme: str = "central",
+    return_error: bool = False,
+) -> float | tuple[float, ErrorEstimate]:
     """Derivative of a function of one variable by a difference quotient (section 4.3.1).
 
     Parameters
@@ -265,7 +294,7 @@ def _complex_diff(f, x0: float, step: float, return_error: bool):
     return derivative, ErrorEstimate(step, truncation, eps * abs(derivative))
 
 
-def naive_numerical_diff(f, x, h=1e-50):
+def naive_numerical_diff(f: Callable[[float], Any], x: SupportsFloat, h: float = 1e-50) -> float:
     """The book's "bad example" of a derivative: a forward difference with h = 1e-50.
 
     Kept to show what goes wrong, not to be used.  Two errors stack up.  Truncation: a
@@ -300,16 +329,38 @@ def naive_numerical_diff(f, x, h=1e-50):
 # -- arrays ------------------------------------------------------------------------------------
 
 
+@overload
 def numerical_gradient(
-    f,
-    x,
-    h=DEFAULT_STEP,
+    f: ArrayFunction,
+    x: ArrayLike,
+    h: ArrayLike = ...,
     *,
-    scheme="central",
-    return_error=False,
-    vectorized=False,
-    memory_budget=DEFAULT_MEMORY_BUDGET,
-):
+    scheme: str = ...,
+    return_error: Literal[False] = ...,
+    vectorized: bool = ...,
+    memory_budget: int = ...,
+) -> np.ndarray: ...
+@overload
+def numerical_gradient(
+    f: ArrayFunction,
+    x: ArrayLike,
+    h: ArrayLike = ...,
+    *,
+    scheme: str = ...,
+    return_error: Literal[True],
+    vectorized: bool = ...,
+    memory_budget: int = ...,
+) -> tuple[np.ndarray, ErrorEstimate]: ...
+def numerical_gradient(
+    f: ArrayFunction,
+    x: ArrayLike,
+    h: ArrayLike = DEFAULT_STEP,
+    *,
+    scheme: str = "central",
+    return_error: bool = False,
+    vectorized: bool = False,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> np.ndarray | tuple[np.ndarray, ErrorEstimate]:
     """Gradient of a scalar function of an array, one element at a time (section 4.4).
 
     ``f`` is evaluated at ``x`` with one element moved by ``±h`` at a time; the

@@ -44,7 +44,8 @@ from ._checks import PARAM_NAMES
 from ._stencil import CENTRAL, DEFAULT_MEMORY_BUDGET, points
 from .activations import sigmoid, softmax
 
-__all__ = ["two_layer_numerical_gradient", "OutOfRange"]
+# Internal: TwoLayerNet.numerical_gradient is the public entry point.
+__all__: list[str] = []
 
 #: Elements of the largest class-shaped work array (classes x perturbed samples): about
 #: 1 MiB, so that a block's arrays stay in the CPU's L2/L3 cache between NumPy calls.
@@ -418,6 +419,7 @@ def _layer2(base, d2, weights, memory_budget):
         Q = np.expm1(d2[:, j0:j1, :, None] * z_aug.T[None, j0:j1, None, :])  # (O, J, K, N)
         r = Q * base.yT  # p_k Q_k: the only non-zero term of Σ_k p_k Q_k
         if base.labels:
+            assert onehot is not None  # set above whenever base.labels
             Qt = np.where(onehot, Q, 0.0)
             dl = -np.log1p(base.ratio * (Qt - r) / (1.0 + r))
         else:

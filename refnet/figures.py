@@ -12,12 +12,18 @@
 Exact derivatives are written by hand for the functions measured here, so JAX is not
 needed.  Matplotlib is imported inside :func:`generate` (``pip install 'refnet[docs]'``).
 Figures 4-11 and 4-12 (learning curves) are drawn from a committed training run.
+
+Size: one module over 500 lines on purpose.  Every function draws the figures of one
+page and records the numbers that page quotes; they share the measured functions and the
+formatting, run as one command, and none depends on another.  Split by page, the same code
+would spread over several files without making any of them simpler to read.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -222,18 +228,18 @@ def _error_figures(plt, out, numbers):
                     numbers[f"best_h_theory_{key}"] = _fmt(theory)
                     numbers[f"best_error_{key}"] = _fmt(errors[best])
     # One table per dtype, five short columns, so that it fits the text column.
-    for dtype in ("float64", "float32"):
+    for table in ("float64", "float32"):
         lines = [
             "| function | scheme | fitted slope (order) | best h (model's) | smallest error |",
             "|---|---|---|---|---|",
         ]
         for dname, name, scheme, slope, best, theory, error in rows:
-            if dname == dtype:
+            if dname == table:
                 lines.append(
                     f"| {SHORT[name]} | {scheme} | {_fmt(slope, 3)} ({scheme_order(scheme)}) | "
                     f"{_fmt(best)} ({_fmt(theory)}) | {_fmt(error)} |"
                 )
-        (out / f"error-table-{dtype}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (out / f"error-table-{table}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _home_figure(plt, out, numbers):
@@ -316,9 +322,14 @@ def _delta_figure(plt, out, numbers):
         )
         exact = -(1 - y_t)
         measured.append(abs(grad[0] - exact) / abs(exact))
-    measured = np.array(measured)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.loglog(targets, measured, "o", ms=4, label="measured: numerical gradient of the book's loss")
+    ax.loglog(
+        targets,
+        np.array(measured),
+        "o",
+        ms=4,
+        label="measured: numerical gradient of the book's loss",
+    )
     ax.loglog(targets, delta / (targets + delta), "-", label="δ / (y_t + δ)")
     ax.set_xlabel("y_t, the probability of the true class")
     ax.set_ylabel("relative bias of ∂L/∂a_t")
@@ -375,15 +386,9 @@ def _descent_figures(plt, out, numbers):
     fig, ax = plt.subplots(figsize=(5, 5))
     grid = np.linspace(-4.5, 4.5, 200)
     X0, X1 = np.meshgrid(grid, grid)
-    ax.contour(
-        X0,
-        X1,
-        X0**2 + X1**2,
-        levels=[0.5, 2, 4.5, 8, 12.5, 18, 24.5],
-        colors="gray",
-        linestyles="dashed",
-        linewidths=0.8,
-    )
+    levels = [0.5, 2, 4.5, 8, 12.5, 18, 24.5]
+    style = {"colors": "gray", "linestyles": "dashed", "linewidths": 0.8}
+    ax.contour(X0, X1, X0**2 + X1**2, levels=levels, **style)
     ax.plot(path[:, 0], path[:, 1], "o", ms=4)
     ax.set_xlim(-3.5, 3.5)
     ax.set_ylim(-4.5, 4.5)
@@ -405,7 +410,8 @@ def _descent_figures(plt, out, numbers):
         numbers["descent_lr_10_error"] = "(no error)"
     except StepLostError as exc:
         numbers["descent_lr_10_error"] = str(exc)
-        numbers["descent_lr_10_x1_at_loss"] = _fmt(float(exc.x[1]))
+        x_lost = exc.x  # type: ignore[attr-defined]  # refnet.descent attaches the iterate
+        numbers["descent_lr_10_x1_at_loss"] = _fmt(float(x_lost[1]))
     true = init * (-19.0) ** 100
     auto = gradient_descent(function_2, init, lr=10.0, step_num=100, h="auto")
     numbers["descent_lr_10_true"] = np.array2string(true, precision=3)
@@ -417,7 +423,7 @@ def _descent_figures(plt, out, numbers):
     # |x| step by step for lr = 10: the book's loop (the step is lost and x[1] freezes)
     # against the true iterate; refnet stops with StepLostError where the book freezes.
     book = init.copy()
-    book_norms, true_norms = [np.abs(book)], [np.abs(init)]
+    book_rows, true_rows = [np.abs(book)], [np.abs(init)]
     h = 1e-4
     for k in range(1, 101):
         grad = np.zeros(2)
@@ -430,9 +436,9 @@ def _descent_figures(plt, out, numbers):
             book[i] = saved
             grad[i] = (high - low) / (2 * h)
         book = book - 10.0 * grad
-        book_norms.append(np.abs(book))
-        true_norms.append(np.abs(init * (-19.0) ** k))
-    book_norms, true_norms = np.array(book_norms), np.array(true_norms)
+        book_rows.append(np.abs(book))
+        true_rows.append(np.abs(init * (-19.0) ** k))
+    book_norms, true_norms = np.array(book_rows), np.array(true_rows)
     numbers["book_lr_10"] = np.array2string(book, precision=8)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.semilogy(true_norms[:, 1], "-", label="|x1|, true iterate x0 (-19)^k (and h='auto')")
@@ -508,8 +514,8 @@ def _chapter_figures(plt, out, numbers):
     plt.close(fig)
 
     # 4-9: minus the gradient, by numerical_gradient on the slides' batched rows.
-    x0 = np.arange(-2, 2.5, 0.25)
-    X0, X1 = np.meshgrid(x0, x0)
+    axis = np.arange(-2, 2.5, 0.25)
+    X0, X1 = np.meshgrid(axis, axis)
     rows = np.stack([X0.ravel(), X1.ravel()], axis=1)
     grad = numerical_gradient(lambda A: np.sum(A[:, 0] ** 2 + A[:, 1] ** 2), rows)
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -657,7 +663,7 @@ def _learning_curve_figures(plt, out, numbers):
     numbers["curve_wall_time"] = f"{run['wall_time_s']:.0f}"
 
 
-def generate(out) -> dict:
+def generate(out: str | os.PathLike[str]) -> dict[str, str]:
     """Write every figure, numbers.json and the Markdown fragments into ``out``.
 
     Returns the numbers (name -> formatted string).

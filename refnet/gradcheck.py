@@ -27,10 +27,12 @@ falsely.  Each element gets a verdict:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import describe, perturbable
 from ._stencil import (
@@ -281,7 +283,16 @@ def _noise_of_f(values: dict) -> float:
     return float(np.median(np.abs(fourth))) / (0.674 * np.sqrt(70.0))
 
 
-def check_gradient(f, x, grad, *, h=AUTO, scheme="central", worst=5, safety=SAFETY):
+def check_gradient(
+    f: Callable[[Any], Any],
+    x: ArrayLike | Mapping[str, np.ndarray],
+    grad: ArrayLike | Mapping[str, ArrayLike],
+    *,
+    h: ArrayLike = AUTO,
+    scheme: str = "central",
+    worst: int = 5,
+    safety: float = SAFETY,
+) -> GradientReport:
     """Check ``grad`` against a numerical gradient of ``f`` at ``x``, element by element.
 
     Parameters
@@ -346,7 +357,7 @@ def check_gradient(f, x, grad, *, h=AUTO, scheme="central", worst=5, safety=SAFE
         raise ValueError(f"safety must be a positive number, got {safety!r}")
     h = check_step(h)
     parts, dtype, shape = _check_parts(f, x, grad, h, stencil, safety)
-    counts = {}
+    counts: dict[str, int] = {}
     for part in parts.values():
         for verdict in VERDICTS:
             n = int(np.sum(part["verdicts"] == verdict))
@@ -430,7 +441,12 @@ def _worst_elements(parts: dict, worst: int) -> tuple:
     return tuple(elements)
 
 
-def assert_gradient_close(f, x, grad, **kwargs) -> GradientReport:
+def assert_gradient_close(
+    f: Callable[[Any], Any],
+    x: ArrayLike | Mapping[str, np.ndarray],
+    grad: ArrayLike | Mapping[str, ArrayLike],
+    **kwargs: Any,
+) -> GradientReport:
     """:func:`check_gradient`, raising ``AssertionError(report)`` when an element is likely wrong.
 
     The message is the report's text: the verdict counts and the worst elements with

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 import warnings
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import finite, one_hot, positive_finite_scalar, real_float_array
 
@@ -119,7 +122,8 @@ def _check_target_rows(t: np.ndarray) -> None:
 def _caller_outside_refnet() -> int:
     """The ``stacklevel`` that attributes a warning to the first caller outside refnet."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1  # level 1: the function calling warnings.warn
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1  # level 1: the function calling warnings.warn
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
@@ -136,7 +140,7 @@ def _outputs(y) -> np.ndarray:
     return finite("y", y)
 
 
-def mean_squared_error(y, t):
+def mean_squared_error(y: ArrayLike, t: ArrayLike) -> float:
     """Squared error E = ½ Σ_k (y_k − t_k)² (eq. 4.1); for a batch, its mean over samples.
 
     Parameters
@@ -168,7 +172,7 @@ def mean_squared_error(y, t):
     return _batch_mean(per_sample)
 
 
-def cross_entropy_error(y, t, delta=DEFAULT_DELTA):
+def cross_entropy_error(y: ArrayLike, t: ArrayLike, delta: float = DEFAULT_DELTA) -> float:
     """Cross-entropy error E = −Σ_k t_k log(y_k + δ) (eq. 4.2); for a batch, its mean (eq. 4.3).
 
     Parameters
@@ -216,7 +220,7 @@ def cross_entropy_error(y, t, delta=DEFAULT_DELTA):
     return cross_entropy_unchecked(y, t_arr, labels, delta)
 
 
-def cross_entropy_unchecked(y: np.ndarray, t: np.ndarray, labels: bool, delta: float):
+def cross_entropy_unchecked(y: np.ndarray, t: np.ndarray, labels: bool, delta: float) -> float:
     """Cross-entropy of validated arrays (the networks call this in their hot loops)."""
     if labels:
         if y.ndim == 1:
@@ -234,7 +238,7 @@ def cross_entropy_unchecked(y: np.ndarray, t: np.ndarray, labels: bool, delta: f
     return _batch_mean(per_sample)
 
 
-def _batch_mean(per_sample: np.ndarray):
+def _batch_mean(per_sample: np.ndarray) -> float:
     if per_sample.ndim == 0:
-        return per_sample[()]
+        return cast(float, per_sample[()])  # a NumPy scalar of y's dtype, as np.sum gives
     return np.sum(per_sample) / per_sample.shape[0]

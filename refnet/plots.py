@@ -7,8 +7,13 @@ pyplot, so plotting never changes the caller's matplotlib backend or global stat
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the annotation only: a plot reads a History, or its dict
+    from .checkpoints import History
 
 __all__ = ["plot_learning_curve"]
 
@@ -26,7 +31,9 @@ def _columns(history):
     return loss, evaluations, per_epoch
 
 
-def plot_learning_curve(history, path, *, title=None) -> Path:
+def plot_learning_curve(
+    history: History | Mapping[str, Any], path: str | os.PathLike[str], *, title: str | None = None
+) -> Path:
     """Draw the minibatch loss per iteration and the accuracy per epoch, and save to ``path``.
 
     Parameters

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._checks import as_generator, finite, real_float_array
+from ._checks import RngLike, as_generator, finite, real_float_array
 from .activations import softmax
 from .differentiation import DEFAULT_STEP, numerical_gradient
 from .losses import DEFAULT_DELTA, cross_entropy_error
@@ -42,7 +43,7 @@ class SimpleNet:
            [ 0.32887136,  0.21534364, -0.544215  ]])
     """
 
-    def __init__(self, W=None, *, rng=None):
+    def __init__(self, W: ArrayLike | None = None, *, rng: RngLike = None) -> None:
         if W is None:
             self.W = as_generator(rng).standard_normal((2, 3))
         else:
@@ -51,7 +52,7 @@ class SimpleNet:
                 raise ValueError(f"W must have shape (2, 3), got {W.shape}")
             self.W = finite("W", W)
 
-    def predict(self, x):
+    def predict(self, x: ArrayLike) -> np.ndarray:
         """Scores ``x @ W`` for one sample (2,) or a batch (N, 2)."""
         x = real_float_array("x", x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.W.shape[0]:
@@ -60,10 +61,12 @@ class SimpleNet:
             )
         return np.dot(finite("x", x), self.W)
 
-    def loss(self, x, t, delta=DEFAULT_DELTA):
+    def loss(self, x: ArrayLike, t: ArrayLike, delta: float = DEFAULT_DELTA) -> float:
         """Cross-entropy of ``softmax(predict(x))`` against ``t`` (one-hot or labels)."""
         return cross_entropy_error(softmax(self.predict(x)), t, delta=delta)
 
-    def numerical_gradient(self, x, t, delta=DEFAULT_DELTA, h=DEFAULT_STEP):
+    def numerical_gradient(
+        self, x: ArrayLike, t: ArrayLike, delta: float = DEFAULT_DELTA, h: ArrayLike = DEFAULT_STEP
+    ) -> np.ndarray:
         """dL/dW by central differences, perturbing ``self.W`` in place (and restoring it)."""
         return numerical_gradient(lambda W: self.loss(x, t, delta=delta), self.W, h)

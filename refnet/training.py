@@ -40,18 +40,26 @@ Checkpoints.  With ``checkpoint_path``, the state of the run (see
 at the end, when the run is interrupted (Ctrl-C) and when it diverges.
 ``train(..., resume=path)`` continues from it and ends with exactly the parameters of an
 uninterrupted run.
+
+Size: a little over 500 lines, about a third of them this docstring and train()'s, which
+explain sampling, determinism and checkpoints where a reader of the loop needs them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import (
+    RngLike,
     StepLostError,
     as_generator,
     describe,
@@ -63,11 +71,13 @@ from ._checks import (
 )
 from .checkpoints import (
     TRAINING_OPTIONS,
+    Checkpoint,
     Evaluation,
     History,
     RunState,
     run_config,
 )
+from .two_layer_net import TwoLayerNet
 
 __all__ = [
     "train",
@@ -81,6 +91,9 @@ __all__ = [
     "SAMPLING_METHODS",
     "DEFAULT_SAMPLING",
 ]
+
+#: A data set as the datasets return each side: ``(x, t)``, inputs and targets.
+Data: TypeAlias = "tuple[ArrayLike, ArrayLike]"
 
 #: Values of ``train(..., gradient=)``: the chapter's numerical gradient, or backpropagation.
 GRADIENT_METHODS = ("numerical", "backprop")
@@ -100,7 +113,9 @@ class TrainingInterrupted(KeyboardInterrupt):
     does not catch it stops as Ctrl-C always does.
     """
 
-    def __init__(self, message, *, iteration, history, checkpoint_path):
+    def __init__(
+        self, message: str, *, iteration: int, history: History, checkpoint_path: Path | None
+    ) -> None:
         super().__init__(message)
         self.iteration = iteration
         self.history = history
@@ -116,7 +131,15 @@ class TrainingDiverged(FloatingPointError):
     ``checkpoint_path``.
     """
 
-    def __init__(self, message, *, iteration, loss, history, checkpoint_path):
+    def __init__(
+        self,
+        message: str,
+        *,
+        iteration: int,
+        loss: float,
+        history: History,
+        checkpoint_path: Path | None,
+    ) -> None:
         super().__init__(message)
         self.iteration = iteration
         self.loss = loss
@@ -127,7 +150,7 @@ class TrainingDiverged(FloatingPointError):
 # --------------------------------------------------------------------------- sampling
 
 
-def iterations_per_epoch(train_size, batch_size) -> int:
+def iterations_per_epoch(train_size: int, batch_size: int) -> int:
     """Iterations in one epoch: ``ceil(train_size / batch_size)``.
 
     Examples
@@ -197,7 +220,14 @@ def _quiet_overflow():
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def evaluate(net, train_data, test_data, *, iteration: int = 0, per_epoch: int = 1) -> Evaluation:
+def evaluate(
+    net: TwoLayerNet,
+    train_data: Data,
+    test_data: Data,
+    *,
+    iteration: int = 0,
+    per_epoch: int = 1,
+) -> Evaluation:
     """Loss and accuracy of ``net`` on the whole training and test sets.
 
     Examples
@@ -222,23 +252,23 @@ def evaluate(net, train_data, test_data, *, iteration: int = 0, per_epoch: int =
 
 
 def train(
-    net,
-    train_data,
-    test_data,
+    net: TwoLayerNet,
+    train_data: Data,
+    test_data: Data,
     *,
-    iterations=10_000,
-    batch_size=100,
-    lr=0.1,
-    gradient="numerical",
-    sampling=DEFAULT_SAMPLING,
-    rng=None,
-    eval_every=None,
-    callback: Callable | None = None,
-    checkpoint_path=None,
-    checkpoint_every=None,
-    resume=None,
-    metadata: Mapping | None = None,
-    notes: Mapping | None = None,
+    iterations: int = 10_000,
+    batch_size: int = 100,
+    lr: float = 0.1,
+    gradient: str = "numerical",
+    sampling: str = DEFAULT_SAMPLING,
+    rng: RngLike = None,
+    eval_every: int | None = None,
+    callback: Callable[[int, float, History], Any] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: Checkpoint | str | os.PathLike[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    notes: Mapping[str, Any] | None = None,
 ) -> History:
     """Train ``net`` by minibatch SGD and evaluate it on the test data every epoch.
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import (
     PARAM_NAMES,
+    RngLike,
     as_generator,
     finite,
     perturbable,
@@ -74,7 +78,14 @@ class TwoLayerNet:
     True
     """
 
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        rng: RngLike = None,
+    ) -> None:
         input_size = positive_int("input_size", input_size)
         hidden_size = positive_int("hidden_size", hidden_size)
         output_size = positive_int("output_size", output_size)
@@ -116,7 +127,7 @@ class TwoLayerNet:
             raise ValueError("x is an empty batch (0 samples)")
         return finite("x", x)
 
-    def _batch(self, x, t):
+    def _batch(self, x: ArrayLike, t: ArrayLike) -> tuple[np.ndarray, np.ndarray, bool]:
         """Validated 2-D inputs and targets: ``(x, t, labels)``."""
         x = self._inputs(x)
         t_arr = np.asarray(t)
@@ -130,20 +141,20 @@ class TwoLayerNet:
 
     # -- the book's methods ----------------------------------------------------------
 
-    def _forward(self, x: np.ndarray):
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return forward(self.params, x)
 
-    def predict(self, x):
+    def predict(self, x: ArrayLike) -> np.ndarray:
         """Class probabilities, shape (N, output_size), or (output_size,) for one sample."""
         return self._forward(self._inputs(x))[1]
 
-    def loss(self, x, t, delta=DEFAULT_DELTA):
+    def loss(self, x: ArrayLike, t: ArrayLike, delta: float = DEFAULT_DELTA) -> float:
         """Mean cross-entropy of the predictions against ``t`` (labels or one-hot)."""
         x, t_arr, labels = self._batch(x, t)
         delta = positive_finite_scalar("delta", delta, allow_zero=True)
         return cross_entropy_unchecked(self._forward(x)[1], t_arr, labels, delta)
 
-    def accuracy(self, x, t):
+    def accuracy(self, x: ArrayLike, t: ArrayLike) -> float:
         """Fraction of samples whose most probable class is the target's.
 
         ``t`` may be labels or one-hot rows (the book's version accepts only one-hot).
@@ -156,15 +167,15 @@ class TwoLayerNet:
 
     def numerical_gradient(
         self,
-        x,
-        t,
-        delta=DEFAULT_DELTA,
-        h=DEFAULT_STEP,
+        x: ArrayLike,
+        t: ArrayLike,
+        delta: float = DEFAULT_DELTA,
+        h: ArrayLike = DEFAULT_STEP,
         *,
-        method="fast",
-        memory_budget=DEFAULT_MEMORY_BUDGET,
-        workers=1,
-    ):
+        method: str = "fast",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        workers: int = 1,
+    ) -> dict[str, np.ndarray]:
         """Gradient of :meth:`loss` for every parameter, by central differences.
 
         Every entry is ``(L(θ + h e_i) - L(θ - h e_i)) / 2h`` of the loss with ``delta``,
@@ -245,7 +256,7 @@ class TwoLayerNet:
             moved[name] = {offset: every[offset] for offset in CENTRAL.offsets}
         return steps, moved
 
-    def gradient(self, x, t):
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, np.ndarray]:
         """Gradient of the loss (without delta) by backpropagation, the book's fast version."""
         x, t_arr, labels = self._batch(x, t)
         W2 = self.params["W2"]
@@ -268,7 +279,7 @@ class TwoLayerNet:
         }
 
 
-def forward(params, x: np.ndarray):
+def forward(params: Mapping[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The forward pass on a validated batch: ``(hidden activations, class probabilities)``.
 
     Shared by :class:`TwoLayerNet` and the benchmarks, which time the loss exactly as

@@ -2,7 +2,7 @@
 
 One test per example, named by its section (``test_4_4_1_...``).  Each is marked either
 ``@books_number`` (refnet gives the number the book prints, or, where the book prints
-none, the number the book's own code gives: ``tests/book.py``) or ``@deviation(slug)``:
+none, the number the book's own code gives: ``tests/fixtures/book_chapter4.py``) or ``@deviation(slug)``:
 refnet gives another number on purpose, and docs/explanation/differences-from-the-book.md
 explains why under the heading ``{#slug}``.  The last tests check that the page and this
 file cannot drift apart: every example is marked, every deviation on the page has a test,
@@ -37,7 +37,7 @@ from refnet import (
 )
 from refnet.datasets import load_digits
 
-from . import book
+from .conftest import numerical_diff_bad
 from .fixtures import book_chapter4 as book_code
 
 PAGE = Path(__file__).resolve().parent.parent / "docs/explanation/differences-from-the-book.md"
@@ -159,7 +159,7 @@ def test_4_2_4_cross_entropy_error_of_a_batch_labels():
 def test_4_3_1_the_bad_example():
     # h = 1e-50: 5 + 1e-50 == 5 in float64, so the forward difference is exactly 0.
     with pytest.warns(refnet.PrecisionWarning, match="lost"):
-        assert naive_numerical_diff(function_1, 5) == book.numerical_diff_bad(function_1, 5) == 0.0
+        assert naive_numerical_diff(function_1, 5) == numerical_diff_bad(function_1, 5) == 0.0
 
 
 @books_number

@@ -35,7 +35,8 @@ from refnet.conformance.batch import (
 from refnet.conformance.cli import add_arguments, main
 from refnet.conformance.reports import Points, grade, load_points, write_reports
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 CLASS = ROOT / "tests" / "fixtures" / "class"
 CHECK_NAMES = [
     "softmax.batch",

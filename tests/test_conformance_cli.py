@@ -17,7 +17,7 @@ from refnet.conformance.checks import CHECKS, contract_table
 from refnet.conformance.cli import main
 from refnet.conformance.schema import STATUSES
 
-from .test_conformance import ROOT, generated_block, working_directory
+from .conftest import ROOT, generated_block, working_directory
 
 FIXTURES = ROOT / "tests" / "fixtures"
 REFERENCE = ROOT / "docs" / "reference" / "conformance.md"

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,8 @@ from refnet.conformance.checks import CHECKS
 from refnet.conformance.runner import run
 from refnet.conformance.target import load_target
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 FIXTURES = ROOT / "tests" / "fixtures"
 SMALL = 5
 

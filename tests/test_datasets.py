@@ -255,10 +255,10 @@ def test_digits_argument_errors_name_the_argument(kwargs, error, pattern):
 
 @pytest.fixture
 def no_sklearn(monkeypatch):
-    digits._digits_arrays.cache_clear()
+    digits.digits_arrays.cache_clear()
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes the import fail
     yield
-    digits._digits_arrays.cache_clear()
+    digits.digits_arrays.cache_clear()
 
 
 @pytest.mark.usefixtures("no_sklearn")
@@ -673,7 +673,7 @@ def test_default_root_falls_back_to_home_cache(tmp_path, monkeypatch):
 
 def test_default_root_on_windows():
     env = {"LOCALAPPDATA": "C:/Users/me/AppData/Local", "XDG_CACHE_HOME": "/ignored"}
-    assert mnist._default_root(env, "nt") == Path("C:/Users/me/AppData/Local/refnet/mnist")
+    assert mnist.default_root_for(env, "nt") == Path("C:/Users/me/AppData/Local/refnet/mnist")
 
 
 # --------------------------------------------------------------------------- argument checks

@@ -27,7 +27,8 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 SITE = Path(os.environ.get("REFNET_SITE", ROOT / "site")).resolve()
 CHROMIUM = os.environ.get("REFNET_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("REFNET_BROWSER_TEST") == "required"

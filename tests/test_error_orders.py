@@ -29,7 +29,8 @@ import warnings
 import numpy as np
 import pytest
 
-from .tolerances import EPS, STENCILS
+import refnet
+from refnet.conformance.tolerances import EPS, STENCILS
 
 MARGIN = 0.1
 POINTS = np.linspace(0.3, 0.7, 16)
@@ -65,35 +66,35 @@ def _window(scheme: str, dtype) -> tuple[float, float]:
     return low, high
 
 
-def _mean_error(impl, scheme: str, h: float, dtype) -> float:
+def _mean_error(scheme: str, h: float, dtype) -> float:
     errors = []
     for x in POINTS:
         if dtype == np.float64:
-            d = impl.numerical_diff(np.exp, float(x), h, scheme=scheme)
+            d = refnet.numerical_diff(np.exp, float(x), h, scheme=scheme)
         else:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", impl.PrecisionWarning)
-                d = impl.numerical_gradient(np.exp, np.array(x, dtype=dtype), h, scheme=scheme)
+                warnings.simplefilter("ignore", refnet.PrecisionWarning)
+                d = refnet.numerical_gradient(np.exp, np.array(x, dtype=dtype), h, scheme=scheme)
         errors.append(abs(float(d) - math.exp(float(np.asarray(x, dtype=dtype)))))
     return float(np.mean(errors))
 
 
-def _slope(impl, scheme, dtype, low, high, n=8):
+def _slope(scheme, dtype, low, high, n=8):
     steps = np.geomspace(low, high, n)
-    errors = [_mean_error(impl, scheme, float(h), dtype) for h in steps]
+    errors = [_mean_error(scheme, float(h), dtype) for h in steps]
     return float(np.polyfit(np.log(steps), np.log(errors), 1)[0])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_truncation_error_falls_like_h_to_the_order(impl, scheme, dtype):
+def test_truncation_error_falls_like_h_to_the_order(scheme, dtype):
     low, high = _window(scheme, dtype)
     if high < 3 * low:
         pytest.skip(
             f"{scheme} in {np.dtype(dtype)}: truncation dominates round-off only for h in "
             f"[{low:.2g}, {high:.2g}], too short a window to measure an order"
         )
-    slope = _slope(impl, scheme, dtype, low, high)
+    slope = _slope(scheme, dtype, low, high)
     assert abs(slope - _order(scheme)) <= MARGIN, (
         f"{scheme} ({np.dtype(dtype)}): fitted slope {slope:.3f} of log error on log h over "
         f"h in [{low:.3g}, {high:.3g}], expected the order {_order(scheme)} ± {MARGIN}"
@@ -101,7 +102,7 @@ def test_truncation_error_falls_like_h_to_the_order(impl, scheme, dtype):
 
 
 @pytest.mark.parametrize("scheme", list(STENCILS))
-def test_round_off_grows_like_one_over_h(impl, scheme):
+def test_round_off_grows_like_one_over_h(scheme):
     """The left arm of the V: where truncation is negligible, the mean error is ∝ ε|f| / h.
 
     Window: truncation <= 1% of the typical round-off (ε e^x Σ|w|/(d h) / 4, a quarter of
@@ -114,7 +115,7 @@ def test_round_off_grows_like_one_over_h(impl, scheme):
     leading = abs(_moment(scheme, p + 1)) / math.factorial(p + 1)
     spread = sum(abs(w) for w in weights) / divisor
     high = (0.01 * eps * spread / 4 / leading) ** (1 / (p + 1))
-    slope = _slope(impl, scheme, np.float64, high / 100, high, n=12)
+    slope = _slope(scheme, np.float64, high / 100, high, n=12)
     assert abs(slope + 1) <= 0.25, f"{scheme}: round-off slope {slope:.3f}, expected -1 ± 0.25"
 
 

@@ -13,10 +13,9 @@ Dunder names (``__version__``, ``__future__``) are allowed, and so is importing 
 (``self._x``, ``net._forward``) cannot be told apart from a module's statically and are
 not checked.
 
-COVERED lists the files the rule is enforced on: for now the numerical floors (the stencil
-engine and the modules over it) and their benchmarks.  The other modules are added as
-their rearrangement lands, until the list is every file under refnet/ and benchmarks/
-(``test_covered_files_exist`` keeps the list honest).
+The rule is enforced on every Python file of refnet/, benchmarks/ and tests/ (the
+fixtures under tests/fixtures/ stand for other people's code and are left out).  A second
+check: no test module imports another test module (shared helpers live in conftest.py).
 """
 
 from __future__ import annotations
@@ -26,24 +25,21 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
 
-COVERED = [
-    "refnet/__init__.py",
-    "refnet/_checks.py",
-    "refnet/_stencil.py",
-    "refnet/activations.py",
-    "refnet/descent.py",
-    "refnet/differentiation.py",
-    "refnet/fast_gradient.py",
-    "refnet/figures.py",
-    "refnet/gradcheck.py",
-    "refnet/losses.py",
-    "refnet/simple_net.py",
-    "refnet/two_layer_net.py",
-    "benchmarks/accuracy_goals.py",
-    "benchmarks/numerical_gradient.py",
-]
+
+def covered() -> list[str]:
+    """Every file the rule applies to, relative to ROOT."""
+    files = [
+        *ROOT.glob("refnet/**/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+        *ROOT.glob("tests/*.py"),
+        ROOT / "mkdocs_hooks.py",
+    ]
+    return sorted(str(path.relative_to(ROOT)) for path in files)
+
+
+COVERED = covered()
 
 
 def _is_private(name: str) -> bool:
@@ -113,9 +109,42 @@ def test_no_module_imports_another_modules_underscore_name(relative):
     assert not found, f"{relative} uses other modules' underscore names:\n  " + "\n  ".join(found)
 
 
-def test_covered_files_exist():
-    missing = [relative for relative in COVERED if not (ROOT / relative).is_file()]
-    assert not missing, f"COVERED names files that do not exist: {missing}"
+def test_the_rule_covers_every_floor():
+    assert {relative.split("/")[0] for relative in COVERED} >= {"refnet", "benchmarks", "tests"}
+    assert "refnet/_stencil.py" in COVERED and "tests/conftest.py" in COVERED
+    assert len(COVERED) >= 80
+
+
+def imported_test_modules(source: str) -> list[str]:
+    """The test modules (``test_*``) that ``source`` imports, absolutely or relatively."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            names = [node.module or "", *(alias.name for alias in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        found += [n for n in names if n.rpartition(".")[2].startswith("test_")]
+    return found
+
+
+@pytest.mark.parametrize("relative", [r for r in COVERED if r.startswith("tests/")])
+def test_no_test_module_imports_another(relative):
+    found = imported_test_modules((ROOT / relative).read_text(encoding="utf-8"))
+    assert not found, f"{relative} imports test modules {found}: move the helper to conftest.py"
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from .test_conformance import ROOT\n", ["test_conformance"]),
+        ("from . import test_losses\n", ["test_losses"]),
+        ("import tests.test_fuzz\n", ["tests.test_fuzz"]),
+        ("from .conftest import ROOT\nfrom .fixtures import book_chapter4\n", []),
+    ],
+)
+def test_the_test_module_check_finds_what_it_must(source, expected):
+    assert imported_test_modules(source) == expected
 
 
 # -- the checker itself finds what it must -------------------------------------------------

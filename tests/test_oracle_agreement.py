@@ -1,11 +1,10 @@
-"""The implementation against jax.grad, on hypothesis-generated shapes, weights and inputs.
+"""refnet against jax.grad, on hypothesis-generated shapes, weights and inputs.
 
 The properties themselves live in refnet/conformance/checks.py, where the conformance
-runner points them at any implementation of the chapter; here they run against the
-implementation under test (the ``impl`` fixture) over refnet's wider domain: arrays of
-rank 0 to 4, logits up to ±700, label targets.  Each comparison's tolerance is a formula
-from tolerances.py fed with the error model of functions.py; none is a constant tuned to
-pass.  A failure prints the reproduction of the smallest failing example.
+runner points them at any implementation of the chapter; here they run against refnet
+over its wider domain: arrays of rank 0 to 4, logits up to ±700, label targets.  Each
+comparison's tolerance is a formula from refnet/conformance/tolerances.py fed with the
+error model of refnet/conformance/functions.py; none is a constant tuned to pass.  A failure prints the reproduction of the smallest failing example.
 """
 
 from __future__ import annotations
@@ -15,19 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refnet.conformance import checks
+import refnet
+from refnet.conformance import checks, oracle
 from refnet.conformance.case import Case, assert_within  # noqa: F401 (assert_within: shared)
-from refnet.conformance.target import Target
-
-from . import oracle
-from .functions import (
+from refnet.conformance.functions import (
     DERIVATIVE_BOUNDS,
     DESCENT_OBJECTIVES,
     GRADIENT_TERMS,
     MODEL_LOSSES,
     SMOOTH_FUNCTIONS,
 )
-from .strategies import (
+from refnet.conformance.strategies import (
     array_shapes,
     finite_arrays,
     labels,
@@ -35,7 +32,8 @@ from .strategies import (
     probability_rows,
     two_layer_params,
 )
-from .tolerances import (
+from refnet.conformance.target import Target
+from refnet.conformance.tolerances import (
     EPS,
     STENCILS,
     complex_step_bound,
@@ -48,9 +46,9 @@ H = 1e-4  # the book's step, the implementations' default
 
 
 @pytest.fixture(scope="module")
-def target(impl):
+def target():
     """The implementation under test as a conformance target (its names, found once)."""
-    return Target.from_module(impl)
+    return Target.from_module(refnet)
 
 
 # -- numerical_gradient on smooth functions of arrays of any rank --------------------------
@@ -86,16 +84,16 @@ def auto_steps(x, order):
 @pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
 @settings(max_examples=10)
 @given(data=st.data())
-def test_every_scheme_with_auto_step_matches_jax_grad(impl, name, scheme, data):
+def test_every_scheme_with_auto_step_matches_jax_grad(name, scheme, data):
     """numerical_gradient(f, x, "auto", scheme=s) = ∇f(x) within the scheme's own bound:
-    h^p Σ|w||o|^(p+1) M_(p+1) / (d (p+1)!) + round-off (tests/tolerances.py), with M2, M3,
-    M5 or M7 from tests/functions.py over the stencil's reach."""
+    h^p Σ|w||o|^(p+1) M_(p+1) / (d (p+1)!) + round-off (refnet/conformance/tolerances.py), with M2, M3,
+    M5 or M7 from refnet/conformance/functions.py over the stencil's reach."""
     fn = SMOOTH_FUNCTIONS[name]
     order = STENCILS[scheme][3]
     shape = data.draw(array_shapes(), label="shape")
     x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
     before = x.copy()
-    numeric = impl.numerical_gradient(fn.numpy, x, "auto", scheme=scheme)
+    numeric = refnet.numerical_gradient(fn.numpy, x, "auto", scheme=scheme)
     assert x.tobytes() == before.tobytes(), "x changed"
     exact = oracle.smooth_gradient(name, x)
     h = auto_steps(x, order)
@@ -108,13 +106,13 @@ def test_every_scheme_with_auto_step_matches_jax_grad(impl, name, scheme, data):
 @pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
 @settings(max_examples=15)
 @given(data=st.data())
-def test_complex_step_matches_jax_grad(impl, name, data):
+def test_complex_step_matches_jax_grad(name, data):
     """Im f(x + ih) / h with h = ε max(|x|, 1): within h² M3 / 3 + k ε G of ∇f (no 1/h)."""
     fn = SMOOTH_FUNCTIONS[name]
     shape = data.draw(array_shapes(), label="shape")
     x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
     before = x.copy()
-    numeric = impl.numerical_gradient(fn.numpy, x, "auto", scheme="complex_step")
+    numeric = refnet.numerical_gradient(fn.numpy, x, "auto", scheme="complex_step")
     assert x.tobytes() == before.tobytes(), "x changed"
     exact = oracle.smooth_gradient(name, x)
     h = EPS[np.dtype(np.float64)] * np.maximum(np.abs(x), 1.0)
@@ -137,11 +135,11 @@ ACCURACY_GOALS = [
 @pytest.mark.parametrize("name", sorted(SMOOTH_FUNCTIONS))
 @settings(max_examples=10)
 @given(data=st.data())
-def test_accuracy_goals(impl, name, scheme, h, goal, data):
+def test_accuracy_goals(name, scheme, h, goal, data):
     fn = SMOOTH_FUNCTIONS[name]
     shape = data.draw(array_shapes(), label="shape")
     x = data.draw(finite_arrays(shape, fn.low, fn.high), label="x")
-    numeric = impl.numerical_gradient(fn.numpy, x, h, scheme=scheme)
+    numeric = refnet.numerical_gradient(fn.numpy, x, h, scheme=scheme)
     exact = oracle.smooth_gradient(name, x)
     relative = float(np.max(np.abs(numeric - exact) / np.maximum(np.abs(exact), 1.0)))
     assert relative <= goal, f"{scheme} at h={h}: relative error {relative:.3g} > goal {goal:g}"
@@ -159,18 +157,18 @@ def test_cross_entropy_matches_jax_in_both_target_forms(target, data):
 
 
 @given(data=st.data())
-def test_one_sample_equals_a_batch_of_one(impl, data):
+def test_one_sample_equals_a_batch_of_one(data):
     """A 1-D sample gives the loss of the same sample as a batch of one (both target forms)."""
     classes = data.draw(st.integers(2, 6), label="classes")
     y = data.draw(probability_rows(None, classes), label="y")
     t = data.draw(labels(None, classes), label="t")
     t_hot = one_hot_labels(t, classes)
-    single = impl.cross_entropy_error(y, t_hot)
+    single = refnet.cross_entropy_error(y, t_hot)
     assert_within(
-        single, impl.cross_entropy_error(y[None, :], t_hot[None, :]), 0.0, "CE of (K,) vs (1, K)"
+        single, refnet.cross_entropy_error(y[None, :], t_hot[None, :]), 0.0, "CE of (K,) vs (1, K)"
     )
     assert_within(
-        single, impl.cross_entropy_error(y[None, :], np.atleast_1d(t)), 0.0, "CE of a label"
+        single, refnet.cross_entropy_error(y[None, :], np.atleast_1d(t)), 0.0, "CE of a label"
     )
     assert_within(
         single,
@@ -181,7 +179,7 @@ def test_one_sample_equals_a_batch_of_one(impl, data):
 
 
 @given(data=st.data())
-def test_mean_squared_error_matches_jax(impl, target, data):
+def test_mean_squared_error_matches_jax(target, data):
     """MSE (mean over samples of ½Σ(y - t)²) equals the JAX formula; 1-D equals a batch of one."""
     checks.squared_error_value(Case(target), data, function="mean_squared_error")
     checks.squared_error_value(Case(target), data, function="mean_squared_error", batch=False)
@@ -190,8 +188,8 @@ def test_mean_squared_error_matches_jax(impl, target, data):
     y = data.draw(probability_rows(batch, classes), label="y")
     t = one_hot_labels(data.draw(labels(batch, classes), label="t"), classes)
     assert_within(
-        impl.mean_squared_error(y[0], t[0]),
-        impl.mean_squared_error(y[:1], t[:1]),
+        refnet.mean_squared_error(y[0], t[0]),
+        refnet.mean_squared_error(y[:1], t[:1]),
         0.0,
         "MSE 1-D vs batch",
     )
@@ -220,9 +218,9 @@ def test_gradient_descent_matches_descent_on_jax_grad(target, name, data):
 # -- TwoLayerNet ------------------------------------------------------------------------------
 
 
-def _net(impl, params):
+def _net(params):
     d, hidden = params["W1"].shape
-    net = impl.TwoLayerNet(d, hidden, params["W2"].shape[1])
+    net = refnet.TwoLayerNet(d, hidden, params["W2"].shape[1])
     for key, value in params.items():
         net.params[key] = value.copy()
     return net
@@ -242,11 +240,11 @@ def test_two_layer_net_gradient_matches_jax_grad_without_delta(target, data):
 
 
 @given(data=st.data())
-def test_two_layer_net_gradient_differs_from_delta_loss_by_delta_over_y(impl, data):
+def test_two_layer_net_gradient_differs_from_delta_loss_by_delta_over_y(data):
     """Backprop omits delta: against jax.grad of the loss *with* delta it differs by about
     δ / y_t relative, and by no more than δ / min y_t times the gradient's scale."""
     params, x, t = data.draw(two_layer_params(), label="network")
-    net = _net(impl, params)
+    net = _net(params)
     analytic = net.gradient(x, t)
     with_delta = oracle.two_layer_gradient(params, x, t, delta=1e-7)
     y_true = net.predict(x)[np.arange(x.shape[0]), t]

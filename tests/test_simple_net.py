@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import refnet
+
 W_BOOK = np.array([[0.47355232, 0.9977393, 0.84668094], [0.85557411, 0.03563661, 0.69422093]])
 X = np.array([0.6, 0.9])
 T = np.array([0, 0, 1])
 
 
-def test_predict_reproduces_the_book(impl):
-    net = impl.SimpleNet(W=W_BOOK)
+def test_predict_reproduces_the_book():
+    net = refnet.SimpleNet(W=W_BOOK)
     # The book prints p to 8 digits; W is given to 8 digits, so p is exact to about 1e-8.
     np.testing.assert_allclose(
         net.predict(X), [1.05414809, 0.63071653, 1.1328074], rtol=0, atol=1e-8
@@ -19,8 +21,8 @@ def test_predict_reproduces_the_book(impl):
     assert np.argmax(net.predict(X)) == 2
 
 
-def test_loss_with_and_without_delta(impl):
-    net = impl.SimpleNet(W=W_BOOK)
+def test_loss_with_and_without_delta():
+    net = refnet.SimpleNet(W=W_BOOK)
     # Both values recomputed by hand from the rounded W: log-sum-exp of p minus p[2].
     p = X @ W_BOOK
     exact = np.log(np.sum(np.exp(p))) - p[2]
@@ -31,8 +33,8 @@ def test_loss_with_and_without_delta(impl):
     assert net.loss(X, T, delta=0) == pytest.approx(0.92806853663411326, abs=1e-7)
 
 
-def test_numerical_gradient_reproduces_the_book(impl):
-    net = impl.SimpleNet(W=W_BOOK)
+def test_numerical_gradient_reproduces_the_book():
+    net = refnet.SimpleNet(W=W_BOOK)
     W_before = net.W.copy()
     with_delta = net.numerical_gradient(X, T)
     np.testing.assert_allclose(
@@ -52,15 +54,15 @@ def test_numerical_gradient_reproduces_the_book(impl):
     assert net.W.tobytes() == W_before.tobytes()
 
 
-def test_random_weights_come_from_the_given_rng(impl):
-    a = impl.SimpleNet(rng=np.random.default_rng(7)).W
-    b = impl.SimpleNet(rng=7).W
+def test_random_weights_come_from_the_given_rng():
+    a = refnet.SimpleNet(rng=np.random.default_rng(7)).W
+    b = refnet.SimpleNet(rng=7).W
     assert a.shape == (2, 3) and np.array_equal(a, b)
 
 
-def test_bad_weights_and_inputs_are_refused(impl):
+def test_bad_weights_and_inputs_are_refused():
     with pytest.raises(ValueError, match=r"W must have shape \(2, 3\)"):
-        impl.SimpleNet(W=np.zeros((3, 2)))
-    net = impl.SimpleNet(W=W_BOOK)
+        refnet.SimpleNet(W=np.zeros((3, 2)))
+    net = refnet.SimpleNet(W=W_BOOK)
     with pytest.raises(ValueError, match="x must have shape"):
         net.predict(np.zeros(3))

@@ -17,6 +17,14 @@ from hypothesis import strategies as st
 
 from refnet import StepLostError, TwoLayerNet
 from refnet.checkpoints import CheckpointMismatchError, History, load_checkpoint
+from refnet.conformance.functions import (
+    SIGMOID_D1,
+    SIGMOID_D2,
+    ModelProblem,
+    model_magnitude,
+    model_third_derivative_bound,
+)
+from refnet.conformance.tolerances import EPS, central_difference_bound, same_formula_bound
 from refnet.training import (
     TrainingDiverged,
     TrainingInterrupted,
@@ -26,15 +34,6 @@ from refnet.training import (
     train,
 )
 from refnet.two_layer_net import PARAM_NAMES
-
-from .functions import (
-    SIGMOID_D1,
-    SIGMOID_D2,
-    ModelProblem,
-    model_magnitude,
-    model_third_derivative_bound,
-)
-from .tolerances import EPS, central_difference_bound, same_formula_bound
 
 # --------------------------------------------------------------------------- helpers
 
@@ -342,7 +341,7 @@ def test_numerical_and_backprop_training_agree_within_the_error_model():
     the gradient of the loss without δ) and ĝ = g + e with e = e_fd + e_δ:
 
     * e_fd = ĝ - ∇L_δ, the central difference's error: elementwise at most
-      h² M3 / 6 + k ε S / h + ε |g| (|θ| + h) / h (tests/tolerances.py), M3 from
+      h² M3 / 6 + k ε S / h + ε |g| (|θ| + h) / h (refnet/conformance/tolerances.py), M3 from
       model_third_derivative_bound (for L₀; δ / y_t < 1e-2 changes it by < 1%).
     * e_δ = ∇L_δ - ∇L₀.  Per sample, ∂/∂a of -log(y_t + δ) is (y_t / (y_t + δ)) (p - e_t),
       so it differs from p - e_t by a vector of 2-norm <= (δ / y_t) √2, carried to θ by

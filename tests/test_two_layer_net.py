@@ -5,19 +5,46 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import refnet
+
 
 @pytest.fixture
-def small(impl):
-    net = impl.TwoLayerNet(input_size=5, hidden_size=4, output_size=3, weight_init_std=0.5, rng=1)
+def small():
+    net = refnet.TwoLayerNet(input_size=5, hidden_size=4, output_size=3, weight_init_std=0.5, rng=1)
     rng = np.random.default_rng(2)
+    # Non-zero biases (a new network has b1 = b2 = 0): a forward pass that dropped either
+    # would otherwise give the same numbers.
+    net.params["b1"] = rng.uniform(-1, 1, size=4)
+    net.params["b2"] = rng.uniform(-2, 2, size=3)
     x = rng.uniform(-1, 1, size=(6, 5))
     t = rng.integers(0, 3, size=6)
     return net, x, t
 
 
-def test_params_shapes_and_seeded_determinism(impl):
-    a = impl.TwoLayerNet(784, 50, 10, rng=0)
-    b = impl.TwoLayerNet(784, 50, 10, rng=np.random.default_rng(0))
+def forward_by_hand(params, x):
+    """The book's forward pass written out here, independently of refnet: the expected
+    values of the tests below."""
+    a1 = x @ params["W1"] + params["b1"]
+    z1 = 1.0 / (1.0 + np.exp(-a1))
+    a2 = z1 @ params["W2"] + params["b2"]
+    e = np.exp(a2 - a2.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_predict_is_the_books_forward_pass_with_both_biases(small):
+    net, x, _ = small
+    expected = forward_by_hand(net.params, x)
+    # The same operations in the same order, up to the rounding of exp and of the sums
+    # (a few ulps of values of order 1).
+    np.testing.assert_allclose(net.predict(x), expected, rtol=0, atol=16 * np.finfo(float).eps)
+    # Without b2 the probabilities move by far more than that: the test can tell.
+    without_b2 = forward_by_hand({**net.params, "b2": np.zeros(3)}, x)
+    assert np.max(np.abs(without_b2 - expected)) > 1e-2
+
+
+def test_params_shapes_and_seeded_determinism():
+    a = refnet.TwoLayerNet(784, 50, 10, rng=0)
+    b = refnet.TwoLayerNet(784, 50, 10, rng=np.random.default_rng(0))
     assert {k: v.shape for k, v in a.params.items()} == {
         "W1": (784, 50),
         "b1": (50,),
@@ -32,10 +59,10 @@ def test_params_shapes_and_seeded_determinism(impl):
     assert abs(std - 0.01) < 5 * 0.01 / np.sqrt(2 * a.params["W1"].size)
 
 
-def test_global_random_state_is_not_used(impl):
+def test_global_random_state_is_not_used():
     np.random.seed(0)  # noqa: NPY002  (the point: the global state must be left alone)
     state = np.random.get_state()[1].copy()  # noqa: NPY002
-    impl.TwoLayerNet(3, 2, 2)
+    refnet.TwoLayerNet(3, 2, 2)
     assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
@@ -54,7 +81,9 @@ def test_loss_and_accuracy_take_labels_or_one_hot(small):
     hot = np.eye(3)[t]
     assert net.loss(x, t) == net.loss(x, hot)
     assert net.accuracy(x, t) == net.accuracy(x, hot)
-    expected = np.mean(np.argmax(net.predict(x), axis=1) == t)
+    # The expected fraction from the forward pass written out in this file, not net.predict.
+    expected = np.mean(np.argmax(forward_by_hand(net.params, x), axis=1) == t)
+    assert 0 < expected < 1  # neither all right nor all wrong: a wrong count would show
     assert net.accuracy(x, t) == expected
 
 
@@ -97,6 +126,6 @@ def test_bad_inputs_are_refused(small, x, t, message):
 
 
 @pytest.mark.parametrize("args", [(0, 2, 2), (3, 2.5, 2), (3, 2, -1)])
-def test_bad_sizes_are_refused(impl, args):
+def test_bad_sizes_are_refused(args):
     with pytest.raises((ValueError, TypeError), match="size"):
-        impl.TwoLayerNet(*args)
+        refnet.TwoLayerNet(*args)

@@ -1,5 +1,5 @@
 """``refnet conformance TARGET``: the same as ``python -m refnet.conformance TARGET``."""
 
-from refnet.conformance.cli import add_arguments, run
-
-__all__ = ["add_arguments", "run"]
+# Re-exported for refnet.cli, which loads every subcommand module by name.
+from refnet.conformance.cli import add_arguments as add_arguments
+from refnet.conformance.cli import run as run

@@ -10,6 +10,11 @@ continues the run and ends with the same parameters as an uninterrupted one.
 (Over 500 lines: the options and their resolution on resume, the outputs, and a
 hand-drawn progress bar that issue 11 replaces with a library's; the training itself is
 ``refnet.training``.)
+
+Size: over 500 lines on purpose: the command's arguments, how a resumed run's options are
+reconciled with the checkpoint, the progress line and the run folder it writes are one
+command-line interface, read together when the command changes; the training itself is
+refnet.training and the file format refnet.checkpoints.
 """
 
 from __future__ import annotations
@@ -24,8 +29,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from refnet.checkpoints import History
 
 #: Defaults per dataset for the options not given on the command line.
 #: Digits: tuned with ``--gradient backprop`` (the same gradient up to the numerical one's
@@ -309,7 +318,7 @@ class ProgressBar:
         self.enabled = enabled
         self.min_interval = min_interval
         self.started = time.perf_counter()
-        self.first_iteration = None
+        self.first_iteration: int | None = None
         self.last_draw = -math.inf
         self.drawn = False
 
@@ -458,7 +467,7 @@ def _run(args) -> int:
     numerical_method = NUMERICAL_METHOD if options["gradient"] == "numerical" else None
     notes = {"data_dir": None if data_dir is None else str(data_dir), "no_verify": not verify}
     quiet = args.quiet or not sys.stderr.isatty()
-    config = {
+    config: dict[str, Any] = {
         **options,
         "data_dir": notes["data_dir"],
         "verify_sha256": verify if options["dataset"] == "mnist" else None,
@@ -477,7 +486,7 @@ def _run(args) -> int:
 
     bar = ProgressBar(options["iterations"], sys.stderr, enabled=not quiet)
     ended = _train(net, data, options, rng, bar, out, saved, notes)
-    record = {"status": ended.status, "config": config}
+    record: dict[str, Any] = {"status": ended.status, "config": config}
     config["eval_every"] = options["eval_every"] or ended.history.iterations_per_epoch
     config["iterations_per_epoch"] = ended.history.iterations_per_epoch
     if ended.message:
@@ -552,7 +561,7 @@ def _network(input_size: int, options, rng):
 class _Ended:
     """How a training session ended: its history and status, the exit code, a message."""
 
-    history: object
+    history: History
     iteration: int
     status: str = "completed"
     code: int = 0

@@ -15,9 +15,9 @@ This subpackage is a test tool: it imports JAX and hypothesis (``pip install
 'refnet[conformance]'``) and is never imported by ``import refnet``.  This file itself
 imports neither, so that ``refnet --help`` stays fast; the names below load on first use.
 
-The same modules serve refnet's own suite: tests/oracle.py, tests/strategies.py,
-tests/functions.py and tests/tolerances.py re-export ``oracle``, ``strategies``,
-``functions`` and ``tolerances`` from here.
+The same modules serve refnet's own suite, which imports ``oracle``, ``strategies``,
+``functions`` and ``tolerances`` from here: those four, and this package, list their
+names in ``__all__``; the other modules of the subpackage are the runner's internals.
 """
 
 from __future__ import annotations

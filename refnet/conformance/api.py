@@ -12,16 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = [
-    "API",
-    "API_NAMES",
-    "ApiName",
-    "CANONICAL",
-    "MEMBER_KINDS",
-    "TargetError",
-    "api_name",
-]
-
 
 class TargetError(Exception):
     """The target cannot be loaded, or a mapping is malformed (the command exits 2)."""
@@ -116,4 +106,3 @@ CANONICAL = {alias: api.name for api in API for alias in (api.name, *api.aliases
 def api_name(name: str) -> ApiName:
     """The entry of the book's ``name``."""
     return next(api for api in API if api.name == name)
-

@@ -37,21 +37,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-
-__all__ = [
-    "BatchError",
-    "Limits",
-    "RunOptions",
-    "Submission",
-    "classify",
-    "discover",
-    "format_size",
-    "limited",
-    "parse_size",
-    "run_all",
-    "run_submission",
-    "watch",
-]
+from typing import Any
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -230,7 +216,7 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
     runner's JSON, or None), ``output`` (what the child printed, its head) and timings.
     Temporary paths in all of it are replaced by the submission's own path.
     """
-    record = {"student": submission.student, "submission": submission.path}
+    record: dict[str, Any] = {"student": submission.student, "submission": submission.path}
     if submission.problem:
         return record | _empty("not-run", submission.problem)
     python = python or sys.executable
@@ -328,6 +314,7 @@ def watch(argv, cwd, env, limits: Limits) -> dict:
         start_new_session=True,
     )
     kept, total, stopped = bytearray(), 0, None
+    assert proc.stdout is not None  # PIPE
     fd = proc.stdout.fileno()
     open_pipe, exited, drain_until = True, False, 0.0
     with selectors.DefaultSelector() as selector:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .batch import BatchError, Limits, RunOptions, discover, format_size, parse_size, run_all
 
-__all__ = ["add_arguments", "run_command"]
+if TYPE_CHECKING:
+    from .reports import Points
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _options(args, checks_names) -> tuple[RunOptions, object]:
+def _options(args, checks_names) -> tuple[RunOptions, Points]:
     from .reports import Points, load_points
 
     if args.jobs < 1:

@@ -17,18 +17,6 @@ import textwrap
 
 import numpy as np
 
-__all__ = [
-    "Case",
-    "CheckFailed",
-    "Journal",
-    "MissingMember",
-    "TargetRaised",
-    "assert_within",
-    "function_source",
-    "literal",
-    "within_message",
-]
-
 
 class CheckFailed(AssertionError):
     """The property does not hold for this example; ``message`` says how."""
@@ -138,9 +126,10 @@ def function_source(formula, name: str = "f") -> str:
     as a NumPy function of ``x`` called ``name``: ``def _cubic(xp, x)`` -> ``def f(x)``."""
     source = textwrap.dedent(inspect.getsource(formula))
     header, _, body = source.partition("\n")
-    if not re.fullmatch(r"def \w+\(xp, (\w+)\):", header):
+    match = re.fullmatch(r"def \w+\(xp, (\w+)\):", header)
+    if not match:
         raise ValueError(f"unexpected header {header!r}")
-    argument = re.fullmatch(r"def \w+\(xp, (\w+)\):", header).group(1)
+    argument = match.group(1)
     body = re.sub(r"\bxp\.", "np.", body)
     lines = [line for line in body.splitlines() if line.strip()]
     return "\n".join([f"def {name}({argument}):", *lines])
@@ -395,6 +384,7 @@ class Case:
                 self.note(note)
             return chosen
         message = verdicts[0]
+        assert message is not None  # else candidate 0 was chosen and returned above
         extra = hint(value) if callable(hint) else hint
         message = f"{message}: {extra}" if extra else message
         if len(candidates) > 1:

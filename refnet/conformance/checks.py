@@ -27,12 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .checks_common import (
-    DELTA,
     FLOAT32_SILENT,
     INIT_X_OVERWRITTEN,
     INTEGER_TRUNCATED,
     PERTURBED_ON_ERROR,
-    H,
 )
 from .checks_gradients import (
     accepts_keywords,
@@ -68,42 +66,6 @@ from .checks_values import (
     softmax_values,
     squared_error_value,
 )
-
-__all__ = [
-    "BOTH",
-    "CHECKS",
-    "Check",
-    "DELTA",
-    "H",
-    "PROFILES",
-    "STRICT",
-    "arguments_unchanged",
-    "central_difference",
-    "cross_entropy_target_forms",
-    "cross_entropy_value",
-    "descent_leaves_init_x_unchanged",
-    "descent_matches_jax",
-    "gradient_leaves_x_unchanged",
-    "gradient_of_float32_x",
-    "gradient_of_integer_x",
-    "gradient_restores_x_when_f_raises",
-    "contract_table",
-    "listing",
-    "model_loss_gradient",
-    "returned_value_forms",
-    "sigmoid_values",
-    "simple_net_gradient",
-    "simple_net_loss",
-    "smooth_gradient",
-    "softmax_of_large_logits",
-    "softmax_rows_apart",
-    "softmax_values",
-    "squared_error_value",
-    "two_layer_accuracy",
-    "two_layer_backprop_gradient",
-    "two_layer_loss",
-    "two_layer_numerical_gradient",
-]
 
 #: The profiles, and what each promises.
 PROFILES = {

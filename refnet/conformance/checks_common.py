@@ -9,22 +9,6 @@ from .case import Case
 from .functions import SMOOTH_FUNCTIONS
 from .tolerances import EPS
 
-__all__ = [
-    "DELTA",
-    "EPS64",
-    "FLOAT32_SILENT",
-    "H",
-    "INIT_X_OVERWRITTEN",
-    "INTEGER_TRUNCATED",
-    "PARAM_NAMES",
-    "PERTURBED_ON_ERROR",
-    "WITHOUT_DELTA",
-    "WITH_DELTA",
-    "draw_function",
-    "require_unchanged",
-    "without_delta",
-]
-
 #: The book's step and its guard inside the log: the values every target is checked at.
 H = 1e-4
 DELTA = 1e-7

@@ -38,20 +38,6 @@ from .functions import (
 from .strategies import array_shapes, finite_arrays, model_problems, parameter_vectors, spd_matrices
 from .tolerances import central_difference_bound, descent_bound
 
-__all__ = [
-    "accepts_keywords",
-    "central_difference",
-    "descent_leaves_init_x_unchanged",
-    "descent_matches_jax",
-    "gradient_leaves_x_unchanged",
-    "gradient_of_float32_x",
-    "gradient_of_integer_x",
-    "gradient_restores_x_when_f_raises",
-    "model_loss_gradient",
-    "returned_value_forms",
-    "smooth_gradient",
-]
-
 #: How f may hand back its value: each must give the same derivative.
 VALUE_FORMS = {
     "f_float": ("a Python float", "float(f(x))"),
@@ -91,13 +77,15 @@ def returned_value_forms(case, data, *, function):
     case.let("x", x)
     exact = oracle.smooth_gradient(fn.name, np.asarray(x))
     bound = _gradient_bound(fn, np.asarray(x), exact)
+    expected: float | np.ndarray = exact
+    allowed: float | np.ndarray = bound
     if function == "numerical_diff":
-        exact, bound = float(exact), float(bound)
+        expected, allowed = float(exact), float(bound)
     for name, (form, expression) in VALUE_FORMS.items():
         case.setup(f"def {name}(x):\n    return {expression}")
         case.call("d", f"{function}({name}, x)")
         what = f"{function}(f, x) for an f that returns {form}"
-        case.compare("d", exact, bound, what, "jax.grad(f)(x)")
+        case.compare("d", expected, allowed, what, "jax.grad(f)(x)")
 
 
 def _smooth_point(case, data, *, min_dims, max_dims, max_side, function, dtype=np.float64):
@@ -141,7 +129,7 @@ def gradient_leaves_x_unchanged(case, data, *, min_dims=1, max_dims=1, max_side=
     require_unchanged(case, "x", "x_before")
 
 
-def _raised_by_f(error: BaseException, message: str) -> bool:
+def _raised_by_f(error: BaseException | None, message: str) -> bool:
     """Whether ``error`` is f's own exception, or wraps it (``raise ... from``)."""
     seen = 0
     while error is not None and seen < 10:

@@ -33,18 +33,6 @@ from .tolerances import (
     two_layer_logit_error,
 )
 
-__all__ = [
-    "NUMERICAL_NOT_BACKPROP",
-    "constructible",
-    "has_method",
-    "simple_net_gradient",
-    "simple_net_loss",
-    "two_layer_accuracy",
-    "two_layer_backprop_gradient",
-    "two_layer_loss",
-    "two_layer_numerical_gradient",
-]
-
 #: The smallest |b1|, |b2| entry the TwoLayerNet checks draw.
 BIAS_FLOOR = 0.125
 NUMERICAL_NOT_BACKPROP = (

@@ -16,17 +16,6 @@ from .checks_common import DELTA, WITH_DELTA, require_unchanged, without_delta
 from .strategies import array_shapes, finite_arrays, labels, one_hot_labels, probability_rows
 from .tolerances import same_formula_bound, sigmoid_bound, softmax_bound
 
-__all__ = [
-    "arguments_unchanged",
-    "cross_entropy_target_forms",
-    "cross_entropy_value",
-    "sigmoid_values",
-    "softmax_of_large_logits",
-    "softmax_rows_apart",
-    "softmax_values",
-    "squared_error_value",
-]
-
 
 def softmax_values(case, data, *, min_dims=1, max_dims=1, max_side=5, low=-20.0, high=20.0):
     shape = data.draw(array_shapes(min_dims, max_dims, max_side), label="shape")

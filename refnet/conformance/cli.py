@@ -13,8 +13,6 @@ import sys
 
 from . import EXTRA_HINT, require_dependencies
 
-__all__ = ["add_arguments", "main", "run"]
-
 DESCRIPTION = (
     "Check an implementation of Chapter 4 of Deep Learning from Scratch against refnet's "
     "property suite (hypothesis inputs, JAX as the oracle).  TARGET is a file, a folder "
@@ -131,7 +129,7 @@ def check_one(args: argparse.Namespace) -> int:
     if progress is not None:
         progress(0, 0, None)
     if outcome.report is None:
-        return _fail(outcome.error)
+        return _fail(outcome.error or "the conformance process gave no report")
     print(render(outcome.report), end="")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

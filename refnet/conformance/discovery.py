@@ -32,8 +32,6 @@ from dataclasses import dataclass
 
 from .api import CANONICAL
 
-__all__ = ["CHAPTER_FOLDER", "Layout", "SourceFile", "defined_names", "discover"]
-
 #: ch04, ch4, chap04, chapter4, chapter_04, Ch04 ...: group 1 is the chapter's number.
 CHAPTER_FOLDER = re.compile(r"^(?:ch|chap|chapter)[-_ ]?0*(\d+)$", re.IGNORECASE)
 _SKIPPED_FOLDERS = {
@@ -221,7 +219,8 @@ def discover(path: str) -> Layout:
         parent = os.path.dirname(folder)
         root = parent if _chapter(folder) is not None and _book_like(parent) else folder
         # Imported even without definitions of its own: it may import them from elsewhere.
-        return Layout(root, "file", [_source_file(path, root, required=False)], 1, "a file")
+        entry = _source_file(path, root, required=False)  # None: the file cannot be read
+        return Layout(root, "file", [entry] if entry else [], 1, "a file")
     if os.path.isfile(os.path.join(path, "__init__.py")):
         root = _package_base(path)
         files = _python_files(path, MAX_DEPTH)

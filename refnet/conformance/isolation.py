@@ -18,8 +18,6 @@ import warnings
 
 import numpy as np
 
-__all__ = ["CappedOutput", "CheckTimeout", "deadline", "importing", "isolated"]
-
 
 class CheckTimeout(BaseException):
     """Raised in the target's code when it runs out of time.

@@ -33,11 +33,11 @@ with ``tomli``, which the ``conformance`` extra installs there.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from .api import API_NAMES, CANONICAL, TargetError, api_name
-
-__all__ = ["Mapping", "read_map_file", "parse_entries"]
 
 
 @dataclass
@@ -126,18 +126,20 @@ def parse_entries(entries, mapping: Mapping | None = None) -> Mapping:
     return mapping
 
 
-def _toml_module():
-    try:
+def toml_reader(option: str) -> ModuleType:
+    """The TOML parser: the standard library's tomllib, or tomli on Python 3.10."""
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ModuleNotFoundError:
-            raise TargetError(
-                "--map-file needs a TOML reader: Python 3.11+ has one, on 3.10 "
-                "pip install 'refnet[conformance]' (which installs tomli)"
-            ) from None
-    return tomllib
+
+        return tomllib
+    try:
+        import tomli
+    except ModuleNotFoundError:
+        raise TargetError(
+            f"{option} needs a TOML reader: Python 3.11+ has one, on 3.10 "
+            "pip install 'refnet[conformance]' (which installs tomli)"
+        ) from None
+    return tomli
 
 
 def _flatten(table: dict, prefix: str, path: str) -> list[str]:
@@ -155,7 +157,7 @@ def _flatten(table: dict, prefix: str, path: str) -> list[str]:
 
 def read_map_file(path: str, mapping: Mapping | None = None) -> Mapping:
     """The entries of a TOML mapping file, added to ``mapping`` (or a new one)."""
-    tomllib = _toml_module()
+    tomllib = toml_reader("--map-file")
     try:
         with open(path, "rb") as handle:
             table = tomllib.load(handle)

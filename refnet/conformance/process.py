@@ -26,8 +26,6 @@ from collections import deque
 from .schema import report_dict
 from .target import script_problem
 
-__all__ = ["GRACE", "Outcome", "run_in_child", "terminal_progress"]
-
 #: Seconds the parent waits past a time limit for the child's own alarm to act: the limit
 #: itself, between 2 and 10 s.
 GRACE = (2.0, 10.0)
@@ -75,10 +73,12 @@ class _Child:
         ]
         for thread in self.threads:
             thread.start()
+        assert self.process.stdin and self.process.stdout and self.process.stderr  # all PIPE
         self.process.stdin.write(json.dumps(config).encode())
         self.process.stdin.close()
 
     def _read(self):
+        assert self.process.stdout is not None
         for line in self.process.stdout:
             try:
                 self.events.put(json.loads(line))
@@ -90,6 +90,7 @@ class _Child:
         # What the target prints reaches the user as if they had run it (streamed, so a
         # megabyte printer costs no memory here); the last lines are kept for a diagnosis.
         # A grader that runs this command caps it in turn (batch.py).
+        assert self.process.stderr is not None
         for line in self.process.stderr:
             text = line.decode("utf-8", "replace")
             self.stderr.append(text)
@@ -114,6 +115,7 @@ class _Child:
             self.kill()
         for thread in self.threads:
             thread.join(timeout=5)
+        assert self.process.stdout and self.process.stderr
         self.process.stdout.close()
         self.process.stderr.close()
 
@@ -149,7 +151,7 @@ class _Supervisor:
         self.progress = progress
         self.timeout = config.get("timeout") or 0
         self.results: dict[int, dict] = {}
-        self.loaded: dict | None = None
+        self.loaded: dict = {}  # the child's "loaded" event, which precedes every check
         self.restarts = 0
 
     def limit(self) -> float | None:
@@ -176,7 +178,8 @@ class _Supervisor:
                     event = child.events.get(timeout=wait)
                 except queue.Empty:
                     child.kill()
-                    return self._hung(phase, current, time.monotonic() - since)
+                    self._hung(phase, current, time.monotonic() - since)
+                    return None
                 if event is None:
                     child.process.wait()
                     return self._died(child, phase, current, time.monotonic() - since)

@@ -10,8 +10,6 @@ import textwrap
 
 from .api import API
 
-__all__ = ["render"]
-
 WIDTH = 88
 #: Lines of what importing the target printed that the text report shows.
 IMPORT_LINES_SHOWN = 5

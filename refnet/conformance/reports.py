@@ -25,8 +25,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["EARNS", "Points", "expected_checks", "grade", "load_points", "write_reports"]
+from .mapping import toml_reader
 
 #: The statuses that earn a check's points.
 EARNS = ("pass", "warn")
@@ -74,9 +75,8 @@ def load_points(path, check_names) -> Points:
         if path.suffix == ".json":
             data = json.loads(text)
         else:
-            import tomllib
-
-            data = tomllib.loads(text)
+            # tomllib, or tomli on Python 3.10 (a bare `import tomllib` failed there).
+            data = toml_reader("--points").loads(text)
     except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise ValueError(f"--points {path}: not valid {kind}: {exc}") from None
@@ -134,7 +134,12 @@ def grade(run: dict, checks: list[dict], points: Points) -> dict:
         found = results.get(check["name"])
         if not found:
             why = run["reason"] or "the runner did not report this check"
-            row = {"status": "not run", "reason": why, "counterexample": None, "warnings": []}
+            row: dict[str, Any] = {
+                "status": "not run",
+                "reason": why,
+                "counterexample": None,
+                "warnings": [],
+            }
         else:
             worst = min(found, key=lambda r: _ORDER.index(r.get("status", "error")))
             row = {

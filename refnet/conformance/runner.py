@@ -78,18 +78,6 @@ from .isolation import CappedOutput, CheckTimeout, isolated
 from .schema import STATUSES, report_dict
 from .target import Found, Target
 
-__all__ = [
-    "CheckTimeout",
-    "Report",
-    "Result",
-    "STATUSES",
-    "default_profile",
-    "run",
-    "run_check",
-    "select_checks",
-    "units",
-]
-
 #: Characters of captured output kept per check.
 OUTPUT_LIMIT = 2000
 
@@ -361,10 +349,11 @@ def select_checks(checks, profile: str, select=None) -> list[Check]:
 
 def units(target: Target, checks) -> list[tuple[Check, Found | None]]:
     """What runs, in report order: by function, then definition, then check."""
-    out = []
+    out: list[tuple[Check, Found | None]] = []
     for api in API:
         mine = [c for c in checks if c.function == api.name]
-        for definition in target.definitions.get(api.name) or [None]:
+        definitions: list[Found | None] = list(target.definitions.get(api.name) or ())
+        for definition in definitions or [None]:
             out += [(check, definition) for check in mine]
     return out
 

@@ -8,8 +8,6 @@ put a report together without them.
 
 from __future__ import annotations
 
-__all__ = ["STATUSES", "conventions", "report_dict", "summary"]
-
 #: Every status a check can have, in the order the report counts them.
 STATUSES = ("pass", "warn", "fail", "error", "skip")
 

@@ -137,7 +137,7 @@ def model_problems(draw, kind: str):
     else:
         t = draw(finite_arrays((n, k), -1.0, 1.0), label="targets")
     if kind.startswith("linear"):
-        shapes = ((d, k),)
+        shapes: tuple[tuple[int, ...], ...] = ((d, k),)
     else:
         hidden = draw(st.integers(1, 4), label="hidden")
         shapes = ((d, hidden), (hidden,), (hidden, k), (k,))

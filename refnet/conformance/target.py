@@ -31,22 +31,10 @@ import sys
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 
-from .api import API, API_NAMES, CANONICAL, ApiName, TargetError, api_name
+from .api import API, API_NAMES, CANONICAL, TargetError, api_name
 from .discovery import SourceFile, discover
 from .isolation import CappedOutput, CheckTimeout, importing
 from .mapping import Mapping, parse_entries
-
-__all__ = [
-    "API",
-    "API_NAMES",
-    "ApiName",
-    "Found",
-    "Target",
-    "TargetError",
-    "load_target",
-    "parse_mapping",
-    "script_problem",
-]
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -170,11 +158,6 @@ class Target:
         collected.add_module(module, None)
         target = cls(label or module.__name__, {}, members=dict(parsed.members))
         return collected.finish(target)
-
-
-def parse_mapping(entries) -> dict[str, tuple[str | None, str]]:
-    """``["NAME=module:attr", "NAME=attr", ...]`` -> {the book's NAME: (module or None, attr)}."""
-    return parse_entries(entries).names
 
 
 def _module_root(module: ModuleType) -> str | None:
@@ -314,7 +297,7 @@ class _Collector:
     def _hint(self, name: str) -> str:
         """The --map line that would bring a missing name in (a guess where one fits)."""
         single = len(self.modules) == 1
-        pool = {}
+        pool: dict[str, str] = {}
         for module, _ in self.modules:
             for attribute, obj in vars(module).items():
                 if callable(obj) and not attribute.startswith("_"):

@@ -24,8 +24,6 @@ import shutil
 import sys
 import tempfile
 
-__all__ = ["main"]
-
 
 def _emitter():
     """A writer on the original stdout; fd 1 then points at stderr for everyone else."""
@@ -76,7 +74,7 @@ def _work(config: dict, emit) -> None:
             emit(
                 "error",
                 message=f"no check of the {profile} profile starts with "
-                f"{' or '.join(map(repr, select))}: `--list` shows every check",
+                f"{' or '.join(map(repr, select or ()))}: `--list` shows every check",
             )
             return
         plan = [

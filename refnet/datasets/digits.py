@@ -171,7 +171,7 @@ def load_digits(
     one_hot_label = flag("one_hot_label", one_hot_label)
     normalize = flag("normalize", normalize)
     flatten = flag("flatten", flatten)
-    pixels, labels = _digits_arrays()
+    pixels, labels = digits_arrays()
     train_idx, test_idx = _split_indices(labels, size, generator)
     return (
         _side(pixels, labels, train_idx, normalize, flatten, one_hot_label),
@@ -190,7 +190,7 @@ def _side(pixels, labels, idx, normalize: bool, flatten: bool, one_hot_label: bo
 
 
 @lru_cache(maxsize=1)
-def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """Scikit-learn's digits as read-only (float64 pixels 0..16, int64 labels)."""
     try:
         from sklearn.datasets import load_digits as sklearn_load_digits

@@ -8,18 +8,18 @@ big-endian.  The files are often gzipped; :func:`read_idx` reads both.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import zlib
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 __all__ = ["read_idx"]
 
 # IDX type codes (third magic byte); multi-byte types are stored big-endian.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
@@ -96,7 +96,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
                 raise ValueError(f"{path}: corrupt gzip file: {exc}") from exc
 
 
-def _read_up_to(stream: BinaryIO, n: int) -> bytes:
+def _read_up_to(stream: io.BufferedIOBase, n: int) -> bytes:
     parts: list[bytes] = []
     remaining = n
     while remaining:
@@ -108,7 +108,7 @@ def _read_up_to(stream: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _readinto_all(stream: BinaryIO, buffer: memoryview) -> int:
+def _readinto_all(stream: io.BufferedIOBase, buffer: memoryview) -> int:
     # Chunked because GzipFile.readinto reads the whole request into a temporary bytes object.
     filled = 0
     while filled < len(buffer):
@@ -119,7 +119,7 @@ def _readinto_all(stream: BinaryIO, buffer: memoryview) -> int:
     return filled
 
 
-def _count_rest(stream: BinaryIO) -> int:
+def _count_rest(stream: io.BufferedIOBase) -> int:
     extra = 0
     while chunk := stream.read(CHUNK_BYTES):
         extra += len(chunk)
@@ -134,7 +134,9 @@ def _length_error(path: Path, header_len: int, what: str, expected: int, found: 
     )
 
 
-def _parse_idx(stream: BinaryIO, path: Path, data_size: int | None, limit: int) -> np.ndarray:
+def _parse_idx(
+    stream: io.BufferedIOBase, path: Path, data_size: int | None, limit: int
+) -> np.ndarray:
     magic = _read_up_to(stream, 4)
     if len(magic) < 4:
         raise ValueError(
@@ -176,7 +178,7 @@ def _parse_idx(stream: BinaryIO, path: Path, data_size: int | None, limit: int) 
             "gzip file can hold; the file is truncated or corrupt"
         )
     data = np.empty(count, dtype=dtype)
-    filled = _readinto_all(stream, memoryview(data.view(np.uint8)))
+    filled = _readinto_all(stream, data.view(np.uint8).data)
     if filled < expected:
         raise _length_error(path, header_len, what, expected, filled)
     extra = _count_rest(stream)

@@ -5,6 +5,10 @@ The original 28x28 MNIST is four IDX files (gzipped or plain), read by
 (:data:`MNIST_SHA256`), cached as a ``.npz`` next to the files and, only when asked
 (``download=True``), downloaded from a list of mirrors (:data:`MNIST_MIRRORS`).  Only
 NumPy and the standard library are used.
+
+Size: a little over 500 lines: one data source, whose every failure (a missing file, a
+failed mirror, a truncated download, a wrong checksum, an unreadable cache) has its own
+message naming the file and the way out.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import urllib.request
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -127,10 +131,11 @@ def default_mnist_root() -> Path:
     >>> isinstance(default_mnist_root(), pathlib.Path)
     True
     """
-    return _default_root(os.environ, os.name)
+    return default_root_for(os.environ, os.name)
 
 
-def _default_root(environ: Mapping[str, str], os_name: str) -> Path:
+def default_root_for(environ: Mapping[str, str], os_name: str) -> Path:
+    """:func:`default_mnist_root` for a given environment and ``os.name`` (tested on both)."""
     explicit = environ.get("REFNET_DATA")
     if explicit:
         return Path(explicit).expanduser()
@@ -316,7 +321,7 @@ def _load_cache(path: Path, sources: list[str]) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _write_cache(path: Path, arrays: dict[str, np.ndarray], sources: list[str]) -> None:
+def _write_cache(path: Path, arrays: Mapping[str, Any], sources: list[str]) -> None:
     def write(f: BinaryIO) -> None:
         np.savez(f, format=np.int64(_CACHE_FORMAT), sources=np.array(sources), **arrays)
 
@@ -358,6 +363,7 @@ def _mnist_side(
     images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     n = images.shape[0]
+    x: np.ndarray
     if normalize:
         x = np.empty((n, 784), dtype=np.float64)
         np.divide(images.reshape(n, 784), 255.0, out=x)
@@ -498,7 +504,10 @@ def _files(
         root.mkdir(parents=True, exist_ok=True)
         _download(root, names, mirrors, table, timeout)
         found = _locate(root)
-    return {key: found[stem] for key, stem in zip(_CACHE_KEYS, MNIST_FILES, strict=True)}
+    # Every file is there now: _download fetched each missing one or raised.
+    return {
+        key: cast(Path, found[stem]) for key, stem in zip(_CACHE_KEYS, MNIST_FILES, strict=True)
+    }
 
 
 def _verify(paths: dict[str, Path], digests: dict[str, str], table: dict[str, str]) -> None:
