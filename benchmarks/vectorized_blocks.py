@@ -31,7 +31,7 @@ import sys
 
 def _parse():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (median)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per case (median)")
     parser.add_argument("--elements", type=int, default=600, help="elements timed per case")
     parser.add_argument("--quick", action="store_true", help="3 repeats, fewer sizes")
     parser.add_argument("--json", default="docs/figures/benchmarks/vectorized_blocks.json")

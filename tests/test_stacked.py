@@ -160,3 +160,25 @@ def test_an_empty_x_calls_nothing():
         lambda s: calls.append(s) or np.zeros(len(s)), np.zeros((0, 3)), vectorized=True
     )
     assert grad.shape == (0, 3) and calls == []
+
+
+def test_an_f_that_itself_differentiates_on_stacks_gets_its_own_buffer():
+    """The stack buffer is kept between calls; a nested vectorized call must not reuse the
+    one its caller is still using (its points would be overwritten mid-block)."""
+
+    def inner(t):
+        return np.sum(t**2, axis=1)
+
+    def point(v):
+        return np.sum(refnet.numerical_gradient(inner, v.copy(), vectorized=True) * v)
+
+    def rows(stack):
+        return np.array([point(row) for row in stack])
+
+    x = np.linspace(-1, 1, 6)
+    stacked = refnet.numerical_gradient(rows, x, vectorized=True)
+    looped = refnet.numerical_gradient(point, x.copy())
+    assert stacked.tobytes() == looped.tobytes()
+    # f = Σ 2 v_i² (to round-off), so the gradient is 4x; the quadratic's central
+    # difference is exact up to ε |f| / h ≈ 2.2e-16 · 4 / 1e-4 per level, twice.
+    np.testing.assert_allclose(stacked, 4 * x, rtol=0, atol=1e-6)
