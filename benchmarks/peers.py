@@ -35,7 +35,8 @@ time, with BLAS and XLA held to one thread.  A method whose full gradient would 
 than ``--limit`` seconds is timed on its first entries only, at the full size (every entry
 costs the same evaluations of the same f), and extrapolated per entry: the output marks
 such rows ``extrapolated from k entries``.  The JSON goes to
-docs/figures/benchmarks/peers.json, which the docs' table is generated from.
+docs/figures/benchmarks/peers.json, which the docs' tables are generated from
+(``--retable`` rebuilds them from the measurements in that file, running nothing).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def _parse():
     parser.add_argument("--skip-networks", action="store_true")
     parser.add_argument("--json", default="docs/figures/benchmarks/peers.json")
     parser.add_argument("--no-json", action="store_true", help="print only")
+    parser.add_argument(
+        "--retable", action="store_true", help="only rebuild the tables of --json from its data"
+    )
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.limit, args.sample = 2, 4.0, 0.7
@@ -517,11 +521,95 @@ def write_json(args, cases, where, load):
         },
         "summary": where,
     }
+    data["tables"] = tables(data)
     with open(args.json, "w", encoding="utf-8") as out:
         json.dump(data, out, indent=1)
         out.write("\n")
     print(f"wrote {args.json}")
 
 
+METHOD_ORDER = (
+    "book loop",
+    "refnet loop",
+    "refnet vectorized",
+    "refnet fast",
+    "scipy approx_fprime",
+    "scipy jacobian",
+    "numdifftools",
+    "jax fd",
+)
+
+
+def tables(data):
+    """The docs' tables (mkdocs_hooks.py renders them): time, speed against the book's loop,
+    error; a cell marked * was extrapolated per entry from a sample."""
+    cases = data["cases"]
+    present = [m for m in METHOD_ORDER if any(m in c["methods"] for c in cases.values())]
+
+    def grid(key, fmt, mark):
+        rows = []
+        for case in cases.values():
+            row = [case["label"]]
+            for method in present:
+                result = case["methods"].get(method)
+                if result is None:
+                    row.append(None)
+                elif mark and result["extrapolated"]:
+                    row.append({"value": result[key], "note": "*"})
+                else:
+                    row.append(result[key])
+            rows.append(row)
+        return {
+            "columns": ["case", *present],
+            "formats": [None, *[fmt] * len(present)],
+            "rows": rows,
+        }
+
+    summary_rows = []
+    for key, entry in data["summary"].items():
+        summary_rows.append(
+            [
+                cases[key]["label"],
+                entry["refnet_best"],
+                entry["refnet_best_cpu_s"],
+                entry.get("fastest_peer"),
+                entry.get("fastest_peer_cpu_s"),
+                entry.get("refnet_vs_fastest_peer"),
+            ]
+        )
+    return {
+        "cpu": grid("cpu_s", "time", True),
+        "wall": grid("wall_s", "time", True),
+        "vs_book": grid("vs_book_cpu", "ratio", True),
+        "error": grid("max_rel_error", ".1e", False),
+        "summary": {
+            "columns": [
+                "case",
+                "refnet's fastest",
+                "CPU",
+                "fastest peer",
+                "CPU",
+                "refnet vs that peer",
+            ],
+            "formats": [None, None, "time", None, "time", "ratio"],
+            "rows": summary_rows,
+        },
+    }
+
+
+def retable(path):
+    """Regenerate the tables of an existing JSON from its measurements (nothing re-run)."""
+    with open(path, encoding="utf-8") as source:
+        data = json.load(source)
+    data["tables"] = tables(data)
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=1)
+        out.write("\n")
+    print(f"rewrote the tables of {path}")
+
+
 if __name__ == "__main__":
-    main(ARGS)
+    if ARGS.retable:
+        retable(ARGS.json)
+    else:
+        main(ARGS)

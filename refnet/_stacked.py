@@ -213,25 +213,28 @@ def _blocks(f, buffer: np.ndarray, task: Task):
     # its flat position is (k * offsets + m) * n + begin + k.
     k = np.repeat(np.arange(rows), offsets)
     base = (k * offsets + np.tile(np.arange(offsets), rows)) * n + k
-    values = np.empty((task.stop - task.start, offsets))
+    # What each block writes, and what puts x back, laid out once for the whole task:
+    # a block costs a handful of NumPy calls besides f.
+    moved = task.moved.reshape(-1)
+    original = np.repeat(task.flat[task.start : task.stop], offsets)
+    full = buffer.reshape(rows * offsets, *task.shape)
+    values = np.empty((task.stop - task.start) * offsets)
     eps_f = _EPS64
-    for begin in range(task.start, task.stop, rows):
-        count = min(rows, task.stop - begin)
-        where = base[: count * offsets] + begin
-        local = begin - task.start
-        whole[where] = task.moved[local : local + count].reshape(-1)
-        chunk, eps_chunk = stack_values(
-            f, buffer[:count].reshape(count * offsets, *task.shape), count * offsets
-        )
-        # Put the elements back: the buffer is x again, ready for the next block.
-        whole[where] = np.repeat(task.flat[begin : begin + count], offsets)
-        chunk = chunk.reshape(count, offsets)
-        if not np.all(np.isfinite(chunk)):
-            bad, slot = (int(i) for i in np.argwhere(~np.isfinite(chunk))[0])
-            _refuse(chunk[bad, slot], task, begin + bad, slot)
-        values[local : local + count] = chunk
+    for local in range(0, task.stop - task.start, rows):
+        count = min(rows, task.stop - task.start - local)
+        points = count * offsets
+        where = base[:points] + (task.start + local)
+        part = slice(local * offsets, local * offsets + points)
+        whole[where] = moved[part]
+        chunk, eps_chunk = stack_values(f, full if count == rows else full[:points], points)
+        # Copied out before x is put back: f may have returned a view of its stack.
+        values[part] = chunk
+        whole[where] = original[part]  # x again, ready for the next block
+        if not np.isfinite(values[part]).all():
+            bad, slot = divmod(int(np.argmin(np.isfinite(values[part]))), offsets)
+            _refuse(values[part][bad * offsets + slot], task, task.start + local + bad, slot)
         eps_f = max(eps_f, eps_chunk)
-    return values, eps_f
+    return values.reshape(-1, offsets), eps_f
 
 
 def _one_by_one(f, work: np.ndarray, task: Task):
@@ -325,6 +328,8 @@ def stack_values(f, stack: np.ndarray, count: int):
     values = np.asarray(f(stack))
     if values.shape != (count,) or values.dtype.kind not in "fiu":
         _refuse_values(values, stack.shape, count)
+    if values.dtype == np.float64:
+        return values, _EPS64
     return values.astype(np.float64), value_eps(values)
 
 

@@ -182,3 +182,12 @@ def test_an_f_that_itself_differentiates_on_stacks_gets_its_own_buffer():
     # f = Σ 2 v_i² (to round-off), so the gradient is 4x; the quadratic's central
     # difference is exact up to ε |f| / h ≈ 2.2e-16 · 4 / 1e-4 per level, twice.
     np.testing.assert_allclose(stacked, 4 * x, rtol=0, atol=1e-6)
+
+
+def test_an_f_that_returns_a_view_of_its_stack_gets_its_own_values():
+    """f = x[0] returned as a view of the stack: the values must be read before the
+    engine puts x back into the stack."""
+    x = np.array([0.25, -1.5, 2.0])
+    grad = refnet.numerical_gradient(lambda s: s[:, 0], x, vectorized=True)
+    assert grad.tolist() == refnet.numerical_gradient(lambda v: v[0], x.copy()).tolist()
+    np.testing.assert_allclose(grad, [1.0, 0.0, 0.0], rtol=0, atol=1e-12)
