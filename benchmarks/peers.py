@@ -31,7 +31,9 @@ the book's loop; the other peers compute something else, and their error column 
 it buys.  Every error is ``max |g - jax.grad| / max |jax.grad|`` over the entries computed.
 
 Times are medians over ``--repeats`` runs of CPU time (the process, all threads) and wall
-time, with BLAS and XLA held to one thread.  A method whose full gradient would take more
+time, with BLAS and XLA held to one thread; the methods of a case take turns within each
+repeat, in a new order each time, so that a change of load on the shared machine hits
+them alike.  A method whose full gradient would take more
 than ``--limit`` seconds is timed on its first entries only, at the full size (every entry
 costs the same evaluations of the same f), and extrapolated per entry: the output marks
 such rows ``extrapolated from k entries``.  The JSON goes to
@@ -377,18 +379,8 @@ PROBE = {"refnet vectorized": 64, "jax fd": 64, "refnet fast": None}
 # -- timing ---------------------------------------------------------------------------------------
 
 
-def timed(fn, repeats):
-    """(median CPU s, median wall s, the last result)."""
-    cpu, wall, result = [], [], None
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(cpu), statistics.median(wall), result
-
-
-def measure(case, name, method, reference, args):
+def plan(case, name, method, args):
+    """How many entries to time: all, or a sample when the whole would pass --limit."""
     n = case.x.size
     probe = PROBE.get(name, 4)
     probe = n if probe is None else min(n, probe)
@@ -400,25 +392,11 @@ def measure(case, name, method, reference, args):
     entries = n
     if per_entry * n > args.limit:
         entries = int(min(n, max(probe, args.sample / per_entry)))
-        if name == "scipy jacobian":  # it stacks (n, entries, 8) arrays: keep them < 256 MB
-            entries = max(1, min(entries, 2**28 // (64 * n)))
-    elif name == "scipy jacobian" and 64 * n * n > 2**28:
-        entries = max(1, 2**28 // (64 * n))
+    if name == "scipy jacobian":  # it stacks (n, entries, 8) arrays: keep them < 256 MB
+        entries = max(1, min(entries, 2**28 // (64 * n)))
     if name == "jax fd" and entries != probe:
         method(case, entries)  # compile for this size outside the timing
-    repeats = args.repeats if entries * per_entry < 60 else 1
-    cpu, wall, grad = timed(lambda: method(case, entries), repeats)
-    scale = n / entries
-    ref = reference[:entries]
-    error = float(np.max(np.abs(np.asarray(grad) - ref)) / np.max(np.abs(reference)))
-    return {
-        "cpu_s": cpu * scale,
-        "wall_s": wall * scale,
-        "max_rel_error": error,
-        "entries_timed": entries,
-        "extrapolated": entries < n,
-        "repeats": repeats,
-    }
+    return entries
 
 
 def run_case(case, args):
@@ -426,12 +404,33 @@ def run_case(case, args):
     if reference is None:
         # Without JAX, the error is measured against refnet's loop (said in the output).
         reference = refnet_loop(case, case.x.size)
-    for name, method in methods_for(case).items():
-        result = measure(case, name, method, reference, args)
-        case.results[name] = result
-        note = (
-            f"extrapolated from {result['entries_timed']} entries" if result["extrapolated"] else ""
-        )
+    methods = methods_for(case)
+    entries = {name: plan(case, name, method, args) for name, method in methods.items()}
+    cpu = {name: [] for name in methods}
+    wall = {name: [] for name in methods}
+    grads = {}
+    order = np.random.default_rng(len(case.key))
+    for _ in range(args.repeats):
+        # Interleaved, in a new order each repeat: a change of load hits every method alike.
+        for name in order.permutation(list(methods)):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            grads[name] = methods[name](case, entries[name])
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    n = case.x.size
+    for name in methods:
+        scale = n / entries[name]
+        ref = reference[: entries[name]]
+        error = np.max(np.abs(np.asarray(grads[name]) - ref)) / np.max(np.abs(reference))
+        case.results[name] = result = {
+            "cpu_s": statistics.median(cpu[name]) * scale,
+            "wall_s": statistics.median(wall[name]) * scale,
+            "max_rel_error": float(error),
+            "entries_timed": entries[name],
+            "extrapolated": entries[name] < n,
+            "repeats": args.repeats,
+        }
+        note = f"extrapolated from {entries[name]} entries" if result["extrapolated"] else ""
         print(
             f"{case.label:<52} {name:<20} {_t(result['cpu_s']):>9} {_t(result['wall_s']):>9} "
             f"{result['max_rel_error']:9.1e}  {note}",

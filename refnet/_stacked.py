@@ -230,10 +230,11 @@ def _blocks(f, buffer: np.ndarray, task: Task):
         # Copied out before x is put back: f may have returned a view of its stack.
         values[part] = chunk
         whole[where] = original[part]  # x again, ready for the next block
-        if not np.isfinite(values[part]).all():
-            bad, slot = divmod(int(np.argmin(np.isfinite(values[part]))), offsets)
-            _refuse(values[part][bad * offsets + slot], task, task.start + local + bad, slot)
         eps_f = max(eps_f, eps_chunk)
+    # Checked once for the task: the first non-finite value in the loop's order is named.
+    if not np.isfinite(values).all():
+        bad, slot = divmod(int(np.argmin(np.isfinite(values))), offsets)
+        _refuse(values[bad * offsets + slot], task, task.start + bad, slot)
     return values.reshape(-1, offsets), eps_f
 
 
@@ -272,7 +273,7 @@ def _check_untouched(buffer: np.ndarray, flat: np.ndarray) -> None:
     bits = np.dtype(f"u{flat.itemsize}")
     rows = buffer.view(bits).reshape(-1, flat.size)
     # A few rows at a time: the comparison's temporary stays small (no fresh pages).
-    step = max(1, 2**16 // flat.size)
+    step = max(1, 2**17 // flat.size)
     if not all(
         np.array_equal(
             rows[start : start + step],
