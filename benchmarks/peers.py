@@ -355,25 +355,38 @@ def jax_fd(case, m):
 
 
 def methods_for(case):
+    """key -> method; the keys are those of the JSON, LABELS the names the output shows."""
     out = {
-        "book loop": book_loop,
-        "refnet loop": refnet_loop,
-        "refnet vectorized": refnet_vectorized,
+        "book_loop": book_loop,
+        "refnet_loop": refnet_loop,
+        "refnet_vectorized": refnet_vectorized,
     }
     if case.net is not None:
-        out["refnet fast"] = refnet_fast
+        out["refnet_fast"] = refnet_fast
     if scipy is not None:
-        out["scipy approx_fprime"] = scipy_fprime
-        out["scipy jacobian"] = scipy_jacobian
+        out["scipy_approx_fprime"] = scipy_fprime
+        out["scipy_jacobian"] = scipy_jacobian
     if numdifftools is not None:
         out["numdifftools"] = numdifftools_gradient
     if jax is not None:
-        out["jax fd"] = jax_fd
+        out["jax_fd"] = jax_fd
     return out
 
 
+LABELS = {
+    "book_loop": "book loop",
+    "refnet_loop": "refnet loop",
+    "refnet_vectorized": "refnet vectorized",
+    "refnet_fast": "refnet fast",
+    "scipy_approx_fprime": "scipy approx_fprime",
+    "scipy_jacobian": "scipy jacobian",
+    "numdifftools": "numdifftools",
+    "jax_fd": "jax fd",
+}
+
+
 #: Entries a first probe computes, by method: enough that per-call costs are shared.
-PROBE = {"refnet vectorized": 64, "jax fd": 64, "refnet fast": None}
+PROBE = {"refnet_vectorized": 64, "jax_fd": 64, "refnet_fast": None}
 
 
 # -- timing ---------------------------------------------------------------------------------------
@@ -384,7 +397,7 @@ def plan(case, name, method, args):
     n = case.x.size
     probe = PROBE.get(name, 4)
     probe = n if probe is None else min(n, probe)
-    if name == "jax fd":
+    if name == "jax_fd":
         method(case, probe)  # compile outside the timing
     start = time.perf_counter()
     method(case, probe)
@@ -392,9 +405,9 @@ def plan(case, name, method, args):
     entries = n
     if per_entry * n > args.limit:
         entries = int(min(n, max(probe, args.sample / per_entry)))
-    if name == "scipy jacobian":  # it stacks (n, entries, 8) arrays: keep them < 256 MB
+    if name == "scipy_jacobian":  # it stacks (n, entries, 8) arrays: keep them < 256 MB
         entries = max(1, min(entries, 2**28 // (64 * n)))
-    if name == "jax fd" and entries != probe:
+    if name == "jax_fd" and entries != probe:
         method(case, entries)  # compile for this size outside the timing
     return entries
 
@@ -432,11 +445,11 @@ def run_case(case, args):
         }
         note = f"extrapolated from {entries[name]} entries" if result["extrapolated"] else ""
         print(
-            f"{case.label:<52} {name:<20} {_t(result['cpu_s']):>9} {_t(result['wall_s']):>9} "
+            f"{case.label:<52} {LABELS[name]:<20} {_t(result['cpu_s']):>9} {_t(result['wall_s']):>9} "
             f"{result['max_rel_error']:9.1e}  {note}",
             flush=True,
         )
-    book_cpu = case.results["book loop"]["cpu_s"]
+    book_cpu = case.results["book_loop"]["cpu_s"]
     for result in case.results.values():
         result["vs_book_cpu"] = book_cpu / result["cpu_s"]
 
@@ -493,8 +506,9 @@ def main(args):
     for key, entry in where.items():
         if "fastest_peer" in entry:
             print(
-                f"{key:<20} refnet's best ({entry['refnet_best']}) is "
-                f"{entry['refnet_vs_fastest_peer']:.2f}x the fastest peer ({entry['fastest_peer']})"
+                f"{key:<20} refnet's best ({LABELS[entry['refnet_best']]}) is "
+                f"{entry['refnet_vs_fastest_peer']:.2f}x as fast as the fastest peer "
+                f"({LABELS[entry['fastest_peer']]})"
             )
     if not args.no_json:
         write_json(args, cases, where, load)
@@ -527,16 +541,7 @@ def write_json(args, cases, where, load):
     print(f"wrote {args.json}")
 
 
-METHOD_ORDER = (
-    "book loop",
-    "refnet loop",
-    "refnet vectorized",
-    "refnet fast",
-    "scipy approx_fprime",
-    "scipy jacobian",
-    "numdifftools",
-    "jax fd",
-)
+METHOD_ORDER = tuple(LABELS)
 
 
 def tables(data):
@@ -569,9 +574,9 @@ def tables(data):
         summary_rows.append(
             [
                 cases[key]["label"],
-                entry["refnet_best"],
+                LABELS[entry["refnet_best"]],
                 entry["refnet_best_cpu_s"],
-                entry.get("fastest_peer"),
+                LABELS.get(entry.get("fastest_peer")),
                 entry.get("fastest_peer_cpu_s"),
                 entry.get("refnet_vs_fastest_peer"),
             ]

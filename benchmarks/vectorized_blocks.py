@@ -156,6 +156,23 @@ def main(args):
         write_json(args, results, load)
 
 
+def strategy_table(results):
+    """n by function: the default rule and one point a call, each against the best block."""
+    names = list(FUNCTIONS)
+    sizes = sorted({r["n"] for r in results.values()})
+    columns = ["n"]
+    for name in names:
+        columns += [f"{name}: default", f"{name}: one point a call"]
+    rows = []
+    for n in sizes:
+        row = [f"{n:,}"]
+        for name in names:
+            case = results.get(f"{name}_{n}")
+            row += [case["default_vs_best"], case["one_by_one_vs_best"]] if case else [None, None]
+        rows.append(row)
+    return {"columns": columns, "formats": [None] + ["ratio"] * (len(columns) - 1), "rows": rows}
+
+
 def write_json(args, results, load):
     crossover = {f"{r['f']}_{r['n']}": r["one_by_one_vs_default"] for r in results.values()}
     data = {
@@ -174,6 +191,7 @@ def write_json(args, results, load):
         },
         "one_by_one_vs_default": crossover,
         "cases": results,
+        "tables": {"strategies": strategy_table(results)},
     }
     with open(args.json, "w", encoding="utf-8") as out:
         json.dump(data, out, indent=1)
