@@ -175,7 +175,7 @@ def main(args):
                     raise AssertionError(f"{name} did not give the serial gradient bit for bit")
                 row[f"{name}_s"] = seconds
                 row[f"{name}_speedup"] = serial_s / seconds
-            rows[f"cost_{cost:g}"] = row
+            rows[f"cost_{round(cost * 1e6)}us"] = row
             cells = "  ".join(
                 f"{name} {row[f'{name}_s'] * 1e3:8.1f} ms ({row[f'{name}_speedup']:.2f}x)"
                 for name in made
@@ -188,7 +188,8 @@ def main(args):
         names = list(made)
     summary = {}
     for name in names:
-        idle = rows[f"cost_{costs[0]:g}"]
+        idle = rows[f"cost_{round(costs[0] * 1e6)}us"]
+        largest = rows[f"cost_{round(costs[-1] * 1e6)}us"]
         overhead = max(0.0, idle[f"{name}_s"] - idle["serial_s"]) / TASKS
         paying = [r["measured_per_point_s"] for r in rows.values() if r[f"{name}_speedup"] > 1.0]
         summary[name] = {
@@ -196,7 +197,8 @@ def main(args):
             # With 2 workers a task saves half its f time: it pays past 2 x overhead / points.
             "break_even_cost_per_point_s": 2 * overhead / (2 * N // TASKS),
             "cheapest_measured_cost_that_paid_s": min(paying) if paying else None,
-            "speedup_at_largest_cost": rows[f"cost_{costs[-1]:g}"][f"{name}_speedup"],
+            "largest_measured_cost_s": largest["measured_per_point_s"],
+            "speedup_at_largest_cost": largest[f"{name}_speedup"],
         }
         print(
             f"{name:<10} overhead per task {overhead * 1e3:.2f} ms -> pays when one "

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COVERED = [
     "refnet/__init__.py",
     "refnet/_checks.py",
+    "refnet/_stacked.py",
     "refnet/_stencil.py",
     "refnet/activations.py",
     "refnet/descent.py",
@@ -42,7 +43,10 @@ COVERED = [
     "refnet/simple_net.py",
     "refnet/two_layer_net.py",
     "benchmarks/accuracy_goals.py",
+    "benchmarks/executor.py",
     "benchmarks/numerical_gradient.py",
+    "benchmarks/peers.py",
+    "benchmarks/vectorized_blocks.py",
 ]
 
 
