@@ -2,19 +2,20 @@
 
 Every perturbed point is a full copy of x with one element moved, so f does O(n) work
 per point and 2n² for a central-difference gradient, exactly as in the loop: what
-stacking saves is the loop's per-call overhead, not arithmetic.  Two things decide
-whether that saving survives, and both were measured (``benchmarks/vectorized_blocks.py``,
-numbers in ``docs/figures/benchmarks/vectorized_blocks.json``):
+stacking saves is the loop's per-call overhead, not arithmetic.  Three things decide
+whether that saving survives, measured by ``benchmarks/vectorized_blocks.py`` (numbers in
+``docs/figures/benchmarks/vectorized_blocks.json``):
 
 * **Block size.**  A stack and f's temporaries of the same size should stay in the CPU's
-  cache; a 32 MiB stack made f = sum(x**2) at n = 1,000 four times slower than a 1 MiB
-  one, and stacks past the cache made the vectorized path slower than the loop from
-  n ≈ 10⁴.  Blocks hold about :data:`DEFAULT_BLOCK_BYTES` of points, but at least
-  :data:`MIN_ROWS` elements' points (so the few NumPy calls a block costs are shared)
-  and at most :data:`MAX_BLOCK_BYTES`.
+  caches: stacks of 32 MiB, the old default, made the vectorized path slower than the
+  loop from n ≈ 10⁴ and several times slower than 1 MiB stacks at n = 1,000.  Blocks
+  hold about :data:`DEFAULT_BLOCK_BYTES` of points, but at least :data:`MIN_ROWS`
+  elements' points (the few NumPy calls a block costs besides f are then shared) and at
+  most :data:`MAX_BLOCK_BYTES`.
 * **No copying per point.**  The stack buffer is filled with x once; each block moves
   its elements, calls f, and puts them back, so a block costs O(rows) writes rather than
-  a fresh copy of every point (which alone made large n slower than the loop).
+  a fresh copy of every point (which alone made large n slower than the loop).  The
+  buffer itself is kept for the thread's next call (:func:`_scratch`).
 * **The crossover.**  Past :data:`LOOP_ORDER_POINT_BYTES` a point is big enough that f's
   own work hides the per-call overhead, and stacking only adds memory traffic: then f is
   called on one point at a time, in the loop's order, on one private copy of x.
@@ -39,9 +40,9 @@ import numpy as np
 
 from ._stencil import value_eps
 
-#: Bytes of points aimed at per call of f: a stack and f's temporaries of the same size
-#: fit the L2 cache of the development machine (1 MiB a core).  Measured by
-#: benchmarks/vectorized_blocks.py.
+#: Bytes of points aimed at per call of f: the best or within a few per cent of the best
+#: block on the development machine (512 KiB of L2 a core, 32 MiB of L3) for n from 100
+#: to 100,000.  Measured by benchmarks/vectorized_blocks.py.
 DEFAULT_BLOCK_BYTES = 2**20
 
 #: The fewest elements whose points share a call of f (when they fit MAX_BLOCK_BYTES):
@@ -153,7 +154,8 @@ def split(x: np.ndarray, moved: dict, moving: tuple, rows: int, spread: bool) ->
         grid = np.stack([moved[offset].reshape(-1) for offset in moving], axis=1)
     else:
         grid = np.empty((n, 0), dtype=x.dtype)
-    span = max(rows, 1) if spread and moving else max(n, 1)
+    # Spread: a block a task; past the crossover (one point a call), MIN_ROWS elements.
+    span = (rows or MIN_ROWS) if spread and moving else max(n, 1)
     return [
         Task(
             flat,

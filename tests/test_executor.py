@@ -201,3 +201,25 @@ def test_an_executor_needs_the_stacked_path(threads):
     with pytest.raises(ValueError, match="executor needs vectorized=True"):
         refnet.numerical_gradient(lambda v: calls.append(v) or 0.0, np.ones(3), executor=threads)
     assert calls == []
+
+
+def test_past_the_crossover_a_task_holds_several_elements(threads, monkeypatch):
+    """One point a call does not mean one task an element: MIN_ROWS elements a task."""
+    from refnet import _stacked
+
+    monkeypatch.setattr(_stacked, "LOOP_ORDER_POINT_BYTES", 8)
+    x = np.linspace(-1, 1, 20)
+    submitted, calls = [], []
+
+    class Counting(concurrent.futures.Executor):
+        def submit(self, fn, *args, **kwargs):
+            submitted.append(args[0].stop - args[0].start)
+            return threads.submit(fn, *args, **kwargs)
+
+    def rows(stack):
+        calls.append(len(stack))
+        return sin_rows(stack)
+
+    grad = refnet.numerical_gradient(rows, x, vectorized=True, executor=Counting())
+    assert submitted == [8, 8, 4] and set(calls) == {1}
+    assert grad.tobytes() == refnet.numerical_gradient(sin_point, x.copy()).tobytes()
