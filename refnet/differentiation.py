@@ -354,8 +354,8 @@ def numerical_gradient(
     memory_budget : int, optional
         With ``vectorized=True``, the largest stack handed to ``f`` at once, in bytes
         (at least one element's points are).  Default: about
-        :data:`DEFAULT_BLOCK_BYTES` (1 MiB), measured to keep a stack and ``f``'s
-        temporaries in cache.
+        :data:`DEFAULT_BLOCK_BYTES` (1 MiB) of points, but at least 8 elements' and at
+        most 4 MiB, measured to keep a stack and ``f``'s temporaries in cache.
     executor : concurrent.futures.Executor, optional
         With ``vectorized=True``, evaluate the blocks on this executor: a
         ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` (then ``f`` must be picklable),
@@ -376,14 +376,15 @@ def numerical_gradient(
     ------
     TypeError
         ``x`` is an integer, boolean or complex array, or ``f`` returns a non-scalar
-        (or, for the complex step, a real number).
+        (or, for the complex step, a real number); ``executor`` is not a
+        ``concurrent.futures.Executor``.
     StepLostError
         ``h`` is lost to rounding at some element (``x + h == x``): the quotient would
         be 0 there whatever f is.  A subclass of ValueError.
     ValueError
         ``x`` is read-only or not finite, ``h`` is not a positive finite number or
         ``"auto"``, ``f`` returns NaN or infinity, or ``f`` modified ``x`` (which is
-        then restored).
+        then restored) or its stack; ``executor`` without ``vectorized=True``.
 
     Warns
     -----
@@ -414,6 +415,15 @@ def numerical_gradient(
     >>> def function_2_rows(points):
     ...     return points[:, 0]**2 + points[:, 1]**2
     >>> numerical_gradient(function_2_rows, np.array([3.0, 4.0]), vectorized=True).tolist()
+    [6.00000000000378, 7.999999999999119]
+
+    The same blocks on two threads (any ``concurrent.futures.Executor``), the same bits:
+
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(max_workers=2) as pool:
+    ...     numerical_gradient(
+    ...         function_2_rows, np.array([3.0, 4.0]), vectorized=True, executor=pool
+    ...     ).tolist()
     [6.00000000000378, 7.999999999999119]
     """
     stencil = stencil_of(scheme)
