@@ -10,7 +10,7 @@ Numbers.  A page never types a measured or computed number; it names it:
 
 Either may end in a format spec applied to a numeric value,
 ``{{ bench.numerical_gradient.cases.mnist_dense.ratio_cpu:.0f }}``, ``:time`` for a
-duration in seconds written in s, ms or µs, or ``:ratio`` for a speed ratio (``12.3x``).
+duration in seconds written in h, min, s, ms or µs, or ``:ratio`` for a speed ratio (``12.3x``).
 An unknown name stops the build, listing the names there are.
 
 Tables.  ``{{ table bench.NAME.path }}`` names a group of a benchmark file shaped
@@ -152,7 +152,13 @@ def _cell(cell, spec) -> str:
 
 
 def human_time(seconds: float) -> str:
-    """A duration in seconds, to 3 significant digits, in s, ms or µs: ``0.021`` -> ``21 ms``."""
+    """A duration to 3 significant digits, in h, min, s, ms or µs: ``0.021`` -> ``21 ms``.
+
+    Minutes from 1,000 s and hours from 60,000 s: below those, seconds read better.
+    """
+    for unit, scale, start in (("h", 3600.0, 6e4), ("min", 60.0, 1e3)):
+        if abs(seconds) >= start:
+            return f"{seconds / scale:.3g} {unit}"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if abs(seconds) >= scale or unit == "µs":
             return f"{seconds / scale:.3g} {unit}"

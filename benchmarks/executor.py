@@ -216,11 +216,48 @@ def main(args):
             "setup": {"n": N, "tasks": TASKS, "workers": 2, "sine_repetition_s": unit},
             "cases": rows,
             "summary": summary,
+            "tables": tables(rows, summary, names),
         }
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=1)
             out.write("\n")
         print(f"wrote {args.json}")
+
+
+LABELS = {"threads": "threads", "processes": "processes", "dask": "Dask LocalCluster"}
+
+
+def tables(rows, summary, names):
+    """The how-to's tables: wall time by cost of f, and each executor's overhead and crossover."""
+    by_cost = {
+        "columns": ["one evaluation of f", "serial", *(LABELS[n] for n in names)],
+        "formats": ["time", "time", *["time"] * len(names)],
+        "rows": [
+            [r["measured_per_point_s"], r["serial_s"], *(r[f"{n}_s"] for n in names)]
+            for r in rows.values()
+        ],
+    }
+    crossover = {
+        "columns": [
+            "executor",
+            "overhead per task",
+            "pays past (idle cores, from the overhead)",
+            "cheapest f that paid here",
+            "speed-up at the most expensive f",
+        ],
+        "formats": [None, "time", "time", "time", "ratio"],
+        "rows": [
+            [
+                LABELS[n],
+                summary[n]["overhead_per_task_s"],
+                summary[n]["break_even_cost_per_point_s"],
+                summary[n]["cheapest_measured_cost_that_paid_s"],
+                summary[n]["speedup_at_largest_cost"],
+            ]
+            for n in names
+        ],
+    }
+    return {"by_cost": by_cost, "crossover": crossover}
 
 
 if __name__ == "__main__":

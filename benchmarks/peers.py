@@ -41,6 +41,10 @@ docs/figures/benchmarks/peers.json, which the docs' tables are generated from
 (``--retable`` rebuilds them from the measurements in that file, running nothing).
 """
 
+# Over 500 lines: one run must hold every function (written four ways: a point, a stack,
+# along axis 0 for scipy.differentiate, JAX) and every method side by side; split, the
+# parts would only ever be read together.
+
 from __future__ import annotations
 
 import argparse
@@ -68,6 +72,9 @@ def _parse():
     parser.add_argument("--no-json", action="store_true", help="print only")
     parser.add_argument(
         "--retable", action="store_true", help="only rebuild the tables of --json from its data"
+    )
+    parser.add_argument(
+        "--overhead", action="store_true", help="only measure the loops' overhead into --json"
     )
     args = parser.parse_args()
     if args.quick:
@@ -495,6 +502,7 @@ def main(args):
     if jax is None:
         _missing("jax")
         print("  (errors are then measured against refnet's loop, not jax.grad)")
+    overhead = loop_overhead(args.repeats)
     print(f"\n{'case':<52} {'method':<20} {'CPU':>9} {'wall':>9} {'max error':>9}")
     cases = elementwise_cases(QUICK_SIZES if args.quick else SIZES, rng)
     if not args.skip_networks:
@@ -511,10 +519,42 @@ def main(args):
                 f"({LABELS[entry['fastest_peer']]})"
             )
     if not args.no_json:
-        write_json(args, cases, where, load)
+        write_json(args, cases, where, load, overhead)
 
 
-def write_json(args, cases, where, load):
+def loop_overhead(repeats, n=1_000, rounds=15):
+    """CPU seconds per evaluation that the book's loop and refnet's add to f itself.
+
+    f returns a constant and ignores x, so what is timed is the loop alone: setting and
+    restoring the element, calling f, checking and storing the value.  The two loops take
+    turns, ``rounds`` times each repeat, and the median is kept.
+    """
+
+    def nothing(_):
+        return 0.0
+
+    x = np.linspace(-1.0, 1.0, n)
+    runs = {
+        "book_loop": lambda: book._numerical_gradient_no_batch_(nothing, x),
+        "refnet_loop": lambda: refnet.numerical_gradient(nothing, x),
+    }
+    times = {name: [] for name in runs}
+    for _ in range(max(repeats, 1) * rounds):
+        for name, fn in runs.items():
+            start = time.process_time()
+            fn()
+            times[name].append((time.process_time() - start) / (2 * n))
+    out = {f"{name}_per_evaluation_s": statistics.median(t) for name, t in times.items()}
+    out["n"] = n
+    print(
+        f"loop overhead per evaluation of f (f returns a constant, n = {n:,}): book "
+        f"{out['book_loop_per_evaluation_s'] * 1e6:.2f} µs, refnet "
+        f"{out['refnet_loop_per_evaluation_s'] * 1e6:.2f} µs"
+    )
+    return out
+
+
+def write_json(args, cases, where, load, overhead):
     versions = {"numpy": np.__version__}
     for name, module in (("scipy", scipy), ("numdifftools", numdifftools), ("jax", jax)):
         if module is not None:
@@ -533,6 +573,7 @@ def write_json(args, cases, where, load):
             for case in cases
         },
         "summary": where,
+        "loop_overhead": overhead,
     }
     data["tables"] = tables(data)
     with open(args.json, "w", encoding="utf-8") as out:
@@ -564,13 +605,15 @@ def tables(data):
                     row.append(result[key])
             rows.append(row)
         return {
-            "columns": ["case", *present],
+            "columns": ["case", *(LABELS[m] for m in present)],
             "formats": [None, *[fmt] * len(present)],
             "rows": rows,
         }
 
     summary_rows = []
     for key, entry in data["summary"].items():
+        # The one peer computing the same exact central difference: JAX's.
+        jax_cpu = cases[key]["methods"].get("jax_fd", {}).get("cpu_s")
         summary_rows.append(
             [
                 cases[key]["label"],
@@ -579,6 +622,7 @@ def tables(data):
                 LABELS.get(entry.get("fastest_peer")),
                 entry.get("fastest_peer_cpu_s"),
                 entry.get("refnet_vs_fastest_peer"),
+                None if jax_cpu is None else jax_cpu / entry["refnet_best_cpu_s"],
             ]
         )
     return {
@@ -594,11 +638,25 @@ def tables(data):
                 "fastest peer",
                 "CPU",
                 "refnet vs that peer",
+                "refnet vs jax fd",
             ],
-            "formats": [None, None, "time", None, "time", "ratio"],
+            "formats": [None, None, "time", None, "time", "ratio", "ratio"],
             "rows": summary_rows,
         },
     }
+
+
+def update_overhead(args):
+    """Measure only the loops' overhead and store it in --json (the rest is kept)."""
+    with open(args.json, encoding="utf-8") as source:
+        data = json.load(source)
+    data["loop_overhead"] = loop_overhead(args.repeats)
+    data["loop_overhead"]["measured"] = datetime.date.today().isoformat()
+    data["loop_overhead"]["load_average"] = round(os.getloadavg()[0], 1)
+    with open(args.json, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=1)
+        out.write("\n")
+    print(f"stored the loop overhead in {args.json}")
 
 
 def retable(path):
@@ -615,5 +673,7 @@ def retable(path):
 if __name__ == "__main__":
     if ARGS.retable:
         retable(ARGS.json)
+    elif ARGS.overhead:
+        update_overhead(ARGS)
     else:
         main(ARGS)

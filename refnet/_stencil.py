@@ -409,17 +409,18 @@ def evaluate_loop(f, x: np.ndarray, moved: dict, name: str = "x"):
             value = f(x)
             eps_f = max(eps_f, value_eps(value))
             values[0.0][...] = real_value(value, name)
-        slots = list(enumerate(moving))
+        # Bound once: the loop body is the book's plus one type and one finiteness test.
+        isfinite, plain = math.isfinite, (float, np.float64)
+        slots = [(new[slot], got[slot].append, offset) for slot, offset in enumerate(moving)]
         for position, key in enumerate(keys):
             saved = target[key]
-            for slot, offset in slots:
-                target[key] = new[slot][position]
+            for perturbed, store, offset in slots:
+                target[key] = perturbed[position]
                 value = f(x)
-                kind = type(value)
-                if not ((kind is float or kind is np.float64) and math.isfinite(value)):
+                if value.__class__ not in plain or not isfinite(value):
                     eps_f = max(eps_f, value_eps(value))
                     value = real_value(value, _at(name, x.shape, position, offset))
-                got[slot].append(value)
+                store(value)
             target[key] = saved
         finished = True
     finally:

@@ -103,7 +103,17 @@ def test_a_bad_table_stops_the_build(text, message):
 
 @pytest.mark.parametrize(
     "seconds, expected",
-    [(56.2, "56.2 s"), (1.0, "1 s"), (0.069, "69 ms"), (0.00011, "110 µs"), (1e-5, "10 µs")],
+    [
+        (56.2, "56.2 s"),
+        (999.0, "999 s"),
+        (4277.0, "71.3 min"),
+        (59_000.0, "983 min"),
+        (61_200.0, "17 h"),
+        (1.0, "1 s"),
+        (0.069, "69 ms"),
+        (0.00011, "110 µs"),
+        (1e-5, "10 µs"),
+    ],
 )
 def test_durations_are_written_in_their_unit(seconds, expected):
     assert hooks.human_time(seconds) == expected
