@@ -9,8 +9,16 @@ Numbers.  A page never types a measured or computed number; it names it:
   script, the date and the machine that produced them, which the page can quote too).
 
 Either may end in a format spec applied to a numeric value,
-``{{ bench.numerical_gradient.cases.mnist_dense.ratio_cpu:.0f }}``, or ``:time`` for a
-duration in seconds written in s, ms or µs.  An unknown name stops the build, listing the names there are.
+``{{ bench.numerical_gradient.cases.mnist_dense.ratio_cpu:.0f }}``, ``:time`` for a
+duration in seconds written in h, min, s, ms or µs, or ``:ratio`` for a speed ratio (``12.3x``).
+An unknown name stops the build, listing the names there are.
+
+Tables.  ``{{ table bench.NAME.path }}`` names a group of a benchmark file shaped
+``{"columns": [...], "formats": [...], "rows": [[...], ...]}`` and becomes a Markdown
+table: a number in a row is written with its column's format (any of the above, or none),
+a string as it is, ``null`` as a dash, and ``{"value": v, "note": "*"}`` as the formatted
+value followed by its note.  So a whole table of measurements is generated from the file
+the benchmark wrote, never typed.
 
 Math.  ``pymdownx.arithmatex`` (generic mode) marks formulas; KaTeX renders them in the
 browser.  KaTeX is third-party code, so it is not committed: the first build fetches the
@@ -34,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+?)\s*(?::\s*([^}\s]+)\s*)?\}\}")
+TABLE = re.compile(r"\{\{\s*table\s+([A-Za-z0-9_.\-]+)\s*\}\}")
 
 KATEX_VERSION = "0.19.1"
 KATEX_INTEGRITY = "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/YeOy15lDgRhKvr5614uRrEfA=="
@@ -67,21 +76,27 @@ def load_sources(docs_dir) -> dict:
     return sources
 
 
+def walk(name: str, sources: dict):
+    """The value ``bench.A.B`` names in the benchmark files, or an error listing what there is."""
+    value = sources["bench"]
+    walked = "bench"
+    for part in name.split(".")[1:]:
+        if not isinstance(value, dict) or part not in value:
+            there = sorted(value) if isinstance(value, dict) else []
+            raise UnknownNumber(
+                f"{{{{ {name} }}}}: {walked} has no {part!r} (it has {there}); the "
+                "benchmark files are docs/figures/benchmarks/*.json"
+            )
+        value, walked = value[part], f"{walked}.{part}"
+    return value
+
+
 def resolve(name: str, sources: dict, spec: str | None = None) -> str:
     """The text that replaces ``{{ name:spec }}``."""
     if name in sources and name != "bench":
         value = sources[name]
     elif name.startswith("bench."):
-        value = sources["bench"]
-        walked = "bench"
-        for part in name.split(".")[1:]:
-            if not isinstance(value, dict) or part not in value:
-                there = sorted(value) if isinstance(value, dict) else []
-                raise UnknownNumber(
-                    f"{{{{ {name} }}}}: {walked} has no {part!r} (it has {there}); the "
-                    "benchmark files are docs/figures/benchmarks/*.json"
-                )
-            value, walked = value[part], f"{walked}.{part}"
+        value = walk(name, sources)
         if isinstance(value, dict):
             raise UnknownNumber(f"{{{{ {name} }}}} is a group, not a number: {sorted(value)}")
     else:
@@ -93,13 +108,57 @@ def resolve(name: str, sources: dict, spec: str | None = None) -> str:
         return str(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UnknownNumber(f"{{{{ {name}:{spec} }}}}: a format needs a number, got {value!r}")
+    return formatted(value, spec)
+
+
+def formatted(value, spec: str) -> str:
+    """A number in a format spec, or ``time`` (a duration) or ``ratio`` (``12.3x``)."""
     if spec == "time":
         return human_time(value)
+    if spec == "ratio":
+        return f"{value:.3g}x"
     return format(value, spec)
 
 
+def table(name: str, sources: dict) -> str:
+    """The Markdown table ``{{ table name }}`` stands for (see the module docstring)."""
+    group = walk(name, sources) if name.startswith("bench.") else None
+    if not isinstance(group, dict) or not {"columns", "rows"} <= set(group):
+        raise UnknownNumber(
+            f"{{{{ table {name} }}}} needs a benchmark group with 'columns' and 'rows'"
+        )
+    columns = group["columns"]
+    formats = group.get("formats") or [None] * len(columns)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in group["rows"]:
+        if len(row) != len(columns):
+            raise UnknownNumber(
+                f"{{{{ table {name} }}}}: a row has {len(row)} cells, not {len(columns)}"
+            )
+        cells = [_cell(cell, spec) for cell, spec in zip(row, formats, strict=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(cell, spec) -> str:
+    if cell is None:
+        return "—"
+    note = ""
+    if isinstance(cell, dict):
+        cell, note = cell["value"], cell.get("note", "")
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool) and spec:
+        return formatted(cell, spec) + note
+    return f"{cell}{note}"
+
+
 def human_time(seconds: float) -> str:
-    """A duration in seconds, to 3 significant digits, in s, ms or µs: ``0.021`` -> ``21 ms``."""
+    """A duration to 3 significant digits, in h, min, s, ms or µs: ``0.021`` -> ``21 ms``.
+
+    Minutes from 1,000 s and hours from 60,000 s: below those, seconds read better.
+    """
+    for unit, scale, start in (("h", 3600.0, 6e4), ("min", 60.0, 1e3)):
+        if abs(seconds) >= start:
+            return f"{seconds / scale:.3g} {unit}"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if abs(seconds) >= scale or unit == "µs":
             return f"{seconds / scale:.3g} {unit}"
@@ -107,13 +166,17 @@ def human_time(seconds: float) -> str:
 
 
 def fill(markdown: str, sources: dict, where: str = "") -> str:
-    def replace(match):
-        try:
-            return resolve(match.group(1), sources, match.group(2))
-        except UnknownNumber as exc:
-            raise UnknownNumber(f"{where}: {exc}" if where else str(exc)) from None
+    def located(make):
+        def replace(match):
+            try:
+                return make(match)
+            except UnknownNumber as exc:
+                raise UnknownNumber(f"{where}: {exc}" if where else str(exc)) from None
 
-    return PLACEHOLDER.sub(replace, markdown)
+        return replace
+
+    markdown = TABLE.sub(located(lambda m: table(m.group(1), sources)), markdown)
+    return PLACEHOLDER.sub(located(lambda m: resolve(m.group(1), sources, m.group(2))), markdown)
 
 
 def on_page_markdown(markdown, page, config, files):

@@ -11,16 +11,13 @@ check and the networks:
   one or ``h="auto"``'s, :meth:`Stencil.auto_step`);
 * the perturbed points (:func:`points`) and the step-lost check (:func:`check_steps_kept`);
 * evaluation of f at those points: in place, one element at a time (:func:`evaluate_loop`,
-  the book's loop), on stacks of copies (:func:`evaluate_stacked`), or at complex points
-  (:func:`evaluate_complex`);
+  the book's loop), or at complex points (:func:`evaluate_complex`); evaluation on stacks
+  of copies, the vectorized path, is :mod:`refnet._stacked`;
 * combination (:meth:`Stencil.combine`) and the error estimate (:meth:`Stencil.estimate`).
 
 Nothing here validates what a public entry point has already validated: the functions
 trust their arguments, except for what f returns, which is checked at every call.
 """
-
-# A little over 500 lines: one concept (the parts of a difference quotient), kept in one
-# module as the house plan draws it; the evaluation section could become its own module.
 
 from __future__ import annotations
 
@@ -28,7 +25,9 @@ import functools
 import math
 import numbers
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -387,30 +386,49 @@ def evaluate_loop(f, x: np.ndarray, moved: dict, name: str = "x"):
     f at x with that one element perturbed (offset 0: f at x itself, evaluated once),
     and ``eps_f`` the ε of the least precise value f returned.  x is bit-identical
     afterwards, also when f raises; an f that changed x is caught and undone.
+
+    What is checked once (x's layout, the values to write, x's bytes at the end) is
+    kept out of the loop: per evaluation, a float f returned costs one type test and
+    one finiteness test, so the loop's overhead is the book loop's.
     """
     backup = x.copy()
     values = {offset: np.empty(x.shape, dtype=np.float64) for offset in moved}
     eps_f = float(np.finfo(np.float64).eps)
-    index = saved = None
+    moving = [offset for offset in moved if offset != 0.0]
+    # A C-contiguous x is written through a flat view (a plain int index is the cheapest
+    # item assignment); any other layout through its own multi-indices.
+    keys: Sequence[Any]
+    if x.flags.c_contiguous:
+        target, keys = x.reshape(-1), range(x.size)
+    else:
+        target, keys = x, list(np.ndindex(x.shape))
+    # Python floats of x's dtype: writing one back into x is exact.
+    new = [moved[offset].reshape(-1).tolist() for offset in moving]
+    got: list[list[Any]] = [[] for _ in moving]
+    key = saved = None
     finished = False
     try:
         if 0.0 in moved:
             value = f(x)
             eps_f = max(eps_f, value_eps(value))
             values[0.0][...] = real_value(value, name)
-        moving = [offset for offset in moved if offset != 0.0]
-        for index in np.ndindex(x.shape):
-            saved = x[index]
-            for offset in moving:
-                x[index] = moved[offset][index]
+        # Bound once: the loop body is the book's plus one type and one finiteness test.
+        isfinite, plain = math.isfinite, (float, np.float64)
+        slots = [(new[slot], got[slot].append, offset) for slot, offset in enumerate(moving)]
+        for position, key in enumerate(keys):
+            saved = target[key]
+            for perturbed, store, offset in slots:
+                target[key] = perturbed[position]
                 value = f(x)
-                eps_f = max(eps_f, value_eps(value))
-                values[offset][index] = real_value(value, f"{name}{list(index)}{offset:+g}h")
-            x[index] = saved
+                if value.__class__ not in plain or not isfinite(value):
+                    eps_f = max(eps_f, value_eps(value))
+                    value = real_value(value, _at(name, x.shape, position, offset))
+                store(value)
+            target[key] = saved
         finished = True
     finally:
-        if index is not None:
-            x[index] = saved
+        if key is not None:
+            target[key] = saved
         # Compared as bytes: NaN payloads and -0.0 count, and an f that changed x is caught.
         if x.tobytes() != backup.tobytes():
             x[...] = backup
@@ -420,81 +438,15 @@ def evaluate_loop(f, x: np.ndarray, moved: dict, name: str = "x"):
                     f"makes); {name} has been restored, but the gradient is meaningless: make f "
                     "work on a copy"
                 )
+    for slot, offset in enumerate(moving):
+        values[offset].reshape(-1)[...] = got[slot]
     return values, eps_f
 
 
-def evaluate_stacked(f, x: np.ndarray, moved: dict, block_bytes: int):
-    """What :func:`evaluate_loop` returns, with f called on stacks of the perturbed points.
-
-    The stacks hold exactly the loop's points (``moved``, rounded to x's dtype), so an f
-    that computes each row as it would a single point gives the loop's values bit for
-    bit.  ``x`` is only read.  Stacks are chunked so that one holds at most
-    ``block_bytes`` bytes of points (at least one row per offset); the buffer is reused,
-    so f must not keep it.
-    """
-    values = {offset: np.empty(x.shape, dtype=np.float64) for offset in moved}
-    eps_f = float(np.finfo(np.float64).eps)
-    n = x.size
-    if n == 0:
-        return values, eps_f
-    if 0.0 in moved:
-        # An offset of 0 is f(x) itself, the same for every element: evaluated once.
-        at_x, eps_f = _stack_values(f, x[None], 1, "x")
-        values[0.0][...] = at_x[0]
-    moving = [offset for offset in moved if offset != 0.0]
-    if not moving:
-        return values, eps_f
-    flat = x.reshape(-1)
-    flat_moved = {offset: moved[offset].reshape(-1) for offset in moving}
-    rows = max(1, min(n, block_bytes // max(1, len(moving) * n * x.itemsize)))
-    buffer = np.empty((len(moving) * rows, n), dtype=x.dtype)
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        count = stop - start
-        stack = buffer[: len(moving) * count].reshape(len(moving), count, n)
-        stack[...] = flat
-        columns = np.arange(start, stop)
-        for slot, offset in enumerate(moving):
-            stack[slot, np.arange(count), columns] = flat_moved[offset][columns]
-        chunk, eps_chunk = _stack_values(
-            f, stack.reshape(len(moving) * count, *x.shape), len(moving) * count, None
-        )
-        eps_f = max(eps_f, eps_chunk)
-        chunk = chunk.reshape(len(moving), count)
-        if not np.all(np.isfinite(chunk)):
-            slot, k = (int(i) for i in np.argwhere(~np.isfinite(chunk))[0])
-            index = [int(i) for i in np.unravel_index(start + k, x.shape)]
-            raise ValueError(
-                f"f returned {chunk[slot, k]} at x{index}{moving[slot]:+g}h: the difference "
-                "quotient is undefined there"
-            )
-        for slot, offset in enumerate(moving):
-            values[offset].reshape(-1)[start:stop] = chunk[slot]
-    return values, eps_f
-
-
-def _stack_values(f, stack: np.ndarray, count: int, what):
-    """f's values on a stack of ``count`` points, checked: float64 of shape (count,), and ε.
-
-    ε is that of the precision f computed in (float64 unless it returned less).
-    """
-    values = np.asarray(f(stack))
-    if values.shape != (count,):
-        raise TypeError(
-            f"with vectorized=True, f must map a stack of shape {stack.shape} to {count} "
-            f"values (shape ({count},)), got shape {values.shape}"
-        )
-    if values.dtype.kind == "c":
-        raise TypeError("f must return real numbers, got a complex array")
-    if values.dtype.kind not in "fiu":
-        raise TypeError(f"f must return real numbers, got dtype {values.dtype}")
-    eps_f = value_eps(values)
-    values = values.astype(np.float64)
-    if what is not None and not np.all(np.isfinite(values)):
-        raise ValueError(
-            f"f returned {values[0]} at {what}: the difference quotient is undefined there"
-        )
-    return values, eps_f
+def _at(name: str, shape: tuple, position: int, offset: float) -> str:
+    """Where a value came from, for an error message: ``x[1, 2]+1h``."""
+    index = [int(i) for i in np.unravel_index(position, shape)]
+    return f"{name}{index}{offset:+g}h"
 
 
 def evaluate_complex(f, x: np.ndarray, steps: np.ndarray, scales) -> dict:

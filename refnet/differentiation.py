@@ -36,6 +36,7 @@ It needs an ``f`` that is analytic and written so that it accepts complex input.
 
 from __future__ import annotations
 
+import concurrent.futures
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from ._checks import (
     positive_int,
     real_float_array,
 )
+from ._stacked import DEFAULT_BLOCK_BYTES, evaluate_stacked
 from ._stencil import (
     AUTO,
     COMPLEX_STEP,
@@ -64,7 +66,6 @@ from ._stencil import (
     complex_value,
     evaluate_complex,
     evaluate_loop,
-    evaluate_stacked,
     points,
     real_value,
     stencil_of,
@@ -74,6 +75,7 @@ from ._stencil import (
 __all__ = [
     "AUTO",
     "COMPLEX_STEP",
+    "DEFAULT_BLOCK_BYTES",
     "DEFAULT_MEMORY_BUDGET",
     "DEFAULT_STEP",
     "SCHEMES",
@@ -338,7 +340,8 @@ def numerical_gradient(
     scheme: str = ...,
     return_error: Literal[False] = ...,
     vectorized: bool = ...,
-    memory_budget: int = ...,
+    memory_budget: int | None = ...,
+    executor: concurrent.futures.Executor | None = ...,
 ) -> np.ndarray: ...
 @overload
 def numerical_gradient(
@@ -349,7 +352,8 @@ def numerical_gradient(
     scheme: str = ...,
     return_error: Literal[True],
     vectorized: bool = ...,
-    memory_budget: int = ...,
+    memory_budget: int | None = ...,
+    executor: concurrent.futures.Executor | None = ...,
 ) -> tuple[np.ndarray, ErrorEstimate]: ...
 def numerical_gradient(
     f: ArrayFunction,
@@ -359,7 +363,8 @@ def numerical_gradient(
     scheme: str = "central",
     return_error: bool = False,
     vectorized: bool = False,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
 ) -> np.ndarray | tuple[np.ndarray, ErrorEstimate]:
     """Gradient of a scalar function of an array, one element at a time (section 4.4).
 
@@ -394,9 +399,26 @@ def numerical_gradient(
         read-only) and handed to ``f`` in chunks.  They are bit-for-bit the loop's
         points and the quotient is combined in the loop's order, so if ``f`` computes each
         row as it would compute a single point, the result is identical to the loop's.
-        The stack is a scratch buffer, reused between calls: ``f`` must not keep it.
-    memory_budget : int, default DEFAULT_MEMORY_BUDGET (32 MiB)
-        With ``vectorized=True``, the largest stack handed to ``f`` at once, in bytes.
+        The stack is a scratch buffer, reused between calls: ``f`` must neither keep nor
+        modify it (a modification is caught, as a ValueError).  Stacks are sized for the
+        CPU cache; points of 512 KiB or more (64Ki float64 elements) are handed over one
+        at a time, in the loop's order, where stacking no longer pays (the crossover
+        measured by ``benchmarks/vectorized_blocks.py``).
+    memory_budget : int, optional
+        With ``vectorized=True``, the largest stack handed to ``f`` at once, in bytes
+        (at least one element's points are).  Default: about
+        :data:`DEFAULT_BLOCK_BYTES` (1 MiB) of points, but at least 8 elements' and at
+        most 4 MiB, measured to keep a stack and ``f``'s temporaries in cache.
+    executor : concurrent.futures.Executor, optional
+        With ``vectorized=True``, evaluate the blocks on this executor: a
+        ``ThreadPoolExecutor``, a ``ProcessPoolExecutor`` (then ``f`` must be picklable),
+        or a Dask cluster's ``client.get_executor()``.  Each block of stacked points is
+        one task that carries ``f``, ``x`` and the block's moved values; the worker
+        builds the stack, ``x`` is never written, and the results are combined in the
+        serial order, so the gradient is the serial path's, bit for bit.  It pays when
+        one evaluation of ``f`` costs much more than sending ``x`` (see the how-to
+        "Spread a numerical gradient over workers"); ``memory_budget`` sets the size
+        of a task.
 
     Returns
     -------
@@ -407,14 +429,15 @@ def numerical_gradient(
     ------
     TypeError
         ``x`` is an integer, boolean or complex array, or ``f`` returns a non-scalar
-        (or, for the complex step, a real number).
+        (or, for the complex step, a real number); ``executor`` is not a
+        ``concurrent.futures.Executor``.
     StepLostError
         ``h`` is lost to rounding at some element (``x + h == x``): the quotient would
         be 0 there whatever f is.  A subclass of ValueError.
     ValueError
         ``x`` is read-only or not finite, ``h`` is not a positive finite number or
         ``"auto"``, ``f`` returns NaN or infinity, or ``f`` modified ``x`` (which is
-        then restored).
+        then restored) or its stack; ``executor`` without ``vectorized=True``.
 
     Warns
     -----
@@ -446,14 +469,24 @@ def numerical_gradient(
     ...     return points[:, 0]**2 + points[:, 1]**2
     >>> numerical_gradient(function_2_rows, np.array([3.0, 4.0]), vectorized=True).tolist()
     [6.00000000000378, 7.999999999999119]
+
+    The same blocks on two threads (any ``concurrent.futures.Executor``), the same bits:
+
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(max_workers=2) as pool:
+    ...     numerical_gradient(
+    ...         function_2_rows, np.array([3.0, 4.0]), vectorized=True, executor=pool
+    ...     ).tolist()
+    [6.00000000000378, 7.999999999999119]
     """
     stencil = stencil_of(scheme)
     if not callable(f):
         raise TypeError(f"f must be callable, got {describe(f)}")
     x = perturbable(x, in_place=not vectorized)
     h = check_step(h)
-    if vectorized:
+    if vectorized and memory_budget is not None:
         memory_budget = positive_int("memory_budget", memory_budget)
+    _check_executor(executor, vectorized)
     steps = stencil.steps(x, h)
     if stencil.complex_step:
         if vectorized:
@@ -465,7 +498,7 @@ def numerical_gradient(
     stencil.warn_if_low_precision(x, h, steps)
     needed = {offset: moved[offset] for offset in wanted}
     if vectorized:
-        values, eps_f = evaluate_stacked(f, x, needed, memory_budget)
+        values, eps_f = evaluate_stacked(f, x, needed, memory_budget, executor)
     else:
         values, eps_f = evaluate_loop(f, x, needed)
     derivative = stencil.combine(values, steps)
@@ -478,6 +511,21 @@ def numerical_gradient(
         values, steps, x.astype(np.float64), derivative, eps_f, eps_x
     )
     return grad, ErrorEstimate(steps, truncation, roundoff)
+
+
+def _check_executor(executor, vectorized) -> None:
+    if executor is None:
+        return
+    if not isinstance(executor, concurrent.futures.Executor):
+        raise TypeError(
+            "executor must be a concurrent.futures.Executor (a ThreadPoolExecutor, a "
+            f"ProcessPoolExecutor, a Dask client's get_executor()), got {describe(executor)}"
+        )
+    if not vectorized:
+        raise ValueError(
+            "executor needs vectorized=True: the loop moves x in place, which workers in "
+            "other threads or processes would see half-moved"
+        )
 
 
 def _complex_gradient(f, x: np.ndarray, steps: np.ndarray, return_error: bool):

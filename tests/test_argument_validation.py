@@ -30,6 +30,13 @@ def read_only(values):
     return array
 
 
+def _executor():
+    """An executor that is never started: refused before any task is submitted."""
+    import concurrent.futures
+
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+
 def net():
     return refnet.TwoLayerNet(4, 3, 2, rng=0)
 
@@ -37,6 +44,28 @@ def net():
 # (id, call, expected exception, regex the message must match)
 CASES = [
     # numerical_gradient
+    (
+        "ng-executor-not-one",
+        lambda: refnet.numerical_gradient(
+            square_sum, np.array([1.0]), vectorized=True, executor="processes"
+        ),
+        TypeError,
+        r"executor must be a concurrent.futures.Executor .*got str 'processes'",
+    ),
+    (
+        "ng-executor-without-stacks",
+        lambda: refnet.numerical_gradient(square_sum, np.array([1.0]), executor=_executor()),
+        ValueError,
+        r"executor needs vectorized=True",
+    ),
+    (
+        "ng-memory-budget-zero",
+        lambda: refnet.numerical_gradient(
+            lambda s: np.sum(s**2, axis=1), np.array([1.0]), vectorized=True, memory_budget=0
+        ),
+        ValueError,
+        r"memory_budget must be",
+    ),
     (
         "ng-int",
         lambda: refnet.numerical_gradient(square_sum, np.array([3, 4])),

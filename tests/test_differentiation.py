@@ -156,6 +156,73 @@ def test_f_that_modifies_x_is_caught_and_undone():
     assert x.tobytes() == before
 
 
+@pytest.mark.parametrize("layout", ["fortran", "transposed", "strided"])
+def test_the_loop_perturbs_any_layout_in_place(layout):
+    """The loop writes through a flat view of a C-contiguous x and through multi-indices
+    otherwise: either way f sees x itself moved, in the same order, with the same values."""
+    base = np.linspace(-1.2, 2.3, 24).reshape(4, 6)
+    x = {
+        "fortran": np.asfortranarray(base),
+        "transposed": base.T,
+        "strided": np.linspace(-1.2, 2.3, 48).reshape(4, 12)[:, ::2],
+    }[layout]
+    before = x.tobytes()
+    reference = np.ascontiguousarray(x)
+    seen, seen_reference = [], []
+
+    def cubes(record, array):
+        def f(_):  # ignores its argument: reads x through the closure, as the book's loss does
+            record.append(array.copy())
+            # Summed in C order whatever the layout, so the two runs round alike.
+            return float(np.sum(np.ascontiguousarray(array) ** 3))
+
+        return f
+
+    grad = refnet.numerical_gradient(cubes(seen, x), x)
+    expected = refnet.numerical_gradient(cubes(seen_reference, reference), reference)
+    assert grad.tobytes() == expected.tobytes()
+    assert [a.tobytes() for a in map(np.ascontiguousarray, seen)] == [
+        a.tobytes() for a in seen_reference
+    ]
+    assert x.tobytes() == before
+
+
+def test_every_value_f_returns_is_still_checked():
+    x = np.array([[0.5, 1.5, -2.0], [1.0, 0.25, 3.0]])
+    calls = []
+
+    def nan_once(v):
+        calls.append(1)
+        return np.float64(np.nan) if len(calls) == 9 else float(np.sum(v**2))
+
+    # Call 9 is element 4 = x[1, 1] moved by +h (two calls an element, +h first).
+    with pytest.raises(ValueError, match=r"f returned nan at x\[1, 1\]\+1h"):
+        refnet.numerical_gradient(nan_once, x)
+    for bad, error, message in [
+        (lambda v: True, TypeError, "real number"),
+        (lambda v: np.array([1.0]), TypeError, "f must return a scalar"),
+        (lambda v: complex(1, 1), TypeError, "real number"),
+        (lambda v: np.inf, ValueError, "f returned inf"),
+    ]:
+        with pytest.raises(error, match=message):
+            refnet.numerical_gradient(bad, x)
+    # Python ints and NumPy integers are real numbers: accepted.
+    assert refnet.numerical_gradient(lambda v: 3, x).tolist() == [[0.0] * 3] * 2
+
+
+def test_the_precision_f_returns_in_reaches_the_error_estimate():
+    """f returning float32 values rounds them at ε32 = 1.2e-7, not ε64 = 2.2e-16.  The
+    round-off estimate's first term, ε_f Σ_j |w_j f_j| / (d h), is then at least
+    ε32 · 2 · f(x) / (2h) to first order (f ≈ f(x) = 2.5 at both points), 3e-3 here; with
+    float64 values the whole estimate stays near 1e-11."""
+    x = np.array([0.5, 1.5])
+    _, err64 = refnet.numerical_gradient(lambda v: float(np.sum(v**2)), x, return_error=True)
+    _, err32 = refnet.numerical_gradient(lambda v: np.float32(np.sum(v**2)), x, return_error=True)
+    floor = float(np.finfo(np.float32).eps) * 2 * 2.5 / (2 * 1e-4)
+    assert np.all(err32.roundoff >= 0.99 * floor)
+    assert np.all(err64.roundoff < floor / 1e6)
+
+
 # -- refusals and warnings --------------------------------------------------------------------
 
 

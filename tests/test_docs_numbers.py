@@ -35,6 +35,17 @@ SOURCES = {
             "measured": "m",
             "machine": "x",
             "cases": {"a": {"wall_s": 0.021, "n": 3}},
+            "tables": {
+                "t": {
+                    "columns": ["case", "time", "speed", "error"],
+                    "formats": [None, "time", "ratio", ".1e"],
+                    "rows": [
+                        ["n = 10", 0.021, 12.345, 3.2e-11],
+                        ["n = 20", {"value": 1.5, "note": "*"}, None, "n/a"],
+                    ],
+                },
+                "ragged": {"columns": ["a", "b"], "rows": [[1]]},
+            },
         }
     },
 }
@@ -62,9 +73,47 @@ def test_a_format_spec_formats_a_number(text, expected):
     assert hooks.fill(text, SOURCES) == expected
 
 
+def test_a_table_is_generated_from_a_benchmark_group():
+    text = hooks.fill("before\n\n{{ table bench.speed.tables.t }}\n\nafter", SOURCES)
+    assert text.splitlines() == [
+        "before",
+        "",
+        "| case | time | speed | error |",
+        "|---|---|---|---|",
+        "| n = 10 | 21 ms | 12.3x | 3.2e-11 |",
+        "| n = 20 | 1.5 s* | — | n/a |",
+        "",
+        "after",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{{ table bench.speed.cases }}", r"needs a benchmark group with 'columns' and 'rows'"),
+        ("{{ table bench.speed.tables.ragged }}", r"a row has 1 cells, not 2"),
+        ("{{ table bench.speed.tables.none }}", r"bench.speed.tables has no 'none'"),
+        ("{{ table plain }}", r"needs a benchmark group"),
+    ],
+)
+def test_a_bad_table_stops_the_build(text, message):
+    with pytest.raises(hooks.UnknownNumber, match=message):
+        hooks.fill(text, SOURCES, "page.md")
+
+
 @pytest.mark.parametrize(
     "seconds, expected",
-    [(56.2, "56.2 s"), (1.0, "1 s"), (0.069, "69 ms"), (0.00011, "110 µs"), (1e-5, "10 µs")],
+    [
+        (56.2, "56.2 s"),
+        (999.0, "999 s"),
+        (4277.0, "71.3 min"),
+        (59_000.0, "983 min"),
+        (61_200.0, "17 h"),
+        (1.0, "1 s"),
+        (0.069, "69 ms"),
+        (0.00011, "110 µs"),
+        (1e-5, "10 µs"),
+    ],
 )
 def test_durations_are_written_in_their_unit(seconds, expected):
     assert hooks.human_time(seconds) == expected

@@ -17,13 +17,13 @@ import pytest
 
 import refnet
 from refnet import _stencil
+from refnet._stacked import evaluate_stacked
 from refnet._stencil import (
     COMPLEX,
     SCHEMES,
     check_step,
     evaluate_complex,
     evaluate_loop,
-    evaluate_stacked,
     points,
     stencil_of,
 )
