@@ -135,6 +135,30 @@ def executors(with_dask):
         yield made
 
 
+def summarise(rows, costs, names):
+    """Per executor: overhead per task, and the cost of f past which it pays."""
+    summary = {}
+    for name in names:
+        idle = rows[f"cost_{round(costs[0] * 1e6)}us"]
+        largest = rows[f"cost_{round(costs[-1] * 1e6)}us"]
+        overhead = max(0.0, idle[f"{name}_s"] - idle["serial_s"]) / TASKS
+        paying = [r["measured_per_point_s"] for r in rows.values() if r[f"{name}_speedup"] > 1.0]
+        summary[name] = {
+            "overhead_per_task_s": overhead,
+            # With 2 workers a task saves half its f time: it pays past 2 x overhead / points.
+            "break_even_cost_per_point_s": 2 * overhead / (2 * N // TASKS),
+            "cheapest_measured_cost_that_paid_s": min(paying) if paying else None,
+            "largest_measured_cost_s": largest["measured_per_point_s"],
+            "speedup_at_largest_cost": largest[f"{name}_speedup"],
+        }
+        print(
+            f"{name:<10} overhead per task {overhead * 1e3:.2f} ms -> pays when one "
+            f"evaluation of f costs more than about "
+            f"{summary[name]['break_even_cost_per_point_s'] * 1e3:.2f} ms"
+        )
+    return summary
+
+
 def main(args):
     x = np.random.default_rng(0).uniform(-2, 2, N)
     budget = 2 * x.itemsize * N * (N // TASKS)  # N // TASKS elements' points a task
@@ -186,25 +210,7 @@ def main(args):
                 flush=True,
             )
         names = list(made)
-    summary = {}
-    for name in names:
-        idle = rows[f"cost_{round(costs[0] * 1e6)}us"]
-        largest = rows[f"cost_{round(costs[-1] * 1e6)}us"]
-        overhead = max(0.0, idle[f"{name}_s"] - idle["serial_s"]) / TASKS
-        paying = [r["measured_per_point_s"] for r in rows.values() if r[f"{name}_speedup"] > 1.0]
-        summary[name] = {
-            "overhead_per_task_s": overhead,
-            # With 2 workers a task saves half its f time: it pays past 2 x overhead / points.
-            "break_even_cost_per_point_s": 2 * overhead / (2 * N // TASKS),
-            "cheapest_measured_cost_that_paid_s": min(paying) if paying else None,
-            "largest_measured_cost_s": largest["measured_per_point_s"],
-            "speedup_at_largest_cost": largest[f"{name}_speedup"],
-        }
-        print(
-            f"{name:<10} overhead per task {overhead * 1e3:.2f} ms -> pays when one "
-            f"evaluation of f costs more than about "
-            f"{summary[name]['break_even_cost_per_point_s'] * 1e3:.2f} ms"
-        )
+    summary = summarise(rows, costs, names)
     if not args.no_json:
         data = {
             "script": "python benchmarks/executor.py" + (" --quick" if args.quick else ""),
