@@ -116,3 +116,4 @@ CANONICAL = {alias: api.name for api in API for alias in (api.name, *api.aliases
 def api_name(name: str) -> ApiName:
     """The entry of the book's ``name``."""
     return next(api for api in API if api.name == name)
+
