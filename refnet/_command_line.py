@@ -361,15 +361,17 @@ def run_guarded(prog: str, body: Callable[[Guard], int]) -> int:
     guard = Guard(prog)
     restore = _catch_interrupts()
     try:
-        return int(body(guard) or 0)
+        try:
+            code = int(body(guard) or 0)
+        except SystemExit as exc:  # argparse's: --help, --version, a usage error
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+            code = exc.code if isinstance(exc.code, int) else (exc.code is not None)
+        sys.stdout.flush()  # here, where a reader that went away is caught, not at exit
+        return code
     except KeyboardInterrupt as exc:  # a command may say more than "interrupted"
         guard.say(str(exc) if exc.args else "interrupted")
         return EXIT_INTERRUPTED
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
-        print(exc.code, file=sys.stderr)
-        return EXIT_FAILURE
     except UsageError as exc:
         guard.say(f"error: {exc}")
         return EXIT_USAGE

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, help_text in _available():
         command = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+        command.set_defaults(_run=module.run, _parser=command)
     return parser
 
 
@@ -71,8 +71,10 @@ def main(argv=None) -> int:
 
 
 def _dispatch(guard: Guard, argv) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
     guard.prog = f"refnet {args.command}"
+    if unknown:  # said by the subcommand's parser, whose options the user was writing
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return args._run(args)
 
 
