@@ -342,18 +342,20 @@ def test_the_progress_bar_shows_the_count_the_loss_and_the_latest_trained_accura
 
 
 @pytest.mark.parametrize("columns", [40, 60, 79, 120])
-def test_the_progress_bar_fits_the_terminal_whatever_its_width(columns):
-    from refnet.checkpoints import History
+def test_the_progress_bar_fits_the_terminal_and_keeps_loss_and_accuracy_in_view(columns):
+    from refnet.checkpoints import Evaluation, History
 
+    history = History(evaluations=[Evaluation(5, 1.0, 0.4, 0.9, 0.5, 0.875)])
     stream = io.StringIO()
     bar = train_outputs.Progress(
         100_000, file=stream, ncols=columns, mininterval=0, dynamic_ncols=False
     )
     for iteration in (1, 9, 99, 999, 9999, 99_999):  # the count gains digits
-        bar.update(iteration, 0.5, History())
+        bar.update(iteration, 0.5, history)
     bar.close()
-    frames = _frames(stream.getvalue())
+    frames = _frames(stream.getvalue())[1:]  # after the first update
     assert len(frames) >= 6 and all(len(frame) <= columns for frame in frames)
+    assert all("loss 0.5000" in frame and "0.875" in frame for frame in frames)
 
 
 def test_a_resumed_bar_starts_at_the_checkpoints_iteration():

@@ -44,8 +44,8 @@ def metrics_schema() -> dict:
 # --------------------------------------------------------------------------- progress
 
 
-def progress_note(loss: float, history) -> str:
-    """What the bar shows after the counts: the minibatch loss and the latest test accuracy.
+def progress_note(loss: float | None, history) -> str:
+    """What the bar shows first: the minibatch loss and the latest test accuracy.
 
     The evaluation at iteration 0 is of the untrained network, so the accuracy reads "—"
     until an evaluation after some training.
@@ -55,14 +55,15 @@ def progress_note(loss: float, history) -> str:
     >>> from refnet.checkpoints import Evaluation, History
     >>> history = History(evaluations=[Evaluation(0, 0.0, 2.3, 0.1, 2.3, 0.098)])
     >>> progress_note(0.5, history)
-    'loss 0.5000, test accuracy —'
+    'loss 0.5000, test acc —'
     >>> history.evaluations.append(Evaluation(10, 1.0, 0.4, 0.9, 0.5, 0.875))
     >>> progress_note(0.25, history)
-    'loss 0.2500, test accuracy 0.875'
+    'loss 0.2500, test acc 0.875'
     """
-    latest = next((e for e in reversed(history.evaluations) if e.iteration > 0), None)
+    evaluations = history.evaluations if history is not None else []
+    latest = next((e for e in reversed(evaluations) if e.iteration > 0), None)
     accuracy = "—" if latest is None else f"{latest.test_accuracy:.3f}"
-    return f"loss {loss:.4f}, test accuracy {accuracy}"
+    return f"loss {'—' if loss is None else f'{loss:.4f}'}, test acc {accuracy}"
 
 
 class Progress:
@@ -71,7 +72,13 @@ class Progress:
     ``update(iteration, loss, history)`` is ``train()``'s callback; ``close(history)``
     shows the final evaluation and ends the line.  ``initial`` is the iteration a resumed
     run starts from.  Extra keywords go to ``tqdm`` (a test gives ``file`` and ``ncols``).
+    The loss and accuracy come first, so that a narrow terminal, where tqdm cuts the line
+    at its width, loses the rate before them.
     """
+
+    FORMAT = (
+        "{desc}  {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
+    )
 
     def __init__(self, total: int, *, initial: int = 0, enabled: bool = True, **options):
         self.bar = None
@@ -85,20 +92,27 @@ class Progress:
                 file=sys.stderr,
             )
             return
-        settings = {"file": sys.stderr, "unit": "it", "mininterval": 0.1, "dynamic_ncols": True}
+        settings = {
+            "file": sys.stderr,
+            "unit": "it",
+            "mininterval": 0.1,
+            "dynamic_ncols": True,
+            "bar_format": self.FORMAT,
+            "desc": progress_note(None, None),
+        }
         settings.update(options)
         self.bar = tqdm(total=total, initial=initial, **settings)
 
     def update(self, iteration: int, loss: float, history) -> None:
         if self.bar is not None:
-            self.bar.set_postfix_str(progress_note(loss, history), refresh=False)
+            self.bar.set_description_str(progress_note(loss, history), refresh=False)
             self.bar.update(iteration - self.bar.n)
 
     def close(self, history=None) -> None:
         if self.bar is None:
             return
         if history is not None and history.loss:
-            self.bar.set_postfix_str(progress_note(history.loss[-1], history), refresh=False)
+            self.bar.set_description_str(progress_note(history.loss[-1], history), refresh=False)
             self.bar.update(len(history.loss) - self.bar.n)
         self.bar.close()
         self.bar = None

@@ -26,7 +26,7 @@ from collections import deque
 from .schema import report_dict
 from .target import script_problem
 
-__all__ = ["GRACE", "Outcome", "run_in_child", "terminal_progress"]
+__all__ = ["GRACE", "Outcome", "run_in_child"]
 
 #: Seconds the parent waits past a time limit for the child's own alarm to act: the limit
 #: itself, between 2 and 10 s.
@@ -45,13 +45,6 @@ class Outcome:
     @property
     def exit_code(self) -> int:
         return 2 if self.report is None else self.report["exit_code"]
-
-
-def terminal_progress(index: int, total: int, name: str | None) -> None:
-    """Progress on stderr, one line rewritten in place; ``name=None`` clears it."""
-    text = "" if name is None else f"[{index}/{total}] {name}"
-    sys.stderr.write(f"\r\033[K{text}")
-    sys.stderr.flush()
 
 
 class _Child:
