@@ -34,13 +34,13 @@ from refnet._command_line import (
 from .train_data import load_data
 from .train_outputs import (
     CHECKPOINT_NAME,
-    METRICS_NAME,
     TRAIN_EXTRA,
     Progress,
     describe_run,
     final_evaluation,
     holds_a_run,
-    read_metrics,
+    nothing_to_do,
+    saved_run,
     summary,
     write_outputs,
 )
@@ -309,49 +309,6 @@ def _output_folder(args, resume_path: Path | None) -> Path:
     return out
 
 
-def _saved_run(resume: Path | None):
-    """``(checkpoint path, Checkpoint)`` of the run to resume, or ``(None, None)``."""
-    if resume is None:
-        return None, None
-    from refnet.checkpoints import load_checkpoint
-
-    path = resume / CHECKPOINT_NAME if resume.is_dir() else resume
-    if not path.is_file():
-        raise UsageError(f"--resume {resume}: no checkpoint found at {path}")
-    try:
-        return path, load_checkpoint(path)
-    except (ValueError, OSError) as exc:
-        # load_checkpoint's detail, for a file that is no .npz at all, is NumPy's advice
-        # on pickles: the first clause is what the user needs.
-        message = str(exc)
-        if message.startswith(f"{path} is not a refnet training checkpoint"):
-            message = message.split(": ", 1)[0]
-        raise UsageError(f"--resume {resume}: {message}") from None
-
-
-def _nothing_to_do(saved, options, out: Path) -> str | None:
-    """Why resuming this run would change nothing, or None if it would.
-
-    A run at its last iteration whose outputs are written is complete; a run that
-    diverged would diverge again at the same iteration, as the trajectory is determined.
-    """
-    if saved is None:
-        return None
-    record = read_metrics(out / METRICS_NAME)
-    done = record.get("final", {}).get("iteration") == saved.iteration
-    if done and record.get("status") == "diverged":
-        raise UsageError(
-            f"the run in {out} diverged after iteration {saved.iteration}; resuming repeats "
-            "the same iterations and diverges again. Start a new run with a smaller --lr."
-        )
-    if done and record.get("status") == "completed" and saved.iteration >= options["iterations"]:
-        return (
-            f"{out} is already complete ({saved.iteration} of {saved.iteration} iterations); "
-            f"to train it further, add --iterations N with N > {saved.iteration}"
-        )
-    return None
-
-
 def _network(input_size: int, options, rng):
     from refnet.two_layer_net import TwoLayerNet
 
@@ -377,7 +334,7 @@ def _wants_progress(args) -> bool:
 
 def run(args) -> int:
     session = _Session(args)
-    reason = _nothing_to_do(session.saved, session.options, session.out)
+    reason = nothing_to_do(session.saved, session.options["iterations"], session.out)
     if reason is not None:
         print(f"refnet train: {reason}", file=sys.stderr)
         return 0
@@ -390,7 +347,7 @@ class _Session:
 
     def __init__(self, args):
         self.args = args
-        self.resume_path, self.saved = _saved_run(args.resume)
+        self.resume_path, self.saved = saved_run(args.resume)
         self.options = _resolve(args, self.saved)
         # Where the data came from is not part of the run's identity (the data's digest
         # is): a resumed run looks in the same place, unless told otherwise.

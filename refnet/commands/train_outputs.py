@@ -1,4 +1,4 @@
-"""What ``refnet train`` shows and writes: the progress bar, the output files, the summary.
+"""What ``refnet train`` shows, reads and writes: the progress bar, the run's folder, the summary.
 
 The output folder of a run holds params.npz, learning_curve.png, checkpoint.npz and
 metrics.json.  metrics.json is described, field by field, by a JSON Schema (draft
@@ -17,6 +17,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from refnet._command_line import UsageError
 
 CHECKPOINT_NAME = "checkpoint.npz"
 METRICS_NAME = "metrics.json"
@@ -119,6 +121,49 @@ class Progress:
 
 
 # --------------------------------------------------------------------------- the files
+
+
+def saved_run(resume: Path | None):
+    """``(checkpoint path, Checkpoint)`` of the run to resume, or ``(None, None)``."""
+    if resume is None:
+        return None, None
+    from refnet.checkpoints import load_checkpoint
+
+    path = resume / CHECKPOINT_NAME if resume.is_dir() else resume
+    if not path.is_file():
+        raise UsageError(f"--resume {resume}: no checkpoint found at {path}")
+    try:
+        return path, load_checkpoint(path)
+    except (ValueError, OSError) as exc:
+        # load_checkpoint's detail, for a file that is no .npz at all, is NumPy's advice
+        # on pickles: the first clause is what the user needs.
+        message = str(exc)
+        if message.startswith(f"{path} is not a refnet training checkpoint"):
+            message = message.split(": ", 1)[0]
+        raise UsageError(f"--resume {resume}: {message}") from None
+
+
+def nothing_to_do(saved, iterations: int, out: Path) -> str | None:
+    """Why resuming this run would change nothing, or None if it would.
+
+    A run at its last iteration whose outputs are written is complete; a run that
+    diverged would diverge again at the same iteration, as the trajectory is determined.
+    """
+    if saved is None:
+        return None
+    record = read_metrics(out / METRICS_NAME)
+    done = record.get("final", {}).get("iteration") == saved.iteration
+    if done and record.get("status") == "diverged":
+        raise UsageError(
+            f"the run in {out} diverged after iteration {saved.iteration}; resuming repeats "
+            "the same iterations and diverges again. Start a new run with a smaller --lr."
+        )
+    if done and record.get("status") == "completed" and saved.iteration >= iterations:
+        return (
+            f"{out} is already complete ({saved.iteration} of {saved.iteration} iterations); "
+            f"to train it further, add --iterations N with N > {saved.iteration}"
+        )
+    return None
 
 
 def holds_a_run(out: Path) -> bool:
