@@ -354,7 +354,7 @@ def run_guarded(prog: str, body: Callable[[Guard], int]) -> int:
     """Run ``body(guard)`` and turn what the user can act on into one line and an exit code.
 
     KeyboardInterrupt (Ctrl-C, caught from this call on, imports included) gives 130;
-    :class:`UsageError` 2; :class:`CommandError` 1; argparse's own exit (``--help``, a
+    :class:`UsageError` 2; :class:`CommandError` and MemoryError 1; argparse's own exit (``--help``, a
     usage error) its code; a closed stdout (``refnet ... | head``) 1, silently.  Any
     other exception is a bug in refnet and keeps its traceback.
     """
@@ -377,6 +377,9 @@ def run_guarded(prog: str, body: Callable[[Guard], int]) -> int:
         return EXIT_USAGE
     except CommandError as exc:
         guard.say(f"error: {exc}")
+        return EXIT_FAILURE
+    except MemoryError as exc:  # sizes asked for that this machine cannot hold
+        guard.say(f"error: not enough memory ({exc or 'MemoryError'}); ask for smaller sizes")
         return EXIT_FAILURE
     except BrokenPipeError:
         _silence_stdout()

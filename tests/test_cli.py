@@ -190,6 +190,7 @@ def bad_inputs(action: argparse.Action, places: Places) -> list[tuple[str, list[
     elif isinstance(kind, batch_cli.Size):
         for text in ("12Q", "0", "-1M", "1 TB", ""):
             value("not a size above 0", text)
+        value("above the maximum", 2 * kind.maximum)
     elif isinstance(kind, batch_cli.SchedulerAddress):
         for text in ("bogus", "tcp://host", "tcp://host:port", ""):
             value("not a scheduler address", text)
@@ -326,6 +327,8 @@ def test_problems_found_while_running_are_one_line_with_the_right_code(capsys, t
         (["train", "--resume", "{run}", "--iterations", "2"], 2, "fewer than the 3"),
         (["train", "--resume", "{run}", "--lr", "3"], 2, "--lr 3.0 (the run used 2.0)"),
         (["train", "--resume", "{run}"], 0, "already complete"),
+        (["train", *TINY, "--hidden-size", str(10**12)], 1, "not enough memory"),
+        (["check", "--hidden-size", str(10**12)], 1, "not enough memory"),
         (["check", "--scheme", "complex_step"], 2, "cannot check a gradient"),
         (["conformance"], 2, "give a TARGET"),
         (["conformance", "refnet", "--batch", "{batch}"], 2, "either a TARGET or --batch"),

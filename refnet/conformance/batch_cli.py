@@ -25,13 +25,16 @@ from .._command_line import (
 )
 from .batch import BatchError, Limits, RunOptions, discover, format_size, parse_size, run_all
 
-__all__ = ["DEFAULT_OUT", "SchedulerAddress", "Size", "add_arguments", "run_command"]
+__all__ = ["DEFAULT_OUT", "LONGEST", "SchedulerAddress", "Size", "add_arguments", "run_command"]
 
 DEFAULT_OUT = "conformance-grades"
 
 
 class Size:
-    """An option type: a size above 0, such as ``1GiB``, ``512MiB`` or ``200000`` (bytes)."""
+    """An option type: a size above 0 and at most :attr:`maximum` bytes, such as ``1GiB``,
+    ``512MiB`` or ``200000`` (a limit the kernel must be able to hold)."""
+
+    maximum = 2**50
 
     def __repr__(self) -> str:
         return "size"
@@ -41,9 +44,16 @@ class Size:
             size = parse_size(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"must be a size: {exc}") from None
-        if size < 1:
-            raise argparse.ArgumentTypeError(f"must be a size above 0, got {text!r}")
+        if not 0 < size <= self.maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be a size above 0 and at most {format_size(self.maximum)}, got {text!r}"
+            )
         return size
+
+
+#: The longest time limit, in seconds (11.6 days): the kernel's and Python's timers
+#: overflow long before the values a float can hold.
+LONGEST = 1e6
 
 
 class SchedulerAddress:
@@ -109,14 +119,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Limits()
     group.add_argument(
         "--wall-time",
-        type=Real(low=0, open_low=True),
+        type=Real(low=0, high=LONGEST, open_low=True),
         default=defaults.wall,
         metavar="SECONDS",
         help=f"wall time per submission (default {defaults.wall:g})",
     )
     group.add_argument(
         "--cpu-time",
-        type=Real(low=0, open_low=True),
+        type=Real(low=0, high=LONGEST, open_low=True),
         metavar="SECONDS",
         help="CPU time per submission (default: the wall time)",
     )

@@ -22,6 +22,7 @@ from .._command_line import (
     run_guarded,
 )
 from . import EXTRA_HINT, require_dependencies
+from .batch_cli import LONGEST
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -79,11 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=Real(low=0),
+        type=Real(low=0, high=LONGEST),
         default=120.0,
         metavar="SECONDS",
         help="time limit per check and per import of one of the target's files, 0 for none "
-        "(default 120)",
+        "(default 120, at most 1e6)",
     )
     parser.add_argument(
         "-k",
