@@ -46,6 +46,7 @@ __all__ = [
     "Parser",
     "Real",
     "UsageError",
+    "check_value",
     "one_line",
     "run_guarded",
 ]
@@ -308,6 +309,22 @@ class InputPath(_PathType):
         if not path.exists():
             raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
         return path
+
+
+def check_value(option_type: Callable[[str], object], value: str, message: str):
+    """``option_type(value)`` for a value the command chose itself (a default, a folder
+    derived from another option); if the type refuses it, a UsageError whose text is
+    ``message`` with ``{problem}`` replaced by the type's reason.
+
+    >>> check_value(Integer(minimum=1), "0", "--jobs from the config file {problem}")
+    Traceback (most recent call last):
+    ...
+    refnet._command_line.UsageError: --jobs from the config file must be >= 1, got 0
+    """
+    try:
+        return option_type(value)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(message.format(problem=exc)) from None
 
 
 # --------------------------------------------------------------------------- running

@@ -216,7 +216,7 @@ def test_mnist_files_are_verified_unless_told_otherwise(capsys, tmp_path):
     assert "could not load mnist" in err and "SHA-256 mismatch" in err and "--no-verify" in err
 
 
-def test_missing_mnist_files_say_how_to_get_them_in_the_commands_terms(capsys, tmp_path):
+def test_missing_mnist_files_say_how_to_get_them(capsys, tmp_path):
     code, out, err = run(capsys, "--dataset", "mnist", "--data-dir", tmp_path / "empty", *TINY)
     assert code == 1 and out == ""
     assert err.startswith("refnet train: error: MNIST files not found in --data-dir ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from refnet._command_line import CommandError, OutputFolder, UsageError
+from refnet._command_line import CommandError, OutputFolder, check_value
 
 DEFAULT_OUT = "docs/figures"
 
@@ -23,12 +23,11 @@ def run(args: argparse.Namespace) -> int:
 
     from refnet.figures import generate
 
-    out = args.out
-    if out is None:
-        try:
-            out = OutputFolder()(DEFAULT_OUT)
-        except argparse.ArgumentTypeError as exc:
-            raise UsageError(f"--out {exc}") from None
+    out = (
+        args.out
+        if args.out is not None
+        else check_value(OutputFolder(), DEFAULT_OUT, "--out {problem}")
+    )
     start = time.perf_counter()
     try:
         numbers = generate(out)

@@ -29,6 +29,7 @@ from refnet._command_line import (
     OutputFolder,
     Real,
     UsageError,
+    check_value,
 )
 
 from .train_data import load_data
@@ -282,12 +283,9 @@ def _output_folder(args, resume_path: Path | None) -> Path:
         out = args.out
     elif resume_path is not None:
         out = resume_path.parent
-        try:
-            OutputFolder()(str(out))
-        except argparse.ArgumentTypeError as exc:
-            raise UsageError(
-                f"--resume {exc}; add --out DIR to continue the run elsewhere"
-            ) from None
+        check_value(
+            OutputFolder(), str(out), "--resume {problem}; add --out DIR to continue elsewhere"
+        )
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / stamp
@@ -295,12 +293,7 @@ def _output_folder(args, resume_path: Path | None) -> Path:
         while out.exists():
             out = Path("runs") / f"{stamp}-{suffix}"
             suffix += 1
-        try:
-            OutputFolder()(str(out))
-        except argparse.ArgumentTypeError as exc:
-            raise UsageError(
-                f"cannot make the run's folder: {exc}; choose one with --out"
-            ) from None
+        check_value(OutputFolder(), str(out), "cannot make the run's folder: {problem}; use --out")
     continuing = resume_path is not None and out.resolve() == resume_path.parent.resolve()
     if not continuing and holds_a_run(out):
         raise UsageError(

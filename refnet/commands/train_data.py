@@ -8,13 +8,12 @@ or damaged files and failed downloads.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import sys
 from pathlib import Path
 
-from refnet._command_line import CommandError, OutputFolder, UsageError
+from refnet._command_line import CommandError, OutputFolder, UsageError, check_value
 
 from .train_outputs import TRAIN_EXTRA
 
@@ -53,10 +52,7 @@ def load_data(options, data_dir: Path | None, verify: bool, download: bool, show
             "add --download to fetch them there, or give --data-dir DIR for a folder that has them"
         )
     if missing:
-        try:
-            OutputFolder()(str(root))
-        except argparse.ArgumentTypeError as exc:
-            raise UsageError(f"--download needs a folder it can write: {exc}") from None
+        check_value(OutputFolder(), str(root), "--download needs a folder it can write: {problem}")
     try:
         with _download_messages(show):
             return load_mnist(root, download=download, checksums=MNIST_SHA256 if verify else None)
