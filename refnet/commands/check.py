@@ -11,19 +11,44 @@ from __future__ import annotations
 
 import argparse
 
+from refnet._command_line import CommandError, Integer, Real, UsageError
+from refnet.differentiation import COMPLEX_STEP, SCHEMES
+
+#: Every scheme refnet knows, in the order of the library's own list.  ``--scheme`` offers
+#: them all, so that the one the check cannot use is refused with its reason rather than
+#: as an unknown word.
+SCHEME_CHOICES = (*SCHEMES, COMPLEX_STEP)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--batch-size", type=int, default=20, help="digits in the batch (default 20)"
+        "--batch-size",
+        type=Integer(minimum=1),
+        default=20,
+        metavar="N",
+        help="digits in the batch (default 20)",
     )
-    parser.add_argument("--hidden-size", type=int, default=10, help="hidden units (default 10)")
+    parser.add_argument(
+        "--hidden-size",
+        type=Integer(minimum=1),
+        default=10,
+        metavar="N",
+        help="hidden units (default 10)",
+    )
     parser.add_argument(
         "--weight-init-std",
-        type=float,
+        type=Real(low=0),
         default=0.1,
+        metavar="X",
         help="standard deviation of the initial weights (default 0.1)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
+    parser.add_argument(
+        "--seed",
+        type=Integer(minimum=0),
+        default=0,
+        metavar="N",
+        help="seed of the weights and the batch (default 0)",
+    )
     parser.add_argument(
         "--dtype",
         choices=("float64", "float32"),
@@ -32,29 +57,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--delta",
-        type=float,
+        type=Real(low=0),
         default=0.0,
+        metavar="X",
         help="delta of the loss the numerical gradient differentiates (default 0, which is "
         "what backprop differentiates; the book's loss uses 1e-7)",
     )
     parser.add_argument(
         "--scheme",
+        choices=SCHEME_CHOICES,
         default="central",
-        help="difference scheme: central, forward, backward, five_point, richardson",
+        help="difference scheme of the numerical gradient (default central; the check "
+        f"needs a real one, so not {COMPLEX_STEP})",
     )
-    parser.add_argument("--worst", type=int, default=5, help="elements listed in the report")
+    parser.add_argument(
+        "--worst",
+        type=Integer(minimum=0),
+        default=5,
+        metavar="N",
+        help="elements listed in the report (default 5)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scheme == COMPLEX_STEP:
+        raise UsageError(
+            f"--scheme {COMPLEX_STEP} cannot check a gradient: the check tells a kink from a "
+            "wrong gradient by one-sided differences, which the complex step does not have; "
+            f"choose one of {', '.join(SCHEMES)}"
+        )
     import numpy as np
 
     from refnet.datasets import load_digits
     from refnet.gradcheck import check_gradient
     from refnet.two_layer_net import TwoLayerNet
 
-    if args.batch_size < 1:
-        raise SystemExit("refnet check: --batch-size must be >= 1")
-    (x_train, t_train), _ = load_digits()
+    try:
+        (x_train, t_train), _ = load_digits()
+    except ImportError as exc:  # scikit-learn, which ships the digits, is not installed
+        raise CommandError(str(exc)) from None
     rng = np.random.default_rng(args.seed)
     batch = rng.choice(x_train.shape[0], size=min(args.batch_size, x_train.shape[0]), replace=False)
     dtype = np.dtype(args.dtype)

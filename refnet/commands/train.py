@@ -3,38 +3,49 @@
 Defaults depend on the dataset: on the 8x8 digits (bundled with scikit-learn, offline) a
 small network tuned to train in seconds once the numerical gradient is fast; on MNIST the
 book's recipe (hidden 50, batch 100, lr 0.1, 10,000 iterations, weight_init_std 0.01).
-Every run writes metrics.json, learning_curve.png, params.npz and checkpoint.npz to its
-output folder.  Ctrl-C saves the checkpoint and exits with code 130; ``--resume FOLDER``
-continues the run and ends with the same parameters as an uninterrupted one.
-
-(Over 500 lines: the options and their resolution on resume, the outputs, and a
-hand-drawn progress bar that issue 11 replaces with a library's; the training itself is
-``refnet.training``.)
-
-Size: over 500 lines on purpose: the command's arguments, how a resumed run's options are
-reconciled with the checkpoint, the progress line and the run folder it writes are one
-command-line interface, read together when the command changes; the training itself is
-refnet.training and the file format refnet.checkpoints.
+Every run writes metrics.json (described by refnet/schemas/metrics.schema.json),
+learning_curve.png, params.npz and checkpoint.npz to its output folder.  Ctrl-C saves the
+checkpoint and exits with code 130; ``--resume FOLDER`` continues the run and ends with
+the same parameters as an uninterrupted one.  The outputs are written by
+refnet/commands/train_outputs.py; the training itself is ``refnet.training``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
-import platform
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from refnet.checkpoints import History
+from refnet._command_line import (
+    EXIT_INTERRUPTED,
+    CommandError,
+    Folder,
+    InputPath,
+    Integer,
+    OutputFolder,
+    Real,
+    UsageError,
+    check_value,
+)
+
+from .train_data import load_data
+from .train_outputs import (
+    CHECKPOINT_NAME,
+    TRAIN_EXTRA,
+    Progress,
+    describe_run,
+    final_evaluation,
+    holds_a_run,
+    nothing_to_do,
+    saved_run,
+    summary,
+    write_outputs,
+)
 
 #: Defaults per dataset for the options not given on the command line.
 #: Digits: tuned with ``--gradient backprop`` (the same gradient up to the numerical one's
@@ -94,12 +105,6 @@ RUN_OPTIONS = {
 #: The method of TwoLayerNet.numerical_gradient that --gradient numerical uses (its
 #: default), reported in metrics.json and the summary.
 NUMERICAL_METHOD = "fast"
-CHECKPOINT_NAME = "checkpoint.npz"
-EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
-
-
-class UsageError(Exception):
-    """A problem with the command line or the files it names (exit code 2)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,14 +114,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument_group("network and training (defaults depend on --dataset)")
     )
     output = parser.add_argument_group("output")
-    output.add_argument("--out", metavar="DIR", help="output folder (default: runs/<date>-<time>)")
+    output.add_argument(
+        "--out",
+        type=OutputFolder(),
+        metavar="DIR",
+        help="output folder (default: runs/<date>-<time>)",
+    )
     output.add_argument(
         "--resume",
+        type=InputPath(),
         metavar="PATH",
         help="continue the run whose folder (or checkpoint.npz) is PATH; options left out "
         "are taken from it, and only --iterations may differ",
     )
-    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    output.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (there is none unless stderr is a terminal)",
+    )
 
 
 def _data_arguments(data) -> None:
@@ -128,6 +143,7 @@ def _data_arguments(data) -> None:
     )
     data.add_argument(
         "--data-dir",
+        type=Folder(),
         metavar="DIR",
         help="MNIST folder (default: $REFNET_DATA or ~/.cache/refnet/mnist)",
     )
@@ -142,13 +158,13 @@ def _data_arguments(data) -> None:
     )
     data.add_argument(
         "--test-size",
-        type=float,
+        type=Real(low=0, high=1, open_low=True, open_high=True),
         metavar="F",
         help=f"digits: fraction of each class held out for testing (default {DIGITS_TEST_SIZE})",
     )
     data.add_argument(
         "--split-seed",
-        type=int,
+        type=Integer(minimum=0),
         metavar="N",
         help=f"digits: seed of the stratified train/test split (default {DIGITS_SPLIT_SEED})",
     )
@@ -156,14 +172,14 @@ def _data_arguments(data) -> None:
 
 def _model_arguments(model) -> None:
     for dest, flag, kind, text in (
-        ("hidden_size", "--hidden-size", int, "hidden units"),
-        ("weight_init_std", "--weight-init-std", float, "std of the initial weights"),
-        ("iterations", "--iterations", int, "parameter updates"),
-        ("batch_size", "--batch-size", int, "examples per minibatch"),
-        ("lr", "--lr", float, "learning rate"),
+        ("hidden_size", "--hidden-size", Integer(minimum=1), "hidden units"),
+        ("weight_init_std", "--weight-init-std", Real(low=0), "std of the initial weights"),
+        ("iterations", "--iterations", Integer(minimum=0), "parameter updates, in all"),
+        ("batch_size", "--batch-size", Integer(minimum=1), "examples per minibatch"),
+        ("lr", "--lr", Real(low=0, open_low=True), "learning rate"),
     ):
         defaults = ", ".join(f"{name} {values[dest]:g}" for name, values in DEFAULTS.items())
-        metavar = "N" if kind is int else "X"
+        metavar = "N" if isinstance(kind, Integer) else "X"
         model.add_argument(
             flag, dest=dest, type=kind, metavar=metavar, help=f"{text} (default: {defaults})"
         )
@@ -180,14 +196,14 @@ def _model_arguments(model) -> None:
     )
     model.add_argument(
         "--seed",
-        type=int,
+        type=Integer(minimum=0),
         metavar="N",
         help=f"seed of the one generator behind the initial weights and the minibatches "
         f"(default {DEFAULT_SEED})",
     )
     model.add_argument(
         "--eval-every",
-        type=int,
+        type=Integer(minimum=1),
         metavar="N",
         help="iterations between evaluations on the train and test sets (default: one epoch)",
     )
@@ -203,7 +219,7 @@ def _resolve(args, saved):
     if saved is not None:
         saved_values = _saved_options(saved)
         _refuse_changes(saved, given, saved_values)
-    options = {dest: given[dest] for dest in given}
+    options = dict(given)
     for dest in options:
         if options[dest] is None and dest in saved_values:
             options[dest] = saved_values[dest]
@@ -213,12 +229,10 @@ def _resolve(args, saved):
         if options[dest] is None:
             options[dest] = value
     if dataset == "digits":
-        options["test_size"] = (
-            DIGITS_TEST_SIZE if options["test_size"] is None else options["test_size"]
-        )
-        options["split_seed"] = (
-            DIGITS_SPLIT_SEED if options["split_seed"] is None else options["split_seed"]
-        )
+        if options["test_size"] is None:
+            options["test_size"] = DIGITS_TEST_SIZE
+        if options["split_seed"] is None:
+            options["split_seed"] = DIGITS_SPLIT_SEED
     else:
         for dest, flag in (("test_size", "--test-size"), ("split_seed", "--split-seed")):
             if given[dest] is not None:
@@ -228,6 +242,11 @@ def _resolve(args, saved):
     options["gradient"] = options["gradient"] or "numerical"
     options["sampling"] = options["sampling"] or "without-replacement"
     options["seed"] = DEFAULT_SEED if options["seed"] is None else options["seed"]
+    if saved is not None and options["iterations"] < saved.iteration:
+        raise UsageError(
+            f"--iterations {options['iterations']} is fewer than the {saved.iteration} the run "
+            f"has done; give at least {saved.iteration}, or leave --iterations out"
+        )
     return options
 
 
@@ -259,25 +278,15 @@ def _refuse_changes(saved, given: dict, saved_values: dict) -> None:
         )
 
 
-def _load_data(options, data_dir, verify: bool, download: bool):
-    if options["dataset"] == "digits":
-        from refnet.datasets import load_digits
-
-        return load_digits(test_size=options["test_size"], rng=options["split_seed"])
-    from refnet.datasets import MNIST_SHA256, load_mnist
-
-    return load_mnist(
-        data_dir,
-        download=download,
-        checksums=MNIST_SHA256 if verify else None,
-    )
-
-
 def _output_folder(args, resume_path: Path | None) -> Path:
+    """Where the run's files go; a UsageError if that folder holds another run."""
     if args.out is not None:
-        out = Path(args.out)
+        out = args.out
     elif resume_path is not None:
         out = resume_path.parent
+        check_value(
+            OutputFolder(), str(out), "--resume {problem}; add --out DIR to continue elsewhere"
+        )
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / stamp
@@ -285,352 +294,182 @@ def _output_folder(args, resume_path: Path | None) -> Path:
         while out.exists():
             out = Path("runs") / f"{stamp}-{suffix}"
             suffix += 1
-    if resume_path is None and any(
-        (out / name).exists() for name in (CHECKPOINT_NAME, "metrics.json", "params.npz")
-    ):
+        check_value(OutputFolder(), str(out), "cannot make the run's folder: {problem}; use --out")
+    continuing = resume_path is not None and out.resolve() == resume_path.parent.resolve()
+    if not continuing and holds_a_run(out):
         raise UsageError(
             f"{out} already holds a run; continue it with --resume {out}, or choose another --out"
         )
     return out
 
 
-def _checkpoint_path(resume: str) -> Path:
-    path = Path(resume)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        raise UsageError(f"--resume {resume}: no checkpoint found at {path}")
-    return path
+def _network(input_size: int, options, rng):
+    from refnet.two_layer_net import TwoLayerNet
 
-
-# --------------------------------------------------------------------------- progress
-
-
-class ProgressBar:
-    """One line on a terminal, redrawn with ``\\r``: iterations, loss, accuracy, time.
-
-    Disabled (draws nothing) unless ``enabled``; the caller decides (a TTY, no --quiet).
-    """
-
-    def __init__(self, total: int, stream, *, enabled: bool, min_interval: float = 0.1):
-        self.total = max(int(total), 1)
-        self.stream = stream
-        self.enabled = enabled
-        self.min_interval = min_interval
-        self.started = time.perf_counter()
-        self.first_iteration: int | None = None
-        self.last_draw = -math.inf
-        self.drawn = False
-
-    def update(self, iteration: int, loss: float, history) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if self.first_iteration is None:
-            self.first_iteration = iteration - 1
-        if now - self.last_draw < self.min_interval and iteration < self.total:
-            return
-        self.last_draw = now
-        self.stream.write("\r" + self.line(iteration, loss, history, now))
-        self.stream.flush()
-        self.drawn = True
-
-    def line(self, iteration: int, loss: float, history, now: float) -> str:
-        fraction = min(iteration / self.total, 1.0)
-        elapsed = now - self.started
-        done_here = iteration - (self.first_iteration or 0)
-        remaining = elapsed / done_here * (self.total - iteration) if done_here > 0 else math.nan
-        accuracy = ""
-        if history.evaluations:
-            last = history.evaluations[-1]
-            accuracy = f"  train {last.train_accuracy:.3f} test {last.test_accuracy:.3f}"
-        text = (
-            f"{iteration}/{self.total} {100 * fraction:3.0f}%  loss {loss:.4f}{accuracy}  "
-            f"{_duration(elapsed)}<{_duration(remaining)}"
-        )
-        columns = shutil.get_terminal_size((80, 24)).columns
-        bar_width = max(columns - len(text) - 4, 0)
-        bar_width = min(bar_width, 30)
-        if bar_width >= 5:
-            filled = int(round(bar_width * fraction))
-            text = f"[{'#' * filled}{'.' * (bar_width - filled)}] {text}"
-        return text[: columns - 1].ljust(columns - 1)
-
-    def close(self, history=None) -> None:
-        """End the line; with ``history``, first redraw it with the final evaluation."""
-        if self.enabled and self.drawn:
-            if history is not None and history.loss:
-                iteration = len(history.loss)
-                now = time.perf_counter()
-                self.stream.write("\r" + self.line(iteration, history.loss[-1], history, now))
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-# --------------------------------------------------------------------------- outputs
-
-
-def _versions(dataset: str) -> dict:
-    import refnet
-
-    versions = {
-        "refnet": refnet.__version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-    }
-    modules = ["sklearn"] if dataset == "digits" else []
-    for name in modules + ["matplotlib"]:
-        module = sys.modules.get(name)
-        if module is not None:
-            versions["scikit-learn" if name == "sklearn" else name] = module.__version__
-    return versions
-
-
-def _final(net, history, train_data, test_data, iteration: int) -> dict:
-    """The last evaluation, made now if the run stopped between evaluations."""
-    from refnet.training import evaluate
-
-    last = history.evaluations[-1] if history.evaluations else None
-    if last is None or last.iteration != iteration:
-        last = evaluate(net, train_data, test_data, iteration=iteration)
-    keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-    return {"iteration": iteration, **{key: getattr(last, key) for key in keys}}
-
-
-def _write_outputs(out: Path, *, net, history, final, record, plot: bool) -> list[str]:
-    from refnet._io import write_atomically
-
-    written = []
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomically(
-        out / "params.npz", lambda f: np.savez(f, **{k: v for k, v in net.params.items()})
+    return TwoLayerNet(
+        input_size, options["hidden_size"], 10, weight_init_std=options["weight_init_std"], rng=rng
     )
-    written.append("params.npz")
-    if plot:
-        from refnet.plots import plot_learning_curve
 
-        title = f"{record['config']['dataset']}: {record['config']['gradient']} gradient"
-        plot_learning_curve(history, out / "learning_curve.png", title=title)
-        written.append("learning_curve.png")
-    record["versions"] = _versions(record["config"]["dataset"])
-    metrics = {
-        **record,
-        "final": final,
-        "wall_time_s": history.wall_time,
-        "history": history.to_dict(),
-    }
-    text = json.dumps(metrics, indent=2, allow_nan=True) + "\n"
-    write_atomically(out / "metrics.json", lambda f: f.write(text.encode()))
-    written.append("metrics.json")
-    return written
+
+def _check_extras() -> None:
+    """A CommandError now, not after training, if the learning curve cannot be drawn."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CommandError(f"refnet train draws learning_curve.png with matplotlib: {TRAIN_EXTRA}")
+
+
+def _wants_progress(args) -> bool:
+    return not args.quiet and sys.stderr.isatty()
 
 
 # --------------------------------------------------------------------------- run
 
 
 def run(args) -> int:
-    try:
-        return _run(args)
-    except UsageError as exc:
-        print(f"refnet train: error: {exc}", file=sys.stderr)
-        return 2
+    session = _Session(args)
+    reason = nothing_to_do(session.saved, session.options["iterations"], session.out)
+    if reason is not None:
+        print(f"refnet train: {reason}", file=sys.stderr)
+        return 0
+    _check_extras()
+    return session.train()
 
 
-def _run(args) -> int:
-    session_start = time.perf_counter()
-    resume_path, saved = _saved_run(args.resume)
-    options = _resolve(args, saved)
-    # Where the data came from is not part of the run's identity (the data's digest is):
-    # a resumed run looks in the same place, unless told otherwise.
-    saved_notes = saved.notes if saved is not None else {}
-    data_dir = args.data_dir if args.data_dir is not None else saved_notes.get("data_dir")
-    verify = not (args.no_verify or saved_notes.get("no_verify", False))
-    out = _output_folder(args, resume_path)
-    data = _load_or_report(options, data_dir, verify, args.download)
-    if data is None:
-        return 1
-    train_data, test_data = data
+class _Session:
+    """One ``refnet train`` command: the options resolved, then the data, training, outputs."""
 
-    rng = np.random.default_rng(options["seed"])
-    net = _network(train_data[0].shape[1], options, rng)
-    numerical_method = NUMERICAL_METHOD if options["gradient"] == "numerical" else None
-    notes = {"data_dir": None if data_dir is None else str(data_dir), "no_verify": not verify}
-    quiet = args.quiet or not sys.stderr.isatty()
-    config: dict[str, Any] = {
-        **options,
-        "data_dir": notes["data_dir"],
-        "verify_sha256": verify if options["dataset"] == "mnist" else None,
-        "numerical_method": numerical_method,
-        "train_examples": int(train_data[0].shape[0]),
-        "test_examples": int(test_data[0].shape[0]),
-        "input_size": int(train_data[0].shape[1]),
-        "output_size": 10,
-    }
-    if not quiet or args.resume:
-        verb = "resuming" if saved is not None else "training"
-        print(
-            f"refnet train: {verb} {_describe(options, numerical_method)} -> {out}",
-            file=sys.stderr,
-        )
+    def __init__(self, args):
+        self.args = args
+        self.resume_path, self.saved = saved_run(args.resume)
+        self.options = _resolve(args, self.saved)
+        # Where the data came from is not part of the run's identity (the data's digest
+        # is): a resumed run looks in the same place, unless told otherwise.
+        notes = self.saved.notes if self.saved is not None else {}
+        self.data_dir = args.data_dir
+        if self.data_dir is None and notes.get("data_dir"):
+            self.data_dir = Path(notes["data_dir"])
+        self.verify = not (args.no_verify or notes.get("no_verify", False))
+        self.out = _output_folder(args, self.resume_path)
 
-    bar = ProgressBar(options["iterations"], sys.stderr, enabled=not quiet)
-    ended = _train(net, data, options, rng, bar, out, saved, notes)
-    record: dict[str, Any] = {"status": ended.status, "config": config}
-    config["eval_every"] = options["eval_every"] or ended.history.iterations_per_epoch
-    config["iterations_per_epoch"] = ended.history.iterations_per_epoch
-    if ended.message:
-        record["message"] = ended.message
-    final = _final(net, ended.history, train_data, test_data, ended.iteration)
-    record["session_time_s"] = time.perf_counter() - session_start
-    written = _write_outputs(
-        out,
-        net=net,
-        history=ended.history,
-        final=final,
-        record=record,
-        plot=ended.status != "interrupted",
-    )
-    if ended.status != "completed":
-        print(f"refnet train: {ended.message}", file=sys.stderr)
-    if ended.status != "interrupted":
-        written.append(CHECKPOINT_NAME)
-        _summary(options, numerical_method, final, ended.history, out, written, ended.status)
-    return ended.code
+    def train(self) -> int:
+        options, saved = self.options, self.saved
+        show = _wants_progress(self.args)
+        data = load_data(options, self.data_dir, self.verify, self.args.download, show)
+        train_size = data[0][0].shape[0]
+        if options["batch_size"] > train_size:
+            raise UsageError(
+                f"--batch-size {options['batch_size']} is larger than the training set "
+                f"({train_size} examples)"
+            )
+        rng = np.random.default_rng(options["seed"])
+        net = _network(data[0][0].shape[1], options, rng)
+        method = NUMERICAL_METHOD if options["gradient"] == "numerical" else None
+        if show or saved is not None:
+            verb = "resuming" if saved is not None else "training"
+            print(
+                f"refnet train: {verb} {describe_run(options, method)} -> {self.out}",
+                file=sys.stderr,
+            )
+        start = saved.iteration if saved is not None else 0
+        progress = Progress(options["iterations"], initial=start, enabled=show)
+        ended = self._train(net, data, rng, progress)
+        config = self._config(data, method, ended.history)
+        train_data, test_data = data
+        final = final_evaluation(net, ended.history, train_data, test_data, ended.iteration)
+        try:
+            written = write_outputs(
+                self.out,
+                net=net,
+                history=ended.history,
+                final=final,
+                config=config,
+                status=ended.status,
+                message=ended.message,
+            )
+        except KeyboardInterrupt:
+            raise CommandInterrupted(
+                f"interrupted while writing the outputs; the checkpoint in {self.out} holds "
+                f"the run: refnet train --resume {self.out} writes them"
+            ) from None
+        except OSError as exc:
+            raise CommandError(f"could not write the outputs to {self.out}: {exc}") from None
+        if ended.status != "completed":
+            print(f"refnet train: {ended.message}", file=sys.stderr)
+        if ended.status != "interrupted":
+            print(summary(options, method, final, ended.history, self.out, written, ended.status))
+        return ended.code
+
+    def _config(self, data, method, history) -> dict:
+        (x_train, _), (x_test, _) = data
+        options = self.options
+        return {
+            **options,
+            "data_dir": None if self.data_dir is None else str(self.data_dir),
+            "verify_sha256": self.verify if options["dataset"] == "mnist" else None,
+            "numerical_method": method,
+            "train_examples": int(x_train.shape[0]),
+            "test_examples": int(x_test.shape[0]),
+            "input_size": int(x_train.shape[1]),
+            "output_size": 10,
+            "eval_every": options["eval_every"] or history.iterations_per_epoch,
+            "iterations_per_epoch": history.iterations_per_epoch,
+        }
+
+    def _train(self, net, data, rng, progress) -> _Ended:
+        from refnet.training import TrainingDiverged, TrainingInterrupted, train
+
+        options, out = self.options, self.out
+        notes: dict[str, Any] = {"data_dir": None if self.data_dir is None else str(self.data_dir)}
+        notes["no_verify"] = not self.verify
+        checkpoint = out / CHECKPOINT_NAME  # train() creates the folder when it first writes
+        try:
+            history = train(
+                net,
+                *data,
+                iterations=options["iterations"],
+                batch_size=options["batch_size"],
+                lr=options["lr"],
+                gradient=options["gradient"],
+                sampling=SAMPLING_CHOICES[options["sampling"]],
+                rng=rng,
+                eval_every=options["eval_every"],
+                callback=progress.update,
+                checkpoint_path=checkpoint,
+                resume=self.saved,
+                metadata={dest: options[dest] for dest in METADATA_OPTIONS},
+                notes=notes,
+            )
+        except TrainingInterrupted as stop:
+            progress.close()
+            message = (
+                f"interrupted after {stop.iteration} of {options['iterations']} iterations; "
+                f"checkpoint saved to {checkpoint}. Continue with: refnet train --resume {out}"
+            )
+            return _Ended(stop.history, stop.iteration, "interrupted", EXIT_INTERRUPTED, message)
+        except TrainingDiverged as stop:
+            progress.close()
+            return _Ended(stop.history, stop.iteration, "diverged", 1, str(stop))
+        except ValueError as exc:  # a checkpoint of another run, or options train() refuses
+            progress.close()
+            raise UsageError(str(exc)) from None
+        except OSError as exc:  # the checkpoint could not be written
+            progress.close()
+            raise CommandError(f"could not write the checkpoint {checkpoint}: {exc}") from None
+        progress.close(history)
+        return _Ended(history, len(history.loss))
 
 
-def _saved_run(resume: str | None):
-    """``(checkpoint path, Checkpoint)`` of the run to resume, or ``(None, None)``."""
-    if resume is None:
-        return None, None
-    from refnet.checkpoints import load_checkpoint
-
-    path = _checkpoint_path(resume)
-    try:
-        return path, load_checkpoint(path)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _load_or_report(options, data_dir, verify: bool, download: bool):
-    """The data, or None once the reason it could not be loaded is printed."""
-    try:
-        return _load_data(options, data_dir, verify, download)
-    except ImportError as exc:
-        print(f"refnet train: error: {exc}", file=sys.stderr)
-        return None
-    except (OSError, ValueError) as exc:
-        hint = ""
-        if isinstance(exc, FileNotFoundError) and options["dataset"] == "mnist":
-            hint = "\nAdd --download to fetch the missing files, or --data-dir to look elsewhere."
-        elif "SHA-256" in str(exc):
-            hint = "\nFor IDX files of your own (not the published MNIST), add --no-verify."
-        print(
-            f"refnet train: error: could not load {options['dataset']}: {exc}{hint}",
-            file=sys.stderr,
-        )
-        return None
-
-
-def _network(input_size: int, options, rng):
-    from refnet.two_layer_net import TwoLayerNet
-
-    try:
-        return TwoLayerNet(
-            input_size,
-            options["hidden_size"],
-            10,
-            weight_init_std=options["weight_init_std"],
-            rng=rng,
-        )
-    except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+class CommandInterrupted(KeyboardInterrupt):
+    """Ctrl-C at a moment that needs its own message (exit code 130)."""
 
 
 @dataclass
 class _Ended:
     """How a training session ended: its history and status, the exit code, a message."""
 
-    history: History
+    history: object
     iteration: int
     status: str = "completed"
     code: int = 0
     message: str | None = None
-
-
-def _train(net, data, options, rng, bar, out: Path, saved, notes) -> _Ended:
-    from refnet.training import TrainingDiverged, TrainingInterrupted, train
-
-    checkpoint = out / CHECKPOINT_NAME  # train() creates the folder when it first writes
-    try:
-        history = train(
-            net,
-            *data,
-            iterations=options["iterations"],
-            batch_size=options["batch_size"],
-            lr=options["lr"],
-            gradient=options["gradient"],
-            sampling=SAMPLING_CHOICES[options["sampling"]],
-            rng=rng,
-            eval_every=options["eval_every"],
-            callback=bar.update,
-            checkpoint_path=checkpoint,
-            resume=saved,
-            metadata={dest: options[dest] for dest in METADATA_OPTIONS},
-            notes=notes,
-        )
-    except TrainingInterrupted as stop:
-        bar.close()
-        message = (
-            f"interrupted after {stop.iteration} of {options['iterations']} iterations; "
-            f"checkpoint saved to {checkpoint}. Continue with: refnet train --resume {out}"
-        )
-        return _Ended(stop.history, stop.iteration, "interrupted", EXIT_INTERRUPTED, message)
-    except TrainingDiverged as stop:
-        bar.close()
-        return _Ended(stop.history, stop.iteration, "diverged", 1, str(stop))
-    except ValueError as exc:  # a checkpoint of another run, or options train() refuses
-        bar.close()
-        raise UsageError(str(exc)) from None
-    bar.close(history)
-    return _Ended(history, len(history.loss))
-
-
-def _describe(options, numerical_method) -> str:
-    gradient = options["gradient"]
-    if numerical_method:
-        gradient += f" (method {numerical_method!r})"
-    return (
-        f"{options['dataset']}, hidden {options['hidden_size']}, {options['iterations']} "
-        f"iterations of batch {options['batch_size']}, lr {options['lr']:g}, {gradient} gradient"
-    )
-
-
-def _summary(options, numerical_method, final, history, out, written, status) -> None:
-    epochs = final["iteration"] / history.iterations_per_epoch
-    gradient = options["gradient"]
-    if numerical_method:
-        gradient += f" (method {numerical_method!r})"
-    lines = [
-        f"refnet train: {status}",
-        f"  data       {options['dataset']}",
-        f"  network    TwoLayerNet(hidden_size={options['hidden_size']}, "
-        f"weight_init_std={options['weight_init_std']:g}), seed {options['seed']}",
-        f"  training   {final['iteration']} iterations ({epochs:.1f} epochs) of batch "
-        f"{options['batch_size']}, lr {options['lr']:g}, sampling {options['sampling']}",
-        f"  gradient   {gradient}",
-        f"  accuracy   train {final['train_accuracy']:.4f}   test {final['test_accuracy']:.4f}",
-        f"  wall time  {history.wall_time:.1f} s (training)",
-        f"  output     {out}{os.sep}  " + "  ".join(written),
-    ]
-    print("\n".join(lines))

@@ -20,6 +20,10 @@ on another machine (``--scheduler``) runs it exactly as a local process would:
 
 It imports neither JAX nor hypothesis; :mod:`refnet.conformance.reports` turns the runs
 into grades and files.  The limits are written for Linux.
+
+Size: over 500 lines because the limits, the watch over one child (its pipe, its clock,
+its process group, Ctrl-C) and the reading of how it ended are one mechanism whose parts
+only make sense together; the grades and files it leads to are in reports.py.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -47,6 +52,8 @@ OUTPUT_KEPT = 20_000
 #: Folders and files never copied from a submission.
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
 CLUSTER_HINT = "pip install 'refnet[cluster]'"
+#: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
+_STOPPING = threading.Event()
 
 # Run in the child before Python proper starts: set the limits, then become the runner.
 # A string run with ``python -c`` rather than a preexec_fn, which would fork a grader that
@@ -337,6 +344,9 @@ def watch(argv, cwd, env, limits: Limits) -> dict:
             if stopped is None and time.monotonic() - start > limits.wall:
                 stopped = "wall"
                 _kill_group(proc.pid)
+            if stopped is None and _STOPPING.is_set():  # the grader was interrupted
+                stopped = "interrupted"
+                _kill_group(proc.pid)
             if not exited and _has_exited(proc.pid):
                 exited, drain_until = True, time.monotonic() + 2.0
                 _kill_group(proc.pid)  # leftovers that would hold the pipe open
@@ -426,18 +436,30 @@ def _replace_paths(value, old: list[str], new: str):
 
 
 def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, progress=None):
-    """Run every submission, ``jobs`` at a time here or on a Dask cluster; records in order."""
+    """Run every submission, ``jobs`` at a time here or on a Dask cluster; records in order.
+
+    Ctrl-C (KeyboardInterrupt, which only the main thread receives) stops the local
+    children at once: the threads watching them kill their process groups and return,
+    and the interrupt goes on to the caller.
+    """
     if scheduler:
         done = _run_on_cluster(submissions, options, scheduler, progress)
     else:
         done = {}
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {pool.submit(run_submission, s, options): s for s in submissions}
-            for future in as_completed(futures):
-                record = future.result()
-                done[record["student"]] = record
-                if progress is not None:
-                    progress(record, len(done), len(submissions))
+            try:
+                for future in as_completed(futures):
+                    record = future.result()
+                    done[record["student"]] = record
+                    if progress is not None:
+                        progress(record, len(done), len(submissions))
+            except KeyboardInterrupt:
+                _STOPPING.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            finally:
+                _STOPPING.clear()
     return [done[s.student] for s in submissions]
 
 

@@ -9,14 +9,69 @@ cli.py adds these options to the runner's own and hands a ``--batch`` run to
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._command_line import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    Guard,
+    InputFile,
+    InputFolder,
+    Integer,
+    OutputFolder,
+    Real,
+)
 from .batch import BatchError, Limits, RunOptions, discover, format_size, parse_size, run_all
 
 if TYPE_CHECKING:
     from .reports import Points
+
+DEFAULT_OUT = "conformance-grades"
+
+
+class Size:
+    """An option type: a size above 0 and at most :attr:`maximum` bytes, such as ``1GiB``,
+    ``512MiB`` or ``200000`` (a limit the kernel must be able to hold)."""
+
+    maximum = 2**50
+
+    def __repr__(self) -> str:
+        return "size"
+
+    def __call__(self, text: str) -> int:
+        try:
+            size = parse_size(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"must be a size: {exc}") from None
+        if not 0 < size <= self.maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be a size above 0 and at most {format_size(self.maximum)}, got {text!r}"
+            )
+        return size
+
+
+#: The longest time limit, in seconds (11.6 days): the kernel's and Python's timers
+#: overflow long before the values a float can hold.
+LONGEST = 1e6
+
+
+class SchedulerAddress:
+    """An option type: a Dask scheduler's address, ``tcp://HOST:PORT`` (or ``HOST:PORT``)."""
+
+    PATTERN = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?[^\s/:]+:[0-9]{1,5}")
+
+    def __repr__(self) -> str:
+        return "scheduler address"
+
+    def __call__(self, text: str) -> str:
+        if not self.PATTERN.fullmatch(text):
+            raise argparse.ArgumentTypeError(
+                f"must be a scheduler address such as tcp://HOST:PORT, got {text!r}"
+            )
+        return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--batch",
+        type=InputFolder(),
         metavar="DIR",
         help="grade every submission in DIR: each *.py file and each folder is one student",
     )
@@ -38,20 +94,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--out",
-        default="conformance-grades",
+        type=OutputFolder(),
         metavar="DIR",
-        help="where the results go (default ./conformance-grades)",
+        help=f"where the results go (default ./{DEFAULT_OUT})",
     )
     group.add_argument(
-        "--jobs", type=int, default=1, metavar="N", help="submissions run at once (default 1)"
+        "--jobs",
+        type=Integer(minimum=1),
+        default=1,
+        metavar="N",
+        help="submissions run at once (default 1)",
     )
     group.add_argument(
         "--points",
+        type=InputFile(),
         metavar="FILE",
         help="points per check, TOML or JSON (default: 1 point for every check)",
     )
     group.add_argument(
         "--scheduler",
+        type=SchedulerAddress(),
         metavar="ADDRESS",
         help="run the submissions on a Dask cluster (tcp://HOST:PORT) instead of here; "
         "needs pip install 'refnet[cluster]'",
@@ -59,14 +121,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Limits()
     group.add_argument(
         "--wall-time",
-        type=float,
+        type=Real(low=0, high=LONGEST, open_low=True),
         default=defaults.wall,
         metavar="SECONDS",
         help=f"wall time per submission (default {defaults.wall:g})",
     )
     group.add_argument(
         "--cpu-time",
-        type=float,
+        type=Real(low=0, high=LONGEST, open_low=True),
         metavar="SECONDS",
         help="CPU time per submission (default: the wall time)",
     )
@@ -77,7 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ):
         group.add_argument(
             option,
-            type=parse_size,
+            type=Size(),
             default=default,
             metavar="SIZE",
             help=f"{what} (default {format_size(default)})",
@@ -87,10 +149,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _options(args, checks_names) -> tuple[RunOptions, Points]:
     from .reports import Points, load_points
 
-    if args.jobs < 1:
-        raise BatchError("--jobs must be >= 1")
-    if args.wall_time <= 0 or (args.cpu_time is not None and args.cpu_time <= 0):
-        raise BatchError("--wall-time and --cpu-time must be > 0")
     limits = Limits(
         wall=args.wall_time,
         cpu=args.cpu_time if args.cpu_time is not None else args.wall_time,
@@ -143,10 +201,21 @@ def _progress(record: dict, done: int, total: int) -> None:
     print(f"[{done}/{total}] {record['student']}: {what}", file=sys.stderr, flush=True)
 
 
+def _output_folder(args) -> Path:
+    if args.out is not None:
+        return args.out
+    try:
+        return OutputFolder()(DEFAULT_OUT)
+    except argparse.ArgumentTypeError as exc:
+        raise BatchError(f"--out {exc}; choose a folder with --out") from None
+
+
 def run_command(args: argparse.Namespace) -> int:
-    """Grade the class in ``args.batch``; 0 when the results are written, 2 on a usage error."""
+    """Grade the class in ``args.batch``: 0 when the results are written, 2 on a usage
+    error, 1 when the cluster cannot be reached or the results cannot be written."""
     from .reports import expected_checks, grade, write_reports
 
+    say = Guard("refnet conformance").say
     try:
         if args.target:
             raise BatchError("give either a TARGET or --batch DIR, not both")
@@ -155,22 +224,36 @@ def run_command(args: argparse.Namespace) -> int:
             raise BatchError(f"-k {' -k '.join(args.select or ())} selects no check (see --list)")
         from .checks import CHECKS
 
+        out = _output_folder(args)
         options, points = _options(args, [check.name for check in CHECKS])
         submissions = discover(args.batch, single=args.single)
-        print(
-            f"grading {len(submissions)} submission(s) from {args.batch} on {len(checks)} "
-            f"check(s), {'on ' + args.scheduler if args.scheduler else f'{args.jobs} at a time'}",
-            file=sys.stderr,
-        )
+    except BatchError as exc:
+        say(str(exc))
+        return EXIT_USAGE
+    print(
+        f"grading {len(submissions)} submission(s) from {args.batch} on {len(checks)} "
+        f"check(s), {'on ' + args.scheduler if args.scheduler else f'{args.jobs} at a time'}",
+        file=sys.stderr,
+    )
+    try:
         runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
     except BatchError as exc:
-        print(f"refnet conformance: {exc}", file=sys.stderr)
-        return 2
+        say(str(exc))
+        return EXIT_FAILURE
+    except (OSError, ValueError) as exc:
+        if not args.scheduler:
+            raise
+        say(f"--scheduler {args.scheduler}: {exc}")  # unreachable, or refused the address
+        return EXIT_FAILURE
     grades = [grade(run, checks, points) for run in runs]
-    written = write_reports(grades, args.out, _settings(options))
+    try:
+        written = write_reports(grades, out, _settings(options))
+    except OSError as exc:
+        say(f"could not write the results to {out}: {exc}")
+        return EXIT_FAILURE
     width = max(len(entry["student"]) for entry in grades)
     for entry in grades:
         note = "" if entry["outcome"] == "graded" else f"  ({entry['reason']})"
         print(f"{entry['student']:<{width}}  {entry['score']:>6} / {entry['max_score']}{note}")
-    print(f"\nwrote {written['csv']}, {written['html']} and one JSON per student in {args.out}")
+    print(f"\nwrote {written['csv']}, {written['html']} and one JSON per student in {out}")
     return 0

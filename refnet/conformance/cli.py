@@ -11,7 +11,18 @@ import argparse
 import json
 import sys
 
+from .._command_line import (
+    EXIT_USAGE,
+    Guard,
+    InputFile,
+    Integer,
+    OutputFile,
+    Parser,
+    Real,
+    run_guarded,
+)
 from . import EXTRA_HINT, require_dependencies
+from .batch_cli import LONGEST
 
 DESCRIPTION = (
     "Check an implementation of Chapter 4 of Deep Learning from Scratch against refnet's "
@@ -47,26 +58,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "differently, e.g. TwoLayerNet.numerical_gradient=numerical_gradient_net); repeatable",
     )
     parser.add_argument(
-        "--map-file", metavar="FILE", help="the same entries in a TOML file (see the docs)"
+        "--map-file",
+        type=InputFile(),
+        metavar="FILE",
+        help="the same entries in a TOML file (see the docs)",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
+    parser.add_argument(
+        "--json", type=OutputFile(), metavar="PATH", help="also write the report as JSON to PATH"
+    )
     parser.add_argument(
         "--max-examples",
-        type=int,
+        type=Integer(minimum=1),
         default=25,
         metavar="N",
         help="examples hypothesis tries per check before shrinking (default 25)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="hypothesis seed (default 0)"
+        "--seed", type=Integer(), default=0, metavar="S", help="hypothesis seed (default 0)"
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=Real(low=0, high=LONGEST),
         default=120.0,
         metavar="SECONDS",
         help="time limit per check and per import of one of the target's files, 0 for none "
-        "(default 120)",
+        "(default 120, at most 1e6)",
     )
     parser.add_argument(
         "-k",
@@ -87,8 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"refnet conformance: {message}", file=sys.stderr)
-    return 2
+    Guard("refnet conformance").say(message)
+    return EXIT_USAGE
 
 
 def _mapping(args) -> list[str]:
@@ -101,10 +117,47 @@ def _mapping(args) -> list[str]:
     return entries
 
 
+class _CheckProgress:
+    """The checks as they run, on a terminal: tqdm's bar, the running check's name after it.
+
+    ``process.run_in_child`` calls it as each check starts; the bar is cleared at the end
+    (``leave=False``), so the report follows on a clean screen.
+    """
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, index: int, total: int, name: str) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, file=sys.stderr, unit="check", dynamic_ncols=True, leave=False
+            )
+        self.bar.set_postfix_str(name, refresh=False)
+        self.bar.update(index - 1 - self.bar.n)  # index counts from 1: index - 1 are done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _progress() -> _CheckProgress | None:
+    import importlib.util
+
+    wanted = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
+    return _CheckProgress() if wanted else None
+
+
 def check_one(args: argparse.Namespace) -> int:
-    """Check one target in a child process; print the report (and write the JSON)."""
+    """Check one target in a child process; print the report (and write the JSON).
+
+    Ctrl-C stops the child too: it runs in a session of its own, so the terminal's SIGINT
+    reaches only this process, whose KeyboardInterrupt kills the child on the way out.
+    """
     from .api import TargetError
-    from .process import run_in_child, terminal_progress
+    from .process import run_in_child
     from .render import render
 
     try:
@@ -120,20 +173,22 @@ def check_one(args: argparse.Namespace) -> int:
         "timeout": args.timeout or None,
         "select": args.select,
     }
-    progress = terminal_progress if sys.stderr.isatty() else None
+    progress = _progress()
     try:
         outcome = run_in_child(config, progress)
-    except KeyboardInterrupt:  # the child, in its own session, was stopped on the way out
-        print("\nrefnet conformance: interrupted", file=sys.stderr)
-        return 130
-    if progress is not None:
-        progress(0, 0, None)
+    finally:
+        if progress is not None:
+            progress.close()
     if outcome.report is None:
         return _fail(outcome.error or "the conformance process gave no report")
     print(render(outcome.report), end="")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(outcome.report, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(outcome.report, indent=2, ensure_ascii=False) + "\n"
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"--json {args.json}: {exc.strerror or exc}")
     return outcome.exit_code
 
 
@@ -153,16 +208,19 @@ def run(args: argparse.Namespace) -> int:
         return run_command(args)
     if not args.target:
         return _fail("give a TARGET (a file, a folder or a module)")
-    if args.max_examples < 1:
-        return _fail("--max-examples must be >= 1")
     return check_one(args)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
         prog="python -m refnet.conformance",
         description=DESCRIPTION,
         epilog=f"Needs JAX and hypothesis: {EXTRA_HINT}",
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return parser
+
+
+def main(argv=None) -> int:
+    """``python -m refnet.conformance ARGV...``; the exit code (0, 1, 2, or 130 on Ctrl-C)."""
+    return run_guarded("refnet conformance", lambda guard: run(build_parser().parse_args(argv)))

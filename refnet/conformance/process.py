@@ -45,13 +45,6 @@ class Outcome:
         return 2 if self.report is None else self.report["exit_code"]
 
 
-def terminal_progress(index: int, total: int, name: str | None) -> None:
-    """Progress on stderr, one line rewritten in place; ``name=None`` clears it."""
-    text = "" if name is None else f"[{index}/{total}] {name}"
-    sys.stderr.write(f"\r\033[K{text}")
-    sys.stderr.flush()
-
-
 class _Child:
     """One worker process and a thread reading its events."""
 
