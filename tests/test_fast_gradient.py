@@ -303,8 +303,8 @@ def test_params_are_bit_identical_after_an_interrupt(impl, method, monkeypatch):
     if method == "loop":
         monkeypatch.setattr(net, "_forward", interrupt_after(net._forward, 17))
     else:
-        fast = importlib.import_module(f"{impl.__name__}.fast_gradient")
-        monkeypatch.setattr(fast, "_layer1_block", interrupt_after(fast._layer1_block, 0))
+        series = importlib.import_module(f"{impl.__name__}.fast_gradient.series")
+        monkeypatch.setattr(series, "_block_sums", interrupt_after(series._block_sums, 0))
     with pytest.raises(KeyboardInterrupt):
         net.numerical_gradient(x, t, method=method)
     assert calls["n"] > 0
