@@ -108,9 +108,11 @@ def class_sum_terms(argument_bound: float):
     """Terms of ``Σ_m u^m Σ_k p_k w_k^m / m!`` (= Σ_k p_k expm1(u w_k)) for ``|u w_k| <= c``.
 
     Term m is at most ``|u| Σ_k p_k |w_k| c^(m-1) / m!``, so after M terms the rest,
-    relative to ``|u| Σ_k p_k |w_k|`` (the scale at which Σ_k p_k expm1(u w_k) rounds), is
-    at most ``c^M / (M+1)! / (1 - c / (M+2))`` (a geometric bound on the tail).  The same
-    holds for a difference of two such sums, relative to the sum of their scales.
+    relative to ``|u| Σ_k p_k |w_k|``, is at most ``c^M / (M+1)! / (1 - c / (M+2))`` (a
+    geometric bound on the tail); and since ``|expm1(y)| >= |y| e^-|y|``, the scale at
+    which Σ_k p_k expm1(u w_k) rounds, Σ_k p_k |expm1(u w_k)|, is at least e^-c times
+    that.  The same holds for a difference of two such sums, relative to the sum of their
+    scales, and for a single expm1 (one class, p = 1).
 
     Examples
     --------
@@ -122,7 +124,7 @@ def class_sum_terms(argument_bound: float):
     def remainder(m):
         if c >= m + 2:
             return math.inf
-        return c**m / math.factorial(m + 1) / (1 - c / (m + 2))
+        return math.exp(c) * c**m / math.factorial(m + 1) / (1 - c / (m + 2))
 
     return _smallest(remainder)
 
@@ -176,10 +178,10 @@ def sigmoid_difference_coefficients(a: np.ndarray, terms: int) -> np.ndarray:
 
 
 def power_sums(W: np.ndarray, p: np.ndarray, terms: int) -> np.ndarray:
-    """``R_m = (W ** m) @ p.T / m!`` for m = 1..terms: shape ``(terms, H, N)``.
+    """``R_m = p @ (W ** m).T / m!`` for m = 1..terms: shape ``(terms, N, H)``.
 
-    With W (H, K) and p (N, K): ``Σ_k p[n, k] expm1(u W[j, k]) = Σ_m u^m R_m[j, n]``.
-    One matrix product per term, for every hidden unit and sample at once.
+    With W (H, K) and p (N, K): ``Σ_k p[n, k] expm1(u W[j, k]) = Σ_m u^m R_m[n, j]``.
+    One matrix product per term, for every sample and hidden unit at once.
 
     Examples
     --------
@@ -190,11 +192,11 @@ def power_sums(W: np.ndarray, p: np.ndarray, terms: int) -> np.ndarray:
     >>> bool(abs(sum(R[m, 0, 0] * u ** (m + 1) for m in range(5)) - exact) < 1e-19)
     True
     """
-    out = np.empty((terms, W.shape[0], p.shape[0]))
+    out = np.empty((terms, p.shape[0], W.shape[0]))
     power = np.ones_like(W)
     for m in range(1, terms + 1):
         power = power * W
-        np.matmul(power, p.T, out=out[m - 1])
+        np.matmul(p, power.T, out=out[m - 1])
         out[m - 1] /= math.factorial(m)
     return out
 

@@ -48,7 +48,7 @@ from .._series import MAX_TERMS
 from .._stencil import DEFAULT_MEMORY_BUDGET
 from .base import STENCIL, Base, OutOfRange, moves
 from .exact import layer1_exact, layer2_exact
-from .series import layer1_series, series_plan
+from .series import layer1_series, layer2_plan, layer2_series, series_plan
 
 __all__ = ["two_layer_numerical_gradient", "OutOfRange", "EVALUATIONS"]
 
@@ -126,12 +126,16 @@ def two_layer_numerical_gradient(
     originals = {name: params[name] for name in PARAM_NAMES}
     x = np.asarray(x, dtype=np.float64)
     moved = moves(originals, steps, x)
-    plan = None if evaluation == "exact" else series_plan(moved.pre_activation, moved.max_w2)
-    if evaluation == "series" and plan is None:
+    plan = plan2 = None
+    if evaluation != "exact":
+        plan = series_plan(moved.pre_activation, moved.max_w2)
+        plan2 = layer2_plan(moved.layer2_logit)
+    if evaluation == "series" and (plan is None or plan2 is None):
         raise ValueError(
             f"evaluation='series': the steps move a pre-activation by up to "
-            f"{moved.pre_activation:.3g} with max|W2| = {moved.max_w2:.3g}, beyond what "
-            f"{MAX_TERMS} terms of the series evaluate exactly to rounding"
+            f"{moved.pre_activation:.3g} with max|W2| = {moved.max_w2:.3g}, and a logit by "
+            f"up to {moved.layer2_logit:.3g} through W2 and b2: beyond what {MAX_TERMS} "
+            "terms of the series evaluate exactly to rounding"
         )
     # Every total is a sum over samples, so a large batch is taken in parts whose
     # activations, coefficients and index arrays fit the memory budget (a few words per
@@ -149,7 +153,11 @@ def two_layer_numerical_gradient(
             total1 += layer1_exact(base, *layer1)
         else:
             total1 += layer1_series(base, plan, *layer1)
-        total2 += layer2_exact(base, moved.layer2, moved.weights, memory_budget)
+        layer2 = (moved.layer2, moved.weights, memory_budget)
+        if plan2 is None:
+            total2 += layer2_exact(base, *layer2)
+        else:
+            total2 += layer2_series(base, plan2, *layer2)
     for what, total in (("layer 1", total1), ("layer 2", total2)):
         if not np.all(np.isfinite(total)):
             raise ValueError(

@@ -38,7 +38,8 @@ class Moves:
     ``layer1`` (O, D+1, H) holds [W1; b1] and ``layer2`` (O, H+1, K) holds [W2; b2], one
     slice per non-zero offset of the stencil, whose weight is in ``weights``.
     ``pre_activation`` bounds |x d| over layer 1 (b1 counts as an input of 1), ``logit``
-    the change of any logit, ``max_w2`` is max |W2|.
+    the change of any logit, ``layer2_logit`` that of a logit moved by W2 or b2 (z d,
+    0 < z < 1, or d), ``max_w2`` is max |W2|.
     """
 
     layer1: np.ndarray
@@ -46,6 +47,7 @@ class Moves:
     weights: np.ndarray
     pre_activation: float
     logit: float
+    layer2_logit: float
     max_w2: float
 
 
@@ -71,7 +73,8 @@ def moves(originals, steps, x) -> Moves:
     # most 1; a logit by |Δz| |W2| (layer 1) or |z| d <= d (layer 2).
     pre_activation = max(float(np.max(np.abs(x), initial=0.0)) * d_max["W1"], d_max["b1"])
     hidden = min(1.0, pre_activation / 4)
-    logit = max(hidden * max_w2, d_max["W2"], d_max["b2"])
+    layer2_logit = max(d_max["W2"], d_max["b2"])
+    logit = max(hidden * max_w2, layer2_logit)
     if max(pre_activation, logit) > LARGEST_CHANGE:
         raise OutOfRange(
             f"the steps move a pre-activation by up to {pre_activation:.3g} and a logit "
@@ -90,7 +93,7 @@ def moves(originals, steps, x) -> Moves:
             for w2, b2 in zip(changes["W2"], changes["b2"], strict=True)
         ]
     )
-    return Moves(layer1, layer2, weights, pre_activation, logit, max_w2)
+    return Moves(layer1, layer2, weights, pre_activation, logit, layer2_logit, max_w2)
 
 
 class Base:

@@ -47,19 +47,32 @@ from .._series import (
     sigmoid_terms,
 )
 
-__all__ = ["DENSE_FROM", "WORK_BLOCK", "SeriesPlan", "layer1_series", "series_plan"]
+__all__ = [
+    "DENSE_FROM",
+    "WORK_BLOCK",
+    "Layer2Plan",
+    "SeriesPlan",
+    "layer1_series",
+    "layer2_plan",
+    "layer2_series",
+    "series_plan",
+]
 
 #: Elements of one work array (offsets x hidden units x samples x inputs): 256 KiB, so that
 #: the half-dozen arrays of a block stay in the CPU's L2 cache between NumPy calls.
-WORK_BLOCK = 1 << 15
+WORK_BLOCK = 1 << 16
 
-#: Work arrays of a block alive at once (for the memory budget).
-_LIVE_ARRAYS = 7
+#: Work arrays of a block alive at once, in units of the block's size (for the budget).
+_LIVE_ARRAYS = 6
+
+#: Samples per block of the padded layout: its rows are padded to the longest of the block,
+#: so few samples of similar counts (they are sorted) waste little on padding.
+_PADDED_SAMPLES = 32
 
 #: Share of non-zero inputs (x and the 1 of b1) from which the dense layout is used: below
 #: it, the padded layout's gathers and scatters cost less than the zeros the dense one
 #: computes.  Measured with benchmarks/numerical_gradient.py --crossover.
-DENSE_FROM = 0.5
+DENSE_FROM = 0.6
 
 
 @dataclass(frozen=True)
@@ -96,22 +109,51 @@ def series_plan(pre_activation: float, max_w2: float):
     return SeriesPlan(*terms)
 
 
+@dataclass(frozen=True)
+class Layer2Plan:
+    """Terms of the series of expm1 of a logit's change and of log1p, for W2 and b2."""
+
+    expm1: int
+    log1p: int
+
+
+def layer2_plan(logit_change: float):
+    """The terms for layer 2, where a perturbation moves one logit k by |g| <= logit_change.
+
+    Then ``Q = expm1(g)``, ``|Q| <= e^|g| - 1``, and the target term is
+    ``v = a Q / (1 + p_k Q)`` with ``|a| = ρ |[k = t] - p_k| <= 1``, so
+    ``|v| <= (e^|g| - 1) / (2 - e^|g|)``.
+
+    Examples
+    --------
+    >>> layer2_plan(1e-4)
+    Layer2Plan(expm1=4, log1p=4)
+    """
+    g = logit_change
+    if g >= 0.5:
+        return None
+    terms = (class_sum_terms(g), log1p_terms(math.expm1(g) / (2 - math.exp(g))))
+    if None in terms:
+        return None
+    return Layer2Plan(*terms)
+
+
 class _Coefficients:
-    """The series' coefficients, (terms, H, N), for the samples in ``order``."""
+    """The series' coefficients, (terms, N, H), for the samples in ``order``."""
 
     def __init__(self, base, plan: SeriesPlan, order):
-        a1, y = base.a1[order], base.y[order]
-        self.sigmoid = sigmoid_difference_coefficients(a1.T, plan.sigmoid)
-        self.class_sums = power_sums(base.W2, y, plan.class_sums)
+        self.sigmoid = sigmoid_difference_coefficients(base.a1[order], plan.sigmoid)
+        self.class_sums = power_sums(base.W2, base.y[order], plan.class_sums)
         # (coefficients, weight per sample or None) for every target term.
         self.targets = []
+        W2T = base.W2.T  # (K, H)
         if base.labels:
             t = base.t[order]
-            self.targets.append((self._target(base.W2[:, t], base.ratio[order]), None))
+            self.targets.append((self._target(W2T[t], base.ratio[order, None]), None))
         else:
             targets, ratio = base.targets[order], base.ratio[order]
             for k in np.flatnonzero(np.any(targets > 0, axis=0)):
-                coefficients = self._target(base.W2[:, k, None], ratio[:, k])
+                coefficients = self._target(W2T[k], ratio[:, k, None])
                 self.targets.append((coefficients, targets[:, k, None]))
 
     def _target(self, w, ratio):
@@ -126,36 +168,35 @@ class _Coefficients:
 
 
 class _Buffers:
-    """One block's work arrays, reused (fresh arrays of this size would cost page faults)."""
+    """One block's work arrays, reused (fresh arrays of this size would cost page faults):
+    four of the block's shape, two without its offset axis."""
 
     def __init__(self, size):
-        self.flat = [np.empty(size) for _ in range(_LIVE_ARRAYS)]
+        self.flat = [np.empty(size) for _ in range(4)]
+        self.half = [np.empty(size) for _ in range(2)]
 
     def take(self, shape):
-        size = math.prod(shape)
-        return [buffer[:size].reshape(shape) for buffer in self.flat]
+        size, rest = math.prod(shape), math.prod(shape[1:])
+        full = [buffer[:size].reshape(shape) for buffer in self.flat]
+        return full + [buffer[:rest].reshape(shape[1:]) for buffer in self.half]
 
 
-def _block_sums(coefficients, plan, weights, e, j, n, work):
-    """Σ_o w_o log1p(v_o) (Σ over target terms, weighted) for the block e: (J, samples, inputs)."""
-    u, r, A, L, s, term = work
-    horner([S[j, n, None] for S in coefficients.sigmoid], e, u)
-    horner([R[j, n, None] for R in coefficients.class_sums], u, r)
+def _block_sums(coefficients, plan, weights, e, n, j, work):
+    """Σ_o w_o log1p(v_o), Σ over the target terms (weighted), for the block e.
+
+    ``e`` (O, inputs, samples n, hidden units j) holds the pre-activation changes; the
+    coefficients (samples, hidden units) broadcast over the first two axes, contiguous.
+    Returns an array (inputs, samples, hidden units).
+    """
+    u, A, L, s, term = work
+    horner([S[n, j] for S in coefficients.sigmoid], e, u)
+    r = horner([R[n, j] for R in coefficients.class_sums], u, e)  # e is spent: its buffer
     r += 1.0
-    s = s[0]
-    term = term[0]
     for index, (C, weight) in enumerate(coefficients.targets):
-        horner([c[j, n, None] for c in C], u, A)
+        horner([c[n, j] for c in C], u, A)
         A /= r
         log1p_series(A, plan.log1p, L)
-        out = s if index == 0 else term
-        # w_o = ±1 for the central difference: a subtraction, the same bits as w_0 L_0 + w_1 L_1.
-        if weights.size == 2 and weights[0] == 1.0 and weights[1] == -1.0:
-            np.subtract(L[0], L[1], out=out)
-        else:
-            np.multiply(L[0], weights[0], out=out)
-            for o in range(1, weights.size):
-                out += weights[o] * L[o]
+        out = _combine(weights, L, s if index == 0 else term)
         if weight is not None:
             out *= weight[n]
         if index:
@@ -163,29 +204,35 @@ def _block_sums(coefficients, plan, weights, e, j, n, work):
     return s
 
 
-def _dense(coefficients, plan, weights, x_aug, steps_T, shape, total, hidden):
-    """Every input of every sample; ``total`` (H, D+1) gets the sums over samples."""
-    n_off, J, nb, B = shape
-    N, P = x_aug.shape
+def _dense(coefficients, plan, weights, xT, d1, shape, total, inputs):
+    """Every input of every sample, for the inputs in ``inputs`` (a range of blocks).
+
+    ``total`` (D+1, H) gets the sums over samples, taken by a matrix-vector product.
+    """
+    n_off, B, nb, J = shape
+    P, N = xT.shape
+    H = d1.shape[2]
     buffers = _Buffers(math.prod(shape))
-    for n0 in range(0, N, nb):
-        n = slice(n0, min(N, n0 + nb))
-        for i0 in range(0, P, B):
-            i = slice(i0, min(P, i0 + B))
-            for j0 in range(hidden.start, hidden.stop, J):
-                j = slice(j0, min(hidden.stop, j0 + J))
-                block = (n_off, j.stop - j.start, n.stop - n.start, i.stop - i.start)
+    ones = np.ones(nb)
+    for i0 in inputs:
+        i = slice(i0, min(P, i0 + B))
+        for n0 in range(0, N, nb):
+            n = slice(n0, min(N, n0 + nb))
+            for j0 in range(0, H, J):
+                j = slice(j0, min(H, j0 + J))
+                block = (n_off, i.stop - i.start, n.stop - n.start, j.stop - j.start)
                 e, *work = buffers.take(block)
-                np.multiply(x_aug[None, None, n, i], steps_T[:, j, None, i], out=e)
-                s = _block_sums(coefficients, plan, weights, e, j, n, work)
-                total[j, i] += s.sum(axis=1)
+                np.multiply(xT[None, i, n, None], d1[:, i, None, j], out=e)
+                s = _block_sums(coefficients, plan, weights, e, n, j, work)
+                total[i, j] += np.matmul(ones[: block[2]], s)
 
 
 class _Padded:
     """Each sample's non-zero inputs, samples sorted by their count (most first), padded.
 
-    ``index`` (N, longest) holds input numbers (the padding: a dummy input ``width - 1``),
-    ``x`` the values (padding: 0), ``counts`` the number of non-zero inputs per row.
+    ``index`` (longest, N) holds input numbers (the padding: a dummy input ``width - 1``),
+    ``x`` the values (padding: 0), position by sample; ``counts`` the number of non-zero
+    inputs of each sample, in the sorted order.
     """
 
     def __init__(self, x_aug):
@@ -197,85 +244,159 @@ class _Padded:
         sample, column = np.nonzero(rows)  # row by row, inputs in order
         starts = np.cumsum(self.counts) - self.counts
         position = np.arange(sample.size) - starts[sample]
-        self.index = np.full((rows.shape[0], self.counts[0]), self.width - 1)
-        self.index[sample, position] = column
+        self.index = np.full((self.counts[0], rows.shape[0]), self.width - 1)
+        self.index[position, sample] = column
         self.x = np.zeros(self.index.shape)
-        self.x[sample, position] = rows[sample, column]
+        self.x[position, sample] = rows[sample, column]
 
 
-def _padded(coefficients, plan, weights, padded, steps_T, shape, total, hidden):
-    """The non-zero inputs only; ``total`` (H, D+2, the last a dummy) gets the sums."""
-    n_off, J, nb, B = shape
-    N = padded.index.shape[0]
+def _padded(coefficients, plan, weights, padded, d1, shape, total, hidden):
+    """The non-zero inputs only, for the hidden units in ``hidden``.
+
+    ``total`` (D+2, H: the last row is the padding's dummy input) gets the sums, scattered
+    by input.
+    """
+    n_off, B, nb, J = shape
+    N = padded.index.shape[1]
+    H = total.shape[1]
+    total_flat = total.reshape(-1)
     buffers = _Buffers(math.prod(shape))
     # A zero step for the dummy input of the padding.
-    steps_Tz = np.concatenate([steps_T, np.zeros(steps_T.shape[:2] + (1,))], axis=2)
+    d1z = np.concatenate([d1[:, :, hidden], np.zeros((n_off, 1, hidden.stop - hidden.start))], 1)
     for n0 in range(0, N, nb):
         n = slice(n0, min(N, n0 + nb))
         longest = int(padded.counts[n0])
-        index, x = padded.index[n, :longest], padded.x[n, :longest]
-        # Flat positions in a (J, width) block of total, per sample and input.
-        flat = (np.arange(J) * padded.width)[:, None, None] + index
         for i0 in range(0, longest, B):
             i = slice(i0, min(longest, i0 + B))
+            index = padded.index[i, n]
             for j0 in range(hidden.start, hidden.stop, J):
                 j = slice(j0, min(hidden.stop, j0 + J))
                 rows = j.stop - j.start
-                e, *work = buffers.take((n_off, rows, n.stop - n.start, i.stop - i.start))
-                np.take(steps_Tz[:, j], index[:, i], axis=2, out=e)
-                e *= x[:, i]
-                s = _block_sums(coefficients, plan, weights, e, j, n, work)
-                sums = np.bincount(
-                    flat[:rows, :, i].ravel(), weights=s.ravel(), minlength=rows * padded.width
-                )
-                total[j] += sums.reshape(rows, padded.width)
+                block = (n_off, i.stop - i.start, n.stop - n.start, rows)
+                e, *work = buffers.take(block)
+                local = slice(j0 - hidden.start, j.stop - hidden.start)
+                # mode="clip": np.take with out= and the default mode="raise" buffers a copy.
+                np.take(d1z[:, :, local], index, axis=1, out=e, mode="clip")
+                e *= padded.x[None, i, n, None]
+                s = _block_sums(coefficients, plan, weights, e, n, j, work)
+                # Into total[index, j], summed where inputs repeat (ufunc.at, in order).
+                flat = index[:, :, None] * H + np.arange(j.start, j.stop)
+                np.add.at(total_flat, flat.ravel(), s.ravel())
 
 
-def block_shape(n_off, hidden, samples, inputs, memory_budget):
-    """(offsets, hidden units, samples, inputs) of one block: WORK_BLOCK elements at most,
-    and never more than the memory budget for all its work arrays."""
-    block = max(1, min(WORK_BLOCK, memory_budget // (8 * _LIVE_ARRAYS)))
-    B = min(inputs, max(1, block // n_off))
-    nb = min(samples, max(1, block // (n_off * B)))
-    J = min(hidden, max(1, block // (n_off * nb * B)))
-    return n_off, J, nb, B
+def _block_elements(memory_budget):
+    """Elements of one work array: WORK_BLOCK, or less to keep a block within the budget."""
+    return max(1, min(WORK_BLOCK, memory_budget // (8 * _LIVE_ARRAYS)))
+
+
+def block_shape(n_off, inputs, samples, hidden, memory_budget, most_samples=None):
+    """(offsets, inputs, samples, hidden units) of one block: WORK_BLOCK elements at most,
+    and never more than the memory budget for all its work arrays.  Hidden units first,
+    then samples (up to ``most_samples``), then inputs."""
+    block = _block_elements(memory_budget)
+    J = min(hidden, max(1, block // n_off))
+    nb = min(samples, most_samples or samples, max(1, block // (n_off * J)))
+    B = min(inputs, max(1, block // (n_off * nb * J)))
+    return n_off, B, nb, J
 
 
 def layer1_series(base, plan, d1, weights, memory_budget, workers):
     """Σ_n Σ_o w_o Δℓ_n for every entry of [W1; b1] (shape (D+1, H)), by the series."""
     x_aug = base.x_aug
-    n_off, _, H = d1.shape
-    steps_T = np.ascontiguousarray(d1.transpose(0, 2, 1))  # (O, H, D+1)
-    dense = np.count_nonzero(x_aug) >= DENSE_FROM * x_aug.size
-    if dense:
+    n_off, P, H = d1.shape
+    if np.count_nonzero(x_aug) >= DENSE_FROM * x_aug.size:
         coefficients = _Coefficients(base, plan, slice(None))
-        shape = block_shape(n_off, H, *x_aug.shape, memory_budget)
-        total = np.zeros((H, x_aug.shape[1]))
+        xT = np.ascontiguousarray(x_aug.T)
+        shape = block_shape(n_off, P, base.n, H, memory_budget)
+        total = np.zeros((P, H))
+        starts = np.arange(0, P, shape[1])
+        # Workers share the blocks of inputs: disjoint rows of total, the same arithmetic.
+        parts = [starts[w::workers] for w in range(min(workers, starts.size))]
 
-        def run(hidden):
-            _dense(coefficients, plan, weights, x_aug, steps_T, shape, total, hidden)
+        def run(part):
+            _dense(coefficients, plan, weights, xT, d1, shape, total, part)
 
     else:
         padded = _Padded(x_aug)
         coefficients = _Coefficients(base, plan, padded.order)
-        shape = block_shape(n_off, H, *padded.index.shape, memory_budget)
-        total = np.zeros((H, padded.width))
+        shape = block_shape(n_off, padded.counts[0], base.n, H, memory_budget, _PADDED_SAMPLES)
+        total = np.zeros((padded.width, H))
+        # Workers share the hidden units: disjoint columns of total, the same arithmetic.
+        bounds = np.linspace(0, H, min(workers, H) + 1).astype(int)
+        parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-        def run(hidden):
-            _padded(coefficients, plan, weights, padded, steps_T, shape, total, hidden)
+        def run(part):
+            _padded(coefficients, plan, weights, padded, d1, shape, total, part)
 
-    if workers == 1 or H < 2:
-        run(slice(0, H))
+    if len(parts) == 1:
+        run(parts[0])
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        # Threads share the hidden units: disjoint rows of total, the same arithmetic.
-        bounds = np.linspace(0, H, min(workers, H) + 1).astype(int)
-        with ThreadPoolExecutor(max_workers=len(bounds) - 1) as pool:
-            futures = [
-                pool.submit(run, slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-            ]
-            for future in futures:
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            for future in [pool.submit(run, part) for part in parts]:
                 future.result()
     # Δℓ = -log1p(v): the sign, exactly.
-    return -total[:, : x_aug.shape[1]].T
+    return -total[:P]
+
+
+# -- layer 2: W2 and b2 ----------------------------------------------------------------------
+
+
+def _combine(weights, L, out):
+    """Σ_o w_o L[o] into out; w_o = ±1 for the central difference: a subtraction, the
+    same bits as w_0 L_0 + w_1 L_1."""
+    if weights.size == 2 and weights[0] == 1.0 and weights[1] == -1.0:
+        return np.subtract(L[0], L[1], out=out)
+    np.multiply(L[0], weights[0], out=out)
+    for o in range(1, weights.size):
+        out += weights[o] * L[o]
+    return out
+
+
+def layer2_series(base, plan, d2, weights, memory_budget):
+    """Σ_n Σ_o w_o Δℓ_n for every entry of [W2; b2] (shape (H+1, K)), by the series.
+
+    A perturbation g of logit k gives ``p'_c = p_c (1 + [c = k] Q) / (1 + p_k Q)`` with
+    ``Q = expm1(g)``, so a target term c has ``v = ρ_c ([c = k] - p_k) Q / (1 + p_k Q)``.
+    The work arrays are (O, rows of [W2; b2], N, K); the (N, K) coefficients broadcast.
+    """
+    n_off, rows, K = d2.shape
+    N = base.n
+    zT = np.ascontiguousarray(np.concatenate([base.z1, np.ones((N, 1))], axis=1).T)
+    p = base.y
+    if base.labels:
+        own = np.zeros((N, K))
+        own[np.arange(N), base.t] = 1.0
+        terms = [(base.ratio[:, None] * (own - p), None)]
+    else:
+        targets = base.targets
+        terms = []
+        for c in np.flatnonzero(np.any(targets > 0, axis=0)):
+            own = np.zeros(K)
+            own[c] = 1.0
+            terms.append((base.ratio[:, c, None] * (own - p), targets[:, c, None]))
+    # Rows of [W2; b2] per block (a batch part holds few enough samples for the budget).
+    J = min(rows, max(1, _block_elements(memory_budget) // (n_off * N * K)))
+    buffers = _Buffers(n_off * J * N * K)
+    expm1 = [1.0 / math.factorial(m) for m in range(1, plan.expm1 + 1)]
+    ones = np.ones(N)
+    total = np.zeros((rows, K))
+    for j0 in range(0, rows, J):
+        j = slice(j0, min(rows, j0 + J))
+        g, Q, v, L, s, term = buffers.take((n_off, j.stop - j.start, N, K))
+        np.multiply(zT[None, j, :, None], d2[:, j, None, :], out=g)
+        horner(expm1, g, Q)
+        den = np.multiply(Q, p, out=g)  # g is spent: its buffer
+        den += 1.0
+        for index, (a, weight) in enumerate(terms):
+            np.multiply(Q, a, out=v)
+            v /= den
+            log1p_series(v, plan.log1p, L)
+            out = _combine(weights, L, s if index == 0 else term)
+            if weight is not None:
+                out *= weight
+            if index:
+                s += out
+        total[j] += np.matmul(ones, s)
+    return -total
