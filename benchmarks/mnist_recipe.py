@@ -84,6 +84,13 @@ def synthetic_mnist(folder: Path, case: str, seed: int) -> float:
     return zeros / (70_000 * 784)
 
 
+def _terms(max_w2: float) -> dict | None:
+    from refnet.fast_gradient.series import series_plan
+
+    plan = series_plan(1e-4, max_w2)
+    return None if plan is None else vars(plan)
+
+
 def run_case(case: str, iterations: int, scratch: Path, seed: int) -> dict:
     data = scratch / f"mnist-{case}"
     zero_share = synthetic_mnist(data, case, seed)
@@ -106,6 +113,8 @@ def run_case(case: str, iterations: int, scratch: Path, seed: int) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"refnet train failed ({done.returncode}):\n{done.stderr}")
     metrics = json.loads((out / "metrics.json").read_text())
+    with np.load(out / "params.npz") as params:
+        max_w2 = float(np.max(np.abs(params["W2"])))
     training = metrics["wall_time_s"]
     per_iteration = training / iterations
     result = {
@@ -121,6 +130,9 @@ def run_case(case: str, iterations: int, scratch: Path, seed: int) -> dict:
         "extrapolated": iterations < RECIPE_ITERATIONS,
         "final": metrics["final"],
         "numerical_method": metrics["config"]["numerical_method"],
+        # The series' terms at the end (pixels <= 1, h = 1e-4): they grow with max |W2|.
+        "final_max_w2": max_w2,
+        "final_series_terms": _terms(max_w2),
         "load_average_start": load_start,
         "load_average_end": os.getloadavg()[0],
         "goal_s": GOALS_S[case],

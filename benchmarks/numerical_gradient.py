@@ -191,8 +191,16 @@ def mnist_case(label, x, t, args, rng):
     row(label, "fast, workers=2", wall2, cpu2, loop)
     back = timed(lambda: net.gradient(x, t), max(args.repeats, 20))
     row(label, "backprop (context)", *back, loop)
+    plan = series.series_plan(
+        float(np.max(np.abs(x))) * 1e-4, float(np.max(np.abs(net.params["W2"])))
+    )
     return {
         "label": label,
+        "series_terms": {
+            "sigmoid": plan.sigmoid,
+            "class_sums": plan.class_sums,
+            "log1p": plan.log1p,
+        },
         "loop_wall_s": loop[0],
         "loop_cpu_s": loop[1],
         "loop_extrapolated_from": entries,
