@@ -79,6 +79,7 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import book_chapter4 as book  # noqa: E402  (the book's code, transcribed)
 
 from refnet import TwoLayerNet, numerical_gradient  # noqa: E402
+from refnet._series import MAX_TERMS, SIGMOID_POLYNOMIAL_BOUNDS  # noqa: E402
 from refnet.fast_gradient import series  # noqa: E402
 
 ROWS = []
@@ -271,7 +272,7 @@ def small_f_cases(args, rng):
             lambda s: np.sum(np.sin(3 * s) + np.cos(s), axis=1),
         ),
     }
-    results, overhead = {}, []
+    results, overhead, extra = {}, [], []
     for n in (100, 1000):
         x = rng.uniform(-2, 2, n)
         for key, (name, scalar, rows) in functions.items():
@@ -280,7 +281,11 @@ def small_f_cases(args, rng):
             row(label, "book's loop", *loop)
             mine = timed(lambda s=scalar, x=x: numerical_gradient(s, x.copy()), args.repeats)
             row(label, "refnet loop", *mine, loop)
-            overhead.append((mine[1] - loop[1]) / (2 * n))
+            # The loop's own cost per evaluation of f (the Python loop, the element's
+            # write and restore), and what refnet's per-call checks add to it.
+            alone = timed(lambda s=scalar, x=x, n=n: [s(x) for _ in range(2 * n)], args.repeats)
+            overhead.append((loop[1] - alone[1]) / (2 * n))
+            extra.append((mine[1] - loop[1]) / (2 * n))
             fast = timed(
                 lambda r=rows, x=x: numerical_gradient(r, x, vectorized=True), args.repeats * 4
             )
@@ -295,7 +300,7 @@ def small_f_cases(args, rng):
                 "ratio_wall": loop[0] / fast[0],
                 "ratio_cpu": loop[1] / fast[1],
             }
-    return results, statistics.median(overhead)
+    return results, statistics.median(overhead), statistics.median(extra)
 
 
 def crossover(args, rng):
@@ -430,7 +435,7 @@ def main(args):
         "mnist_sparse": mnist_case("MNIST-shaped, 81% of x zero", x_sparse, t, args, rng),
     }
     cases.update(digits_cases(args, rng))
-    small, overhead = small_f_cases(args, rng)
+    small, overhead, extra = small_f_cases(args, rng)
     cases.update(small)
     print_table()
     layouts = crossover(args, rng)
@@ -456,8 +461,19 @@ def main(args):
             f"{args.blas_threads} BLAS thread"
         ),
         "repeats": args.repeats,
+        "load_average_start": load_start,
+        "load_average_end": load_end,
+        # The settings of the fast path this run measured (the docs quote them from here).
+        "settings": {
+            "dense_from": series.DENSE_FROM,
+            "work_block": series.WORK_BLOCK,
+            "padded_samples": series.PADDED_SAMPLES,
+            "max_terms": MAX_TERMS,
+            "sigmoid_polynomial_bounds": list(SIGMOID_POLYNOMIAL_BOUNDS),
+        },
         "cases": cases,
         "loop_overhead_per_call_s": overhead,
+        "refnet_loop_extra_per_call_s": extra,
         "crossover": layouts,
         "accuracy": errors,
         "profile": where,

@@ -25,11 +25,10 @@ difference of two O(1) losses: with p the unperturbed softmax, ``Q_k = expm1(Δa
 
     Δℓ = -log((p_t' + δ) / (p_t + δ)) = -log1p( p_t / (p_t + δ) · (Q_t - r) / (1 + r) )
 
-exactly (with t the target class; a probability-row target sums such terms).  Layer 1
-(W1, b1: 98% of the MNIST network's parameters) evaluates these by short power series
-whose remainders are below rounding (:mod:`.series`), where bounds known in advance
-allow it, and otherwise by expm1 per class and log1p (:mod:`.exact`), as does layer 2.
-Every factor is computed to a few ulps *relative to the change*, so the fast path's own
+exactly (with t the target class; a probability-row target sums such terms).  Both
+layers evaluate these by short power series whose remainders are below rounding
+(:mod:`.series`), where bounds known in advance allow it, and otherwise by expm1 per
+class and log1p (:mod:`.exact`).  Every factor is computed to a few ulps *relative to the change*, so the fast path's own
 rounding error is tiny compared with the reference's, whose losses L(θ ± h e_i) are each
 rounded at the level ``ε |L|`` and whose difference therefore carries about ``ε |L| / h``
 of absolute error.  The two agree to that level, not bitwise.

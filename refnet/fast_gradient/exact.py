@@ -4,10 +4,11 @@ For every perturbation of ``W1[i, j]`` (or ``b1[j]``) and every sample n with
 ``x[n, i] != 0``, the hidden unit's change Δz is computed from the identity
 ``σ(b + f) - σ(b) = -expm1(-f) σ(b + f) σ(-b)`` (b = |a|, f = sign(a) x d, so that no
 exponential overflows), every class's ``Q_k = expm1(Δz W2[j, k])``, their sum
-``r = Σ_k p_k Q_k`` and the loss change ``-log1p(ρ (Q_t - r) / (1 + r))``.  This is the
-fallback of :mod:`refnet.fast_gradient.series` where its series are not known to be
-exact to rounding, and the evaluation of layer 2 (``W2``, ``b2``: a single logit moves,
-one expm1 per perturbation and sample), which costs a few per cent of layer 1.
+``r = Σ_k p_k Q_k`` and the loss change ``-log1p(ρ (Q_t - r) / (1 + r))``; for layer 2
+(``W2``, ``b2``) a single logit moves, one expm1 per perturbation and sample.  This is
+the fallback of :mod:`refnet.fast_gradient.series` where its series are not known to be
+exact to rounding (large steps and weights), and the reference the series are tested
+against.
 
 The work is cut into blocks of (input, sample) pairs with ``x[n, i] != 0``, ordered by
 input, times hidden units.

@@ -1,4 +1,4 @@
-"""Layer 1 of the network-aware gradient by short series: the fast evaluation.
+"""The network-aware gradient by short series: the fast evaluation of both layers.
 
 For a perturbation d of ``W1[i, j]`` (of ``b1[j]``: x = 1) and a sample n, e = x[n, i] d
 moves the pre-activation, and every quantity of the loss change is a power series in a
@@ -6,23 +6,25 @@ small argument, with coefficients computed once per batch:
 
 * the hidden unit:  ``u = σ(a + e) - σ(a) = Σ_m S_m e^m``,  ``S_m = σ^(m)(a) / m!``;
 * the class sum:    ``r = Σ_k p_k expm1(u W2[j, k]) = Σ_m R_m u^m``,
-  ``R_m = (W2^m p^T)[j, n] / m!`` (one matrix product per term);
+  ``R_m = (p (W2^m)^T)[n, j] / m!`` (one matrix product per term);
 * the target:       ``ρ (Q_t - r) = Σ_m C_m u^m``,  ``C_m = ρ (W2[j, t]^m / m! - R_m)``;
 * the loss change:  ``Δℓ = -log1p(v)``,  ``v = ρ (Q_t - r) / (1 + r)``, log1p by its series.
 
 Each series is cut where its remainder is below ε/8 of the scale at which the exact
-evaluation (:mod:`refnet.fast_gradient.exact`) rounds (:class:`SeriesPlan`,
+evaluation (:mod:`refnet.fast_gradient.exact`) rounds (:func:`series_plan`,
 :mod:`refnet._series`): the values are the exact ones to rounding, perturbation by
 perturbation.  Nothing is expanded in h: every perturbation's loss change is evaluated at
 its own stored step, and the difference quotient is formed from those changes.
 Probability-row targets add one such target term per class k with some ``t_k > 0``, with
-``W2[j, k]``, ``ρ_k = p_k / (p_k + δ)`` and the weight t_k.
+``W2[j, k]``, ``ρ_k = p_k / (p_k + δ)`` and the weight t_k.  Layer 2 (``W2``, ``b2``)
+moves a single logit: expm1 of its change and log1p by their series
+(:func:`layer2_series`).
 
-The perturbations are laid out as arrays (offset, hidden unit, sample, input), whose
-per-(hidden unit, sample) coefficients broadcast along the inputs:
+Layer 1's perturbations are laid out as arrays (offset, input, sample, hidden unit), whose
+per-(sample, hidden unit) coefficients broadcast over the first two axes, contiguously:
 
 * dense: every input of every sample; the steps broadcast over the samples and x over the
-  hidden units, and the sum over samples is an axis sum;
+  hidden units, and the sum over samples is a matrix-vector product;
 * padded, for sparse x: each sample's non-zero inputs (and the 1 of b1), samples sorted
   by their number of them and padded to the longest of their block with zeros, which
   contribute exactly 0; the steps are gathered and the sums scattered back by input.
@@ -50,6 +52,7 @@ from .._series import (
 
 __all__ = [
     "DENSE_FROM",
+    "PADDED_SAMPLES",
     "WORK_BLOCK",
     "Layer2Plan",
     "SeriesPlan",
@@ -68,12 +71,13 @@ _LIVE_ARRAYS = 6
 
 #: Samples per block of the padded layout: its rows are padded to the longest of the block,
 #: so few samples of similar counts (they are sorted) waste little on padding.
-_PADDED_SAMPLES = 32
+PADDED_SAMPLES = 32
 
 #: Share of non-zero inputs (x and the 1 of b1) from which the dense layout is used: below
 #: it, the padded layout's gathers and scatters cost less than the zeros the dense one
-#: computes.  Measured with benchmarks/numerical_gradient.py --crossover.
-DENSE_FROM = 0.6
+#: computes.  benchmarks/numerical_gradient.py times both at every share: on the
+#: MNIST-shaped network they crossed between 0.6 and 0.7.
+DENSE_FROM = 0.65
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,7 @@ def layer1_series(base, plan, d1, weights, memory_budget, workers):
     else:
         padded = _Padded(x_aug)
         coefficients = _Coefficients(base, plan, padded.order)
-        shape = block_shape(n_off, padded.counts[0], base.n, H, memory_budget, _PADDED_SAMPLES)
+        shape = block_shape(n_off, padded.counts[0], base.n, H, memory_budget, PADDED_SAMPLES)
         total = np.zeros((padded.width, H))
         # Workers share the hidden units: disjoint columns of total, the same arithmetic.
         bounds = np.linspace(0, H, min(workers, H) + 1).astype(int)
