@@ -125,20 +125,49 @@ def two_layer_numerical_gradient(
     originals = {name: params[name] for name in PARAM_NAMES}
     x = np.asarray(x, dtype=np.float64)
     moved = moves(originals, steps, x)
-    plan = plan2 = None
-    if evaluation != "exact":
-        plan = series_plan(moved.pre_activation, moved.max_w2)
-        plan2 = layer2_plan(moved.layer2_logit)
-    if evaluation == "series" and (plan is None or plan2 is None):
+    plans = _plans(moved, evaluation)
+    total1, total2 = _totals(originals, x, t, labels, delta, moved, plans, memory_budget, workers)
+    for what, total in (("layer 1", total1), ("layer 2", total2)):
+        if not np.all(np.isfinite(total)):
+            raise ValueError(
+                f"the loss is not finite at some perturbed point of {what}: the difference "
+                "quotient is undefined there"
+            )
+    N, D = x.shape
+    H = originals["W2"].shape[0]
+    scale = {name: STENCIL.divisor * steps[name] * N for name in PARAM_NAMES}
+    result = {
+        "W1": total1[:D] / scale["W1"],
+        "b1": total1[D] / scale["b1"],
+        "W2": total2[:H] / scale["W2"],
+        "b2": total2[H] / scale["b2"],
+    }
+    return {name: result[name].astype(originals[name].dtype) for name in PARAM_NAMES}
+
+
+def _plans(moved, evaluation):
+    """The series' terms for layer 1 and layer 2, None for a layer evaluated exactly."""
+    if evaluation == "exact":
+        return None, None
+    plans = series_plan(moved.pre_activation, moved.max_w2), layer2_plan(moved.layer2_logit)
+    if evaluation == "series" and None in plans:
         raise ValueError(
             f"evaluation='series': the steps move a pre-activation by up to "
             f"{moved.pre_activation:.3g} with max|W2| = {moved.max_w2:.3g}, and a logit by "
             f"up to {moved.layer2_logit:.3g} through W2 and b2: beyond what {MAX_TERMS} "
             "terms of the series evaluate exactly to rounding"
         )
-    # Every total is a sum over samples, so a large batch is taken in parts whose
-    # activations, coefficients and index arrays fit the memory budget (a few words per
-    # input and hidden unit per sample), and the parts' sums are added.
+    return plans
+
+
+def _totals(originals, x, t, labels, delta, moved, plans, memory_budget, workers):
+    """Σ_n Σ_o w_o Δℓ_n for [W1; b1] (D+1, H) and [W2; b2] (H+1, K).
+
+    Every total is a sum over samples, so a large batch is taken in parts whose
+    activations, coefficients and index arrays fit the memory budget (a few words per
+    input and hidden unit per sample), and the parts' sums are added.
+    """
+    plan1, plan2 = plans
     N, D = x.shape
     H, K = originals["W2"].shape
     per_sample = 8 * (4 * (D + 1) + (12 + MAX_TERMS * (2 + K)) * H + 8 * K)
@@ -148,26 +177,13 @@ def two_layer_numerical_gradient(
         rows = slice(start, start + part)
         base = Base(originals, x[rows], t[rows], labels, delta, first_sample=start)
         layer1 = (moved.layer1, moved.weights, memory_budget, workers)
-        if plan is None:
+        if plan1 is None:
             total1 += layer1_exact(base, *layer1)
         else:
-            total1 += layer1_series(base, plan, *layer1)
+            total1 += layer1_series(base, plan1, *layer1)
         layer2 = (moved.layer2, moved.weights, memory_budget)
         if plan2 is None:
             total2 += layer2_exact(base, *layer2)
         else:
             total2 += layer2_series(base, plan2, *layer2)
-    for what, total in (("layer 1", total1), ("layer 2", total2)):
-        if not np.all(np.isfinite(total)):
-            raise ValueError(
-                f"the loss is not finite at some perturbed point of {what}: the difference "
-                "quotient is undefined there"
-            )
-    scale = {name: STENCIL.divisor * steps[name] * N for name in PARAM_NAMES}
-    result = {
-        "W1": total1[:D] / scale["W1"],
-        "b1": total1[D] / scale["b1"],
-        "W2": total2[:H] / scale["W2"],
-        "b2": total2[H] / scale["b2"],
-    }
-    return {name: result[name].astype(originals[name].dtype) for name in PARAM_NAMES}
+    return total1, total2
