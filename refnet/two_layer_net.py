@@ -192,7 +192,9 @@ class TwoLayerNet:
             and restored (bit-identical) afterwards.  ``"fast"`` (the default) computes
             the same quotients network-aware (:mod:`refnet.fast_gradient`): from the
             unperturbed activations it recomputes only what each perturbation changes,
-            for thousands of perturbations per NumPy call, and never writes to
+            for thousands of perturbations per NumPy call (by power series whose
+            remainders are below rounding, or by expm1 and log1p where bounds known in
+            advance do not allow that), and never writes to
             ``params``.  The two agree to the loop's round-off, about ``ε |L| / h``
             (not bitwise: the arithmetic is ordered differently).  Should a step move
             a logit by more than 1 (a huge h, x or W2), ``"fast"`` runs the loop.

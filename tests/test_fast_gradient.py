@@ -4,7 +4,9 @@ Two fast paths are checked here:
 
 * ``TwoLayerNet.numerical_gradient(method="fast")`` (the network-aware path, the default)
   against the reference loop (``method="loop"``), against an extended-precision evaluation
-  of the same central difference, and against jax.grad;
+  of the same central difference, and against jax.grad; and inside it, the evaluation by
+  short series (both layouts of the perturbations, dense and padded) against the exact
+  evaluation it falls back to, and the fallback itself;
 * ``numerical_gradient(f, x, vectorized=True)`` against the loop, bit for bit when f
   computes each row of the stack as it computes a single point.
 
@@ -19,8 +21,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import refnet
+from refnet import fast_gradient
 from refnet.conformance import oracle
 from refnet.conformance.case import assert_within
 from refnet.conformance.functions import (
@@ -43,6 +47,7 @@ from refnet.conformance.tolerances import (
     fast_vs_loop_bound,
     reorganised_difference_bound,
 )
+from refnet.fast_gradient import series
 
 H = 1e-4
 NAMES = ("W1", "b1", "W2", "b2")
@@ -57,9 +62,17 @@ def _net(params):
 
 
 @st.composite
-def networks(draw, max_side=4, weight=1.0):
-    """A small TwoLayerNet problem with labels, one-hot rows or probability rows as targets."""
-    params, x, t = draw(two_layer_params(max_side=max_side, weight=weight), label="network")
+def networks(draw, max_side=4, weight=1.0, bias_floor=0.0, zeros=False):
+    """A small TwoLayerNet problem with labels, one-hot rows or probability rows as targets.
+
+    ``zeros``: some inputs set to 0, as in images (the padded layout skips them).
+    """
+    params, x, t = draw(
+        two_layer_params(max_side=max_side, weight=weight, bias_floor=bias_floor), label="network"
+    )
+    if zeros:
+        mask = draw(hnp.arrays(np.bool_, x.shape), label="zero inputs")
+        x = np.where(mask, 0.0, x)
     classes = params["W2"].shape[1]
     form = draw(st.sampled_from(["labels", "one-hot", "probability rows"]), label="targets")
     if form == "one-hot":
@@ -267,6 +280,140 @@ def test_digits_network_at_initialisation_fast_is_the_accurate_one():
         assert_within(fast[key], extended.astype(np.float64), bound, f"digits at init, {key}")
 
 
+# -- inside the fast path: the series against the exact evaluation ---------------------------
+#
+# Layer 1 (and layer 2) evaluate each perturbation's loss change by short series where bounds
+# known in advance make them exact to rounding (refnet/_series.py), and otherwise by expm1
+# and log1p ("exact").  Both are the same central difference of the true loss, each within
+# k ε S G of it (reorganised_difference_bound), so they agree within twice that.
+
+LAYOUTS = {"dense": 0.0, "padded": 2.0}  # series.DENSE_FROM forcing each layout
+
+
+def _direct(params, x, t, delta, evaluation="auto", h=H, **kwargs):
+    """two_layer_numerical_gradient as TwoLayerNet.numerical_gradient calls it."""
+    steps = {k: np.full(params[k].shape, h) for k in NAMES}
+    labels = t.ndim == 1
+    return fast_gradient.two_layer_numerical_gradient(
+        params, x, t, labels, delta, steps, evaluation=evaluation, **kwargs
+    )
+
+
+def _frozen(params):
+    """Read-only copies: any write by the code under test raises."""
+    copies = {k: v.copy() for k, v in params.items()}
+    for value in copies.values():
+        value.setflags(write=False)
+    return copies
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@given(data=st.data())
+def test_series_equals_the_exact_evaluation(layout, data):
+    """Labels, one-hot and probability rows; non-zero biases; inputs with zeros; delta 0 or
+    the book's: |series - exact| <= 2 k ε S G, and the parameters are only read."""
+    params, x, t, delta = data.draw(networks(bias_floor=0.05, zeros=True))
+    frozen = _frozen(params)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(series, "DENSE_FROM", LAYOUTS[layout])
+        got = _direct(frozen, x, t, delta, evaluation="series")
+    exact = _direct(frozen, x, t, delta, evaluation="exact")
+    magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + H, _problem(params, x, t))
+    bound = 2 * reorganised_difference_bound(magnitude, _gradient_scale(params, x))
+    for key in NAMES:
+        assert_within(got[key], exact[key], bound, f"series ({layout}) vs exact, {key}")
+        assert frozen[key].tobytes() == params[key].tobytes()
+
+
+@pytest.mark.skipif(LONG_DOUBLE_EPS > 1e-18, reason="long double is not extended precision here")
+@pytest.mark.parametrize("evaluation", ["series, dense", "series, padded", "exact"])
+@settings(max_examples=20)
+@given(data=st.data())
+def test_each_evaluation_is_the_central_difference_to_a_few_ulps(evaluation, data):
+    """Against the long-double central difference, within k ε S G + k ε_ld S / h, as above."""
+    how, _, layout = evaluation.partition(", ")
+    params, x, t, delta = data.draw(networks(bias_floor=0.05, zeros=True))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(series, "DENSE_FROM", LAYOUTS.get(layout, series.DENSE_FROM))
+        got = _direct(params, x, t, delta, evaluation=how)
+    extended = _extended_central_difference(params, x, t, delta)
+    magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + H, _problem(params, x, t))
+    bound = (
+        reorganised_difference_bound(magnitude, _gradient_scale(params, x))
+        + ROUNDING_STAGES * LONG_DOUBLE_EPS * magnitude / H
+    )
+    for key in NAMES:
+        assert_within(got[key], extended[key].astype(np.float64), bound, f"{evaluation}, {key}")
+
+
+def test_the_series_are_used_at_the_books_step_and_sizes():
+    """h = 1e-4, |x| <= 1 and the weights of training: every series applies."""
+    assert series.series_plan(1e-4, 3.0) is not None
+    assert series.layer2_plan(1e-4) is not None
+
+
+def _large_step_network():
+    """h = 0.05 and |W2| up to 10: no logit moves by more than 0.2 (no loop), but the class
+    sums' argument reaches 0.125, beyond what MAX_TERMS terms evaluate to rounding."""
+    rng = np.random.default_rng(8)
+    params = {
+        "W1": rng.uniform(-1, 1, (5, 4)),
+        "b1": rng.uniform(-1, 1, 4),
+        "W2": rng.uniform(-10, 10, (4, 3)),
+        "b2": rng.uniform(-1, 1, 3),
+    }
+    params["W2"][0, 0] = 10.0
+    x = rng.uniform(0, 1, (6, 5))
+    return params, x, rng.integers(0, 3, 6)
+
+
+def test_outside_the_bounds_the_exact_evaluation_is_taken(monkeypatch):
+    """No series plan; TwoLayerNet gives exactly evaluation="exact"'s bits, through the exact
+    functions only; evaluation="series" refuses; and the loop agrees within its round-off."""
+    params, x, t = _large_step_network()
+    h = 0.05
+    assert series.series_plan(h, 10.0) is None and series.layer2_plan(h) is None
+    calls = []
+    for name in ("layer1_exact", "layer2_exact", "layer1_series", "layer2_series"):
+        original = getattr(fast_gradient, name)
+        monkeypatch.setattr(
+            fast_gradient,
+            name,
+            lambda *args, _o=original, _n=name, **kwargs: calls.append(_n) or _o(*args, **kwargs),
+        )
+    net = _net(params)
+    got = net.numerical_gradient(x, t, h=h)
+    assert set(calls) == {"layer1_exact", "layer2_exact"}
+    exact = _direct(params, x, t, 1e-7, evaluation="exact", h=h)
+    for key in NAMES:
+        assert got[key].tobytes() == exact[key].tobytes()
+    with pytest.raises(ValueError, match="evaluation='series'.*beyond"):
+        _direct(params, x, t, 1e-7, evaluation="series", h=h)
+    loop = net.numerical_gradient(x, t, h=h, method="loop")
+    magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + h, _problem(params, x, t))
+    bound = fast_vs_loop_bound(h, magnitude, _gradient_scale(params, x))
+    for key in NAMES:
+        assert_within(got[key], loop[key], bound, f"exact fallback vs loop, {key}")
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_labels_and_one_hot_rows_give_the_same_bits(layout, monkeypatch):
+    """One-hot rows are read as labels: the loss is bit for bit the same, so are the sums."""
+    monkeypatch.setattr(series, "DENSE_FROM", LAYOUTS[layout])
+    params, x, t = _large_step_network()
+    x[x < 0.4] = 0.0
+    labels = _direct(params, x, t, 1e-7)
+    rows = _direct(params, x, one_hot_labels(t, 3), 1e-7)
+    for key in NAMES:
+        assert labels[key].tobytes() == rows[key].tobytes()
+
+
+def test_an_unknown_evaluation_is_refused():
+    params, x, t = _large_step_network()
+    with pytest.raises(ValueError, match="evaluation must be one of"):
+        _direct(params, x, t, 1e-7, evaluation="taylor")
+
+
 # -- the parameters are never left changed -----------------------------------------------------
 
 
@@ -304,8 +451,8 @@ def test_params_are_bit_identical_after_an_interrupt(method, monkeypatch):
     if method == "loop":
         monkeypatch.setattr(net, "_forward", interrupt_after(net._forward, 17))
     else:
-        fast = importlib.import_module("refnet.fast_gradient")
-        monkeypatch.setattr(fast, "_layer1_block", interrupt_after(fast._layer1_block, 0))
+        series = importlib.import_module("refnet.fast_gradient.series")
+        monkeypatch.setattr(series, "block_sums", interrupt_after(series.block_sums, 0))
     with pytest.raises(KeyboardInterrupt):
         net.numerical_gradient(x, t, method=method)
     assert calls["n"] > 0
@@ -313,10 +460,12 @@ def test_params_are_bit_identical_after_an_interrupt(method, monkeypatch):
         assert net.params[key].tobytes() == before[key], f"params[{key!r}] changed"
 
 
-def test_work_split_between_threads_gives_the_same_bits():
+@pytest.mark.parametrize("zeros", [0.0, 0.7], ids=["dense x", "sparse x"])
+def test_work_split_between_threads_gives_the_same_bits(zeros):
     rng = np.random.default_rng(5)
     net = refnet.TwoLayerNet(9, 7, 3, weight_init_std=0.8, rng=2)
     x, t = rng.uniform(0, 1, (11, 9)), rng.integers(0, 3, 11)
+    x[rng.uniform(size=x.shape) < zeros] = 0.0
     one = net.numerical_gradient(x, t, workers=1)
     for workers in (2, 3, 7):
         other = net.numerical_gradient(x, t, workers=workers)
@@ -324,11 +473,13 @@ def test_work_split_between_threads_gives_the_same_bits():
             assert other[key].tobytes() == one[key].tobytes(), (workers, key)
 
 
-def test_a_small_memory_budget_changes_only_the_summation_order():
+@pytest.mark.parametrize("zeros", [0.0, 0.7], ids=["dense x", "sparse x"])
+def test_a_small_memory_budget_changes_only_the_summation_order(zeros):
     """Smaller blocks split the sums over samples differently: a few ulps of the result."""
     rng = np.random.default_rng(6)
     net = refnet.TwoLayerNet(9, 7, 3, weight_init_std=0.8, rng=2)
     x, t = rng.uniform(0, 1, (11, 9)), rng.integers(0, 3, 11)
+    x[rng.uniform(size=x.shape) < zeros] = 0.0
     params = {k: net.params[k] for k in NAMES}
     magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + H, _problem(params, x, t))
     bound = reorganised_difference_bound(magnitude, _gradient_scale(params, x))

@@ -10,6 +10,7 @@ the space of shapes small.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 
@@ -29,6 +30,7 @@ __all__ = [
     "mean_squared_error",
     "model_gradient",
     "sigmoid",
+    "sigmoid_derivative",
     "smooth_gradient",
     "softmax",
     "sum_squared_error",
@@ -91,6 +93,19 @@ def _sigmoid(x):
 
 def sigmoid(x) -> np.ndarray:
     return as_numpy(_sigmoid(jnp.asarray(x, dtype=jnp.float64)))
+
+
+@functools.cache
+def _sigmoid_derivative(order: int):
+    f: Any = _sigmoid
+    for _ in range(order):
+        f = jax.grad(f)
+    return jax.jit(jax.vmap(f))
+
+
+def sigmoid_derivative(order: int, x) -> np.ndarray:
+    """The ``order``-th derivative of the sigmoid at every element of the 1-D ``x``."""
+    return as_numpy(_sigmoid_derivative(order)(jnp.asarray(x, dtype=jnp.float64)))
 
 
 def _one_hot(t, classes):
