@@ -5,8 +5,8 @@ The public names keep the book's names and signatures::
     from refnet import numerical_gradient, cross_entropy_error, TwoLayerNet
 
 ``refnet`` itself exports the chapter's functions and classes and the few entry points a
-user needs: training (:func:`train`, :class:`History`), the datasets (:func:`load_digits`,
-:func:`load_mnist`) and the gradient check.  Everything else lives in documented
+user needs: training ([`train`][refnet.training.train], [`History`][refnet.checkpoints.History]), the datasets ([`load_digits`][refnet.datasets.digits.load_digits],
+[`load_mnist`][refnet.datasets.mnist.load_mnist]) and the gradient check.  Everything else lives in documented
 submodules (``refnet.training``, ``refnet.checkpoints``, ``refnet.datasets``,
 ``refnet.differentiation``, ``refnet.gradcheck``, ``refnet.plots``, ``refnet.figures``,
 ``refnet.conformance``), each of which lists its public names in ``__all__``; a name in

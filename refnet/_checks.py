@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-#: What every ``rng=`` of refnet accepts (see :func:`as_generator`).
+#: What every ``rng=`` of refnet accepts (see `as_generator`).
 RngLike: TypeAlias = "np.random.Generator | np.random.SeedSequence | int | None"
 
 #: A function of an array that returns a real scalar (its value is checked when called:

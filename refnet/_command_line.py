@@ -5,15 +5,15 @@ problem met while running is one line and exit code 1; Ctrl-C, at any moment fro
 start of ``main``, is one line and exit code 130.  No traceback for anything the user can
 act on.  This module provides the pieces:
 
-* :class:`Parser`, an ``argparse.ArgumentParser`` whose errors are one line (argparse
+* `Parser`, an ``argparse.ArgumentParser`` whose errors are one line (argparse
   prints the whole usage first, which for ``refnet train`` is a screenful);
 * option types that check a value while the command line is parsed, before any heavy
-  import: :class:`Integer` and :class:`Real` with their ranges, and paths
-  (:class:`OutputFolder`, :class:`OutputFile`, :class:`Folder`, :class:`InputFile`,
-  :class:`InputFolder`, :class:`InputPath`) that are probed on disk, so that ``--out /proc/x`` fails at once
+  import: `Integer` and `Real` with their ranges, and paths
+  (`OutputFolder`, `OutputFile`, `Folder`, `InputFile`,
+  `InputFolder`, `InputPath`) that are probed on disk, so that ``--out /proc/x`` fails at once
   rather than after an hour of training;
-* :func:`run_guarded`, which turns KeyboardInterrupt, :class:`UsageError`,
-  :class:`CommandError` and a closed stdout into those lines and exit codes.
+* `run_guarded`, which turns KeyboardInterrupt, `UsageError`,
+  `CommandError` and a closed stdout into those lines and exit codes.
 
 The types keep their bounds and kinds as attributes, so tests/test_cli.py generates its
 bad inputs from the parsers themselves.  Standard library only (floor 0).
@@ -323,7 +323,7 @@ def _interrupted_again(signum, frame):
 
 
 def _catch_interrupts() -> Callable[[], None]:
-    """Route SIGINT through :func:`_first_interrupt`; return what restores the old handler.
+    """Route SIGINT through `_first_interrupt`; return what restores the old handler.
 
     A SIGINT that the parent process ignores (a background job) stays ignored, and only
     the main thread may set handlers.
@@ -355,7 +355,7 @@ def run_guarded(prog: str, body: Callable[[Guard], int]) -> int:
     """Run ``body(guard)`` and turn what the user can act on into one line and an exit code.
 
     KeyboardInterrupt (Ctrl-C, caught from this call on, imports included) gives 130;
-    :class:`UsageError` 2; :class:`CommandError` and MemoryError 1; argparse's own exit (``--help``, a
+    `UsageError` 2; `CommandError` and MemoryError 1; argparse's own exit (``--help``, a
     usage error) its code; a closed stdout (``refnet ... | head``) 1, silently.  Any
     other exception is a bug in refnet and keeps its traceback.
     """

@@ -1,7 +1,7 @@
 """Writing a file so that a reader, or a crash, sees the old file or the new one, never half of one.
 
 Checkpoints, the outputs of ``refnet train``, the MNIST downloads and the MNIST cache all
-go through :func:`write_atomically`.
+go through `write_atomically`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Short power series whose remainders are below rounding: σ differences, class sums, log1p.
 
-The network-aware gradient (:mod:`refnet.fast_gradient`) evaluates, for millions of
+The network-aware gradient (`refnet.fast_gradient`) evaluates, for millions of
 perturbations, three functions of a small argument: the change of a sigmoid
 ``σ(a + e) - σ(a)``, a softmax's class sums ``Σ_k p_k expm1(u W_k)``, and ``log1p(v)``.
 Each is a convergent power series in its argument, whose coefficients depend only on the
@@ -9,10 +9,10 @@ a few multiply-adds per perturbation instead of a transcendental function per cl
 
 The number of terms comes from a bound on the argument known before anything is evaluated
 (the largest step, input and weight), so that the neglected remainder is at most
-:data:`SERIES_TOLERANCE` (ε/8) of the scale at which the exact evaluation rounds.  Then the
+`SERIES_TOLERANCE` (ε/8) of the scale at which the exact evaluation rounds.  Then the
 series value *is* the function's value to rounding; the derivations are in
 docs/explanation/fast-numerical-gradients.md, and each ``*_terms`` function says which
-bound it uses.  Where no number of terms up to :data:`MAX_TERMS` suffices, the functions
+bound it uses.  Where no number of terms up to `MAX_TERMS` suffices, the functions
 return None and the caller evaluates the functions exactly.
 """
 

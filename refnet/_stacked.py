@@ -9,14 +9,14 @@ whether that saving survives, measured by ``benchmarks/vectorized_blocks.py`` (n
 * **Block size.**  A stack and f's temporaries of the same size should stay in the CPU's
   caches: stacks of 32 MiB, the old default, made the vectorized path slower than the
   loop from n ≈ 10⁴ and several times slower than 1 MiB stacks at n = 1,000.  Blocks
-  hold about :data:`DEFAULT_BLOCK_BYTES` of points, but at least :data:`MIN_ROWS`
+  hold about `DEFAULT_BLOCK_BYTES` of points, but at least `MIN_ROWS`
   elements' points (the few NumPy calls a block costs besides f are then shared) and at
-  most :data:`MAX_BLOCK_BYTES`.
+  most `MAX_BLOCK_BYTES`.
 * **No copying per point.**  The stack buffer is filled with x once; each block moves
   its elements, calls f, and puts them back, so a block costs O(rows) writes rather than
   a fresh copy of every point (which alone made large n slower than the loop).  The
-  buffer itself is kept for the thread's next call (:func:`_scratch`).
-* **The crossover.**  Past :data:`LOOP_ORDER_POINT_BYTES` a point is big enough that f's
+  buffer itself is kept for the thread's next call (`_scratch`).
+* **The crossover.**  Past `LOOP_ORDER_POINT_BYTES` a point is big enough that f's
   own work hides the per-call overhead, and stacking only adds memory traffic: then f is
   called on one point at a time, in the loop's order, on one private copy of x.
 
@@ -24,7 +24,7 @@ The points are those of ``_stencil.points`` (x's dtype, rounded once), and each 
 stack is computed by f as it would compute a single point, so every path here gives the
 loop's values bit for bit when f is a row-by-row function.  x is only read.
 
-With an executor (any :class:`concurrent.futures.Executor`), the same blocks are the
+With an executor (any `concurrent.futures.Executor`), the same blocks are the
 tasks: f, x and a block's moved values are sent, the worker builds the block, and the
 results are put back in order, so the numbers are those of the serial path.
 """
@@ -64,8 +64,8 @@ def block_rows(size: int, itemsize: int, moving: int, memory_budget=None) -> int
 
     ``size`` and ``itemsize`` are x's, ``moving`` the number of non-zero offsets, and
     ``memory_budget`` the caller's cap on the bytes of one stack (None: the measured
-    default, :data:`DEFAULT_BLOCK_BYTES` with at least :data:`MIN_ROWS` elements and at
-    most :data:`MAX_BLOCK_BYTES`).  A cap smaller than one element's points still gets
+    default, `DEFAULT_BLOCK_BYTES` with at least `MIN_ROWS` elements and at
+    most `MAX_BLOCK_BYTES`).  A cap smaller than one element's points still gets
     one element a call.  The crossover to one point a call depends on the size of a
     point only.
 
@@ -118,7 +118,7 @@ def evaluate_stacked(f, x: np.ndarray, moved: dict, memory_budget=None, executor
     like x, ``eps_f`` the ε of the least precise value f returned.  ``x`` is only read.
     With an ``executor``, every block is one task, submitted at once and collected in
     order; the first error in that order is raised and the other tasks are cancelled.
-    ``rows`` overrides :func:`block_rows`'s choice (0: one point a call).
+    ``rows`` overrides `block_rows`'s choice (0: one point a call).
     """
     values = {offset: np.empty(x.shape, dtype=np.float64) for offset in moved}
     if x.size == 0:
@@ -290,7 +290,7 @@ def _check_untouched(buffer: np.ndarray, flat: np.ndarray) -> None:
 
 
 class _Scratch(threading.local):
-    """One stack buffer a thread, kept between calls (see :func:`_scratch`)."""
+    """One stack buffer a thread, kept between calls (see `_scratch`)."""
 
     buffer: np.ndarray | None = None
     busy = False
@@ -305,7 +305,7 @@ def _scratch(shape: tuple, dtype):
 
     A fresh buffer of a megabyte or more comes from the operating system as new pages,
     and faulting them in cost as much as f's own work for f = sum(x**2) at n = 1,000
-    (2.1 against 4.1 ms a gradient): so up to :data:`MAX_BLOCK_BYTES` (plus one point)
+    (2.1 against 4.1 ms a gradient): so up to `MAX_BLOCK_BYTES` (plus one point)
     is kept per thread.  A nested call (an f that itself calls the vectorized path)
     gets a buffer of its own.
     """

@@ -1,19 +1,19 @@
-"""The difference engine: one :class:`Stencil` per scheme, and what every difference quotient needs.
+"""The difference engine: one `Stencil` per scheme, and what every difference quotient needs.
 
-The maths is in :mod:`refnet.differentiation`'s docstring.  Here are its working parts,
+The maths is in [`refnet.differentiation`][refnet.differentiation]'s docstring.  Here are its working parts,
 shared by the public functions (``numerical_diff``, ``numerical_gradient``), the gradient
 check and the networks:
 
-* :data:`SCHEMES`, the stencils as rows, and :func:`stencil_of`, the one place a scheme's
+* `SCHEMES`, the stencils as rows, and `stencil_of`, the one place a scheme's
   name is looked up and refused;
-* the step rules: :func:`check_step` validates ``h`` once, at a public entry point, and
-  :meth:`Stencil.steps` turns the checked value into one step per element (the nominal
-  one or ``h="auto"``'s, :meth:`Stencil.auto_step`);
-* the perturbed points (:func:`points`) and the step-lost check (:func:`check_steps_kept`);
-* evaluation of f at those points: in place, one element at a time (:func:`evaluate_loop`,
-  the book's loop), or at complex points (:func:`evaluate_complex`); evaluation on stacks
-  of copies, the vectorized path, is :mod:`refnet._stacked`;
-* combination (:meth:`Stencil.combine`) and the error estimate (:meth:`Stencil.estimate`).
+* the step rules: `check_step` validates ``h`` once, at a public entry point, and
+  `Stencil.steps` turns the checked value into one step per element (the nominal
+  one or ``h="auto"``'s, `Stencil.auto_step`);
+* the perturbed points (`points`) and the step-lost check (`check_steps_kept`);
+* evaluation of f at those points: in place, one element at a time (`evaluate_loop`,
+  the book's loop), or at complex points (`evaluate_complex`); evaluation on stacks
+  of copies, the vectorized path, is `refnet._stacked`;
+* combination (`Stencil.combine`) and the error estimate (`Stencil.estimate`).
 
 Nothing here validates what a public entry point has already validated: the functions
 trust their arguments, except for what f returns, which is checked at every call.
@@ -47,7 +47,7 @@ DEFAULT_STEP = 1e-4
 #: on top: a few times this for the usual elementwise-then-sum function.
 DEFAULT_MEMORY_BUDGET = 32 * 2**20
 
-#: ``h=AUTO`` picks a step per element from the dtype and the magnitude (:func:`auto_step`).
+#: ``h=AUTO`` picks a step per element from the dtype and the magnitude (`auto_step`).
 AUTO = "auto"
 
 #: The name of the complex-step scheme, ``Im f(x + ih) / h`` (not a row of SCHEMES).
@@ -98,7 +98,7 @@ class Stencil:
 
     @classmethod
     def from_row(cls, name: str, offsets, weights, divisor) -> Stencil:
-        """The stencil of a row of :data:`SCHEMES`, its order read off the moments."""
+        """The stencil of a row of `SCHEMES`, its order read off the moments."""
         offsets, weights, divisor = tuple(offsets), tuple(weights), float(divisor)
 
         def moment(k):
@@ -130,7 +130,7 @@ class Stencil:
     # -- the step rules ------------------------------------------------------------------
 
     def auto_step(self, x, dtype=None) -> np.ndarray:
-        """``h="auto"``'s step per element (see :func:`refnet.differentiation.auto_step`)."""
+        """``h="auto"``'s step per element (see [`refnet.differentiation.auto_step`][refnet.differentiation.auto_step])."""
         x = np.asarray(x)
         if dtype is None:
             dtype = x.dtype if x.dtype.kind == "f" else np.float64
@@ -144,7 +144,7 @@ class Stencil:
     def steps(self, x: np.ndarray, h) -> np.ndarray:
         """The step of every element as a float64 array shaped like ``x``.
 
-        ``h`` is a value :func:`check_step` returned: a float, :data:`AUTO` or a float64
+        ``h`` is a value `check_step` returned: a float, `AUTO` or a float64
         array, which must broadcast to ``x``.
         """
         if isinstance(h, str):
@@ -210,7 +210,7 @@ class Stencil:
         warn_low_precision("x", x.dtype, what, stacklevel=stacklevel)
 
 
-#: The complex step: no real stencil (see :class:`Stencil`).
+#: The complex step: no real stencil (see `Stencil`).
 COMPLEX = Stencil(
     name=COMPLEX_STEP,
     offsets=(),
@@ -230,7 +230,7 @@ def _built(name: str, offsets: tuple, weights: tuple, divisor: float) -> Stencil
 
 
 def stencil_of(scheme) -> Stencil:
-    """The :class:`Stencil` of a scheme's name, or the one error every entry point gives.
+    """The `Stencil` of a scheme's name, or the one error every entry point gives.
 
     Examples
     --------
@@ -257,9 +257,9 @@ CENTRAL = stencil_of("central")
 
 
 def check_step(h):
-    """``h`` checked once: a positive finite float, :data:`AUTO`, or a float64 array of such.
+    """``h`` checked once: a positive finite float, `AUTO`, or a float64 array of such.
 
-    Whether an array broadcasts to x is checked by :meth:`Stencil.steps`, which knows x.
+    Whether an array broadcasts to x is checked by `Stencil.steps`, which knows x.
     """
     if isinstance(h, str):
         if h != AUTO:
@@ -298,7 +298,7 @@ def _describe_step(h, steps, index):
 def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) -> None:
     """Refuse a step that rounding swallows; warn when it is badly represented.
 
-    ``moved`` holds the points of every offset and of 0 (see :func:`points`).
+    ``moved`` holds the points of every offset and of 0 (see `points`).
     """
     if not np.all(np.isfinite(x)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])

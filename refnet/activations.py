@@ -52,13 +52,13 @@ def sigmoid(x: ArrayLike) -> np.ndarray:
 
 
 def sigmoid_unchecked(x: np.ndarray) -> np.ndarray:
-    """:func:`sigmoid` of a real array, without the check for NaN."""
+    """[`sigmoid`][refnet.activations.sigmoid] of a real array, without the check for NaN."""
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
 
 
 def sigmoid_grad(x: ArrayLike) -> np.ndarray:
-    """Derivative of :func:`sigmoid`: sigmoid(x) * (1 - sigmoid(x)).
+    """Derivative of [`sigmoid`][refnet.activations.sigmoid]: sigmoid(x) * (1 - sigmoid(x)).
 
     Examples
     --------
@@ -109,7 +109,7 @@ def softmax(x: ArrayLike) -> np.ndarray:
 
 
 def softmax_unchecked(x: np.ndarray) -> np.ndarray:
-    """:func:`softmax` of a real array with at least one axis, without the checks."""
+    """[`softmax`][refnet.activations.softmax] of a real array with at least one axis, without the checks."""
     shifted = x - np.max(x, axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / np.sum(exp, axis=-1, keepdims=True)

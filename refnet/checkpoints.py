@@ -1,22 +1,22 @@
 """What a training run records and how it is saved: the history, checkpoints, resuming.
 
-:class:`History` is what :func:`refnet.training.train` returns: the minibatch loss of
+[`History`][refnet.checkpoints.History] is what [`refnet.training.train`][refnet.training.train] returns: the minibatch loss of
 every iteration and the evaluations on the whole training and test sets.  A
-:class:`Checkpoint` is the state of a run between two iterations -- parameters, the
+[`Checkpoint`][refnet.checkpoints.Checkpoint] is the state of a run between two iterations -- parameters, the
 generator's ``bit_generator.state``, the iteration, the current epoch's batches, the
 history and the run's configuration -- enough to continue the run and end with exactly
 the parameters of an uninterrupted one.
 
-The file format (version :data:`CHECKPOINT_FORMAT`) is one ``.npz`` archive, written
+The file format (version `CHECKPOINT_FORMAT`) is one ``.npz`` archive, written
 atomically: ``param_<name>`` for each parameter, ``loss``, ``eval_iteration`` and
 ``eval_values`` for the history, ``batches`` (sampling without replacement only), and
 ``meta``, a JSON string with the iteration, the generator state and the configuration.
 
-The configuration (:func:`run_config`) is what defines a run: ``train()``'s options
-(:data:`TRAINING_OPTIONS`), the parameter shapes, the sizes and SHA-256 of the data, the
+The configuration (`run_config`) is what defines a run: ``train()``'s options
+(`TRAINING_OPTIONS`), the parameter shapes, the sizes and SHA-256 of the data, the
 bit generator and the caller's ``metadata``.  A checkpoint resumes only a run with the
-same configuration, except for the entries in :data:`RESUMABLE_CHANGES`
-(:func:`check_resumable`).  The caller's ``notes`` are stored but never compared.
+same configuration, except for the entries in `RESUMABLE_CHANGES`
+(`check_resumable`).  The caller's ``notes`` are stored but never compared.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class History:
         ``eval_every`` iterations) and at the end (figure 4-12).
     iterations_per_epoch : int
     wall_time : float
-        Seconds spent in :func:`refnet.training.train`, summed over resumed sessions.
+        Seconds spent in [`refnet.training.train`][refnet.training.train], summed over resumed sessions.
     """
 
     loss: list = field(default_factory=list)
@@ -137,7 +137,7 @@ class History:
 
 @dataclass
 class Checkpoint:
-    """The state of a run between two iterations; see :func:`save_checkpoint`."""
+    """The state of a run between two iterations; see [`save_checkpoint`][refnet.checkpoints.save_checkpoint]."""
 
     params: dict
     rng_state: dict
@@ -172,8 +172,8 @@ class Checkpoint:
 def changed_options(checkpoint: Checkpoint, given: Mapping) -> dict:
     """The options in ``given`` that would make a resumed run differ from ``checkpoint``'s.
 
-    ``given`` maps option names, as in :meth:`Checkpoint.options`, to values; None means
-    "not given" and an entry of :data:`RESUMABLE_CHANGES` may change.  Returns
+    ``given`` maps option names, as in [`Checkpoint.options`][refnet.checkpoints.Checkpoint.options], to values; None means
+    "not given" and an entry of `RESUMABLE_CHANGES` may change.  Returns
     ``{name: (given value, the checkpoint's value)}``, empty if the run may resume.
 
     Examples
@@ -197,7 +197,7 @@ def run_config(
 ) -> dict:
     """The configuration that defines a run, as checkpoints store and compare it.
 
-    ``options`` holds ``train()``'s :data:`TRAINING_OPTIONS`; ``arrays`` is
+    ``options`` holds ``train()``'s `TRAINING_OPTIONS`; ``arrays`` is
     ``(x_train, t_train, x_test, t_test)``; ``metadata`` is the caller's (JSON-ready).
     """
     x_train, _, x_test, _ = arrays
@@ -215,7 +215,7 @@ def run_config(
 def check_resumable(checkpoint: Checkpoint, config: Mapping, *, where: str) -> None:
     """Raise CheckpointMismatchError unless ``checkpoint`` continues the run ``config`` defines.
 
-    The configurations must agree but for :data:`RESUMABLE_CHANGES`, and the checkpoint
+    The configurations must agree but for `RESUMABLE_CHANGES`, and the checkpoint
     must not be past the run's ``iterations``.  ``where`` names the checkpoint in messages.
     """
     differences = []
@@ -260,10 +260,10 @@ class RunState:
 
     The parameters (``params``, the network's own arrays, updated in place by the loop),
     the generator, the iteration, the current epoch's batches and the history always
-    describe the same moment: :meth:`advance` takes the snapshot after an iteration, and
+    describe the same moment: `advance` takes the snapshot after an iteration, and
     whatever stops the next one half-way (Ctrl-C, a callback, a non-finite loss) calls
-    :meth:`roll_back`.  :meth:`save` writes the state as a :class:`Checkpoint` to
-    ``path`` (if not None) with the run's ``config``; :meth:`resumed` starts from one.
+    `roll_back`.  `save` writes the state as a [`Checkpoint`][refnet.checkpoints.Checkpoint] to
+    ``path`` (if not None) with the run's ``config``; `resumed` starts from one.
     ``history.wall_time`` adds this session's time to the sessions before it.
     """
 
@@ -388,7 +388,7 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (or by ``refnet train``).
+    """Read a checkpoint written by [`save_checkpoint`][refnet.checkpoints.save_checkpoint] (or by ``refnet train``).
 
     Raises FileNotFoundError if it does not exist and ValueError, naming the file, if it
     is not a refnet checkpoint of this format.

@@ -11,21 +11,21 @@ the weights from the network.  refnet keeps that contract and makes it safe:
 * an integer array is refused (the book's loop would store ``3 + 1e-4`` as ``3`` and
   return ``[25000, 35000]`` for the gradient of ``sum(x**2)`` at ``[3, 4]``);
 * a step that rounding swallows (``x + h == x``, the book's ``h = 1e-50`` trap) is an error;
-* float16/float32 arrays are differentiated, with a :class:`PrecisionWarning`.
+* float16/float32 arrays are differentiated, with a [`PrecisionWarning`][refnet.PrecisionWarning].
 
-Schemes.  A real difference scheme is a row of :data:`SCHEMES`: offsets ``o_j`` (in
+Schemes.  A real difference scheme is a row of `SCHEMES`: offsets ``o_j`` (in
 units of h), weights ``w_j`` and a divisor ``d``, and computes
 ``D(h) = Σ_j w_j f(x + o_j h) / (d h)``.  Expanding each ``f(x + o_j h)`` in a Taylor
 series, ``D(h) = Σ_k m_k h^(k-1) f^(k)(x) / k!`` with moments ``m_k = Σ_j w_j o_j^k / d``;
 a scheme is consistent when ``m_0 = 0`` and ``m_1 = 1``, and its *order* p is the number
-of further moments that vanish (:func:`scheme_order`).  Its error is then
+of further moments that vanish ([`scheme_order`][refnet.differentiation.scheme_order]).  Its error is then
 
 * truncation: ``m_(p+1) h^p f^(p+1)(x) / (p+1)!`` to leading order, and
 * round-off: each evaluation of f carries a rounding error of about ``ε |f|``, which the
   quotient turns into about ``ε |f| Σ|w_j| / (d h)``.
 
 The first falls with h, the second grows as h shrinks; their sum is smallest near
-``h ≈ ε^(1/(p+1))``, the rule behind ``h="auto"`` (:func:`auto_step`).  With float64
+``h ≈ ε^(1/(p+1))``, the rule behind ``h="auto"`` ([`auto_step`][refnet.differentiation.auto_step]).  With float64
 (ε ≈ 2.2e-16) and the book's central difference at ``h = 1e-4`` both are small: about
 1.7e-9 |f'''| and 2.2e-12 |f|.
 
@@ -98,7 +98,7 @@ def scheme_order(scheme: str) -> int:
     """The order p of a scheme: its truncation error falls like h^p.
 
     Read off the moments of the stencil (see the module docstring), so a new row of
-    :data:`SCHEMES` needs no separate declaration of its order.
+    `SCHEMES` needs no separate declaration of its order.
 
     Examples
     --------
@@ -215,16 +215,16 @@ def numerical_diff(
         Where to differentiate.
     h : float or "auto", default 1e-4
         The step.  Must be large enough that ``x + h != x`` in floating point.
-        ``"auto"`` takes :func:`auto_step` for the scheme.
+        ``"auto"`` takes [`auto_step`][refnet.differentiation.auto_step] for the scheme.
     scheme : str, default "central"
-        A row of :data:`SCHEMES` or ``"complex_step"``: ``central`` (the book's) is
+        A row of `SCHEMES` or ``"complex_step"``: ``central`` (the book's) is
         ``(f(x+h) - f(x-h)) / 2h``, error O(h²); ``forward`` ``(f(x+h) - f(x)) / h`` and
         ``backward`` ``(f(x) - f(x-h)) / h``, O(h); ``five_point``
         ``(-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h)) / 12h``, O(h⁴); ``richardson``, two
         levels of Richardson extrapolation of the central difference, O(h⁶);
         ``complex_step`` ``Im f(x + ih) / h``, O(h²) with no round-off growth.
     return_error : bool, default False
-        Also return an :class:`ErrorEstimate` (costs the evaluations at 2h).
+        Also return an [`ErrorEstimate`][refnet.differentiation.ErrorEstimate] (costs the evaluations at 2h).
 
     Examples
     --------
@@ -309,7 +309,7 @@ def naive_numerical_diff(f: Callable[[float], Any], x: SupportsFloat, h: float =
     far below the spacing of float64 numbers near 5 (about 8.9e-16), so ``5 + 1e-50``
     rounds to exactly 5 and the quotient is 0.  (``np.float32(1e-50)`` is 0.0 as well,
     the book's side remark; that is underflow, a different limit.)  A
-    :class:`PrecisionWarning` says when the step was lost.
+    [`PrecisionWarning`][refnet.PrecisionWarning] says when the step was lost.
 
     Examples
     --------
@@ -389,13 +389,13 @@ def numerical_gradient(
         gradient whenever f is a sum of per-row terms.
     h : float, array or "auto", default 1e-4
         The step: one number, one per element (an array broadcastable to ``x``), or
-        ``"auto"`` for :func:`auto_step`'s per-element steps.
+        ``"auto"`` for [`auto_step`][refnet.differentiation.auto_step]'s per-element steps.
     scheme : str, default "central"
-        As in :func:`numerical_diff`.  With ``"complex_step"``, f is called with a
+        As in [`numerical_diff`][refnet.differentiation.numerical_diff].  With ``"complex_step"``, f is called with a
         complex copy of x (one element moved by ``ih``), so it must use its argument;
         ``x`` itself is not touched.
     return_error : bool, default False
-        Also return an :class:`ErrorEstimate` of every element (costs the evaluations
+        Also return an [`ErrorEstimate`][refnet.differentiation.ErrorEstimate] of every element (costs the evaluations
         at 2h: twice the calls of f).
     vectorized : bool, default False
         False is the book's loop (the reference).  True: ``f`` takes a *stack* of
@@ -412,7 +412,7 @@ def numerical_gradient(
     memory_budget : int, optional
         With ``vectorized=True``, the largest stack handed to ``f`` at once, in bytes
         (at least one element's points are).  Default: about
-        :data:`DEFAULT_BLOCK_BYTES` (1 MiB) of points, but at least 8 elements' and at
+        `DEFAULT_BLOCK_BYTES` (1 MiB) of points, but at least 8 elements' and at
         most 4 MiB, measured to keep a stack and ``f``'s temporaries in cache.
     executor : concurrent.futures.Executor, optional
         With ``vectorized=True``, evaluate the blocks on this executor: a

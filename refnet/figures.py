@@ -1,6 +1,6 @@
 """Every documentation figure and every number the documentation quotes, from one command.
 
-``refnet figures --out docs/figures`` (or :func:`generate`) writes
+``refnet figures --out docs/figures`` (or [`generate`][refnet.figures.generate]) writes
 
 * PNG figures: the chapter's figures 4-3 to 4-10 and the figures of the explanation
   "How numerical differentiation errs";
@@ -10,7 +10,7 @@
 * ``*.md`` fragments (tables, reports) that the pages include whole.
 
 Exact derivatives are written by hand for the functions measured here, so JAX is not
-needed.  Matplotlib is imported inside :func:`generate` (``pip install 'refnet[docs]'``).
+needed.  Matplotlib is imported inside [`generate`][refnet.figures.generate] (``pip install 'refnet[docs]'``).
 Figures 4-11 and 4-12 (learning curves) are drawn from a committed training run.
 
 Size: one module over 500 lines on purpose.  Every function draws the figures of one

@@ -1,9 +1,9 @@
 """A gradient check that knows its own error and says which elements disagree, and why.
 
 ``check_gradient(f, x, grad)`` compares a gradient you computed (by backpropagation,
-by hand) with a numerical one and returns a :class:`GradientReport`.  Unlike a check
+by hand) with a numerical one and returns a [`GradientReport`][refnet.gradcheck.GradientReport].  Unlike a check
 with a fixed step and a fixed tolerance, the tolerance of every element is derived
-from the estimated error of its own difference quotient (:class:`ErrorEstimate`:
+from the estimated error of its own difference quotient (`ErrorEstimate`:
 truncation from two steps, round-off from ``ε |f| / h``), in the precision that f and x
 actually have, so float32 inputs, large or badly scaled values and kinks do not fail
 falsely.  Each element gets a verdict:
@@ -13,7 +13,7 @@ falsely.  Each element gets a verdict:
     half of the digits the dtype holds.
 ``within finite-difference noise``
     They differ by more than that, but by no more than the difference quotient's own
-    estimated error allows (times :data:`SAFETY`): the numerical value cannot tell.
+    estimated error allows (times `SAFETY`): the numerical value cannot tell.
 ``at a kink``
     The one-sided differences ``(f(x+h) - f(x)) / h`` and ``(f(x) - f(x-h)) / h`` disagree,
     and the disagreement does not shrink when h is halved, so f is not differentiable
@@ -22,7 +22,7 @@ falsely.  Each element gets a verdict:
 ``likely wrong``
     None of the above.
 
-:func:`assert_gradient_close` raises an AssertionError whose message is the report.
+[`assert_gradient_close`][refnet.gradcheck.assert_gradient_close] raises an AssertionError whose message is the report.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class ElementReport:
 
 @dataclass(frozen=True)
 class GradientReport:
-    """What :func:`check_gradient` found.
+    """What [`check_gradient`][refnet.gradcheck.check_gradient] found.
 
     The per-element fields are arrays shaped like ``x`` (dicts of arrays when ``x`` is a
     mapping of named arrays, such as ``TwoLayerNet.params``).
@@ -105,7 +105,7 @@ class GradientReport:
     Attributes
     ----------
     verdicts : ndarray of str
-        One of :data:`VERDICTS` per element.
+        One of `VERDICTS` per element.
     numerical, given : ndarray
         The numerical gradient and the gradient under test.
     abs_error, rel_error : ndarray
@@ -298,7 +298,7 @@ def check_gradient(
     Parameters
     ----------
     f : callable
-        Maps ``x`` to a real scalar.  As in :func:`numerical_gradient`, ``x`` is perturbed
+        Maps ``x`` to a real scalar.  As in `numerical_gradient`, ``x`` is perturbed
         in place (and restored), so f may read it through a closure.
     x : ndarray of float, or mapping of str to ndarray
         Where to check.  A mapping (``net.params``) is perturbed array by array and
@@ -306,9 +306,9 @@ def check_gradient(
     grad : array_like, or mapping of str to array_like
         The gradient under test, shaped like ``x`` (the same keys for a mapping).
     h : float, array or "auto", default "auto"
-        Step of the numerical gradient (see :func:`auto_step`).
+        Step of the numerical gradient (see `auto_step`).
     scheme : str, default "central"
-        A real scheme of :data:`SCHEMES`.  Besides its stencil, f is evaluated at
+        A real scheme of `SCHEMES`.  Besides its stencil, f is evaluated at
         ``x ± 2h`` (for the error estimate) and at x (for the one-sided slopes).
     worst : int, default 5
         How many elements the report lists.
@@ -447,7 +447,7 @@ def assert_gradient_close(
     grad: ArrayLike | Mapping[str, ArrayLike],
     **kwargs: Any,
 ) -> GradientReport:
-    """:func:`check_gradient`, raising ``AssertionError(report)`` when an element is likely wrong.
+    """[`check_gradient`][refnet.gradcheck.check_gradient], raising ``AssertionError(report)`` when an element is likely wrong.
 
     The message is the report's text: the verdict counts and the worst elements with
     their numerical and given values, errors, steps and estimated finite-difference

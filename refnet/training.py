@@ -36,7 +36,7 @@ that initialised the network and the same seed gives bit-identical parameters.  
 ``np.random`` state is never used.
 
 Checkpoints.  With ``checkpoint_path``, the state of the run (see
-:mod:`refnet.checkpoints`) is written atomically every ``checkpoint_every`` iterations,
+[`refnet.checkpoints`][refnet.checkpoints]) is written atomically every ``checkpoint_every`` iterations,
 at the end, when the run is interrupted (Ctrl-C) and when it diverges.
 ``train(..., resume=path)`` continues from it and ends with exactly the parameters of an
 uninterrupted run.
@@ -301,7 +301,7 @@ def train(
         ``callback(iteration, loss, history)`` after every iteration (``iteration``
         counts the iterations done).  It may raise KeyboardInterrupt to stop the run.
     checkpoint_path : str or os.PathLike, optional
-        Where to write checkpoints (see :func:`refnet.checkpoints.save_checkpoint`).
+        Where to write checkpoints (see [`refnet.checkpoints.save_checkpoint`][refnet.checkpoints.save_checkpoint]).
     checkpoint_every : int, optional
         Iterations between checkpoints; default ``eval_every``.
     resume : Checkpoint, str or os.PathLike, optional

@@ -176,7 +176,7 @@ class TwoLayerNet:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         workers: int = 1,
     ) -> dict[str, np.ndarray]:
-        """Gradient of :meth:`loss` for every parameter, by central differences.
+        """Gradient of `loss` for every parameter, by central differences.
 
         Every entry is ``(L(θ + h e_i) - L(θ - h e_i)) / 2h`` of the loss with ``delta``,
         with the parameter stored at the same rounded ``θ_i ± h`` whichever the method.
@@ -184,13 +184,13 @@ class TwoLayerNet:
         Parameters
         ----------
         h : float, array or "auto", default 1e-4
-            The step, as in :func:`refnet.numerical_gradient` (an array must broadcast
+            The step, as in [`refnet.numerical_gradient`][refnet.differentiation.numerical_gradient] (an array must broadcast
             to every parameter), checked once for every parameter and both methods.
         method : {"fast", "loop"}
             ``"loop"`` is the book's reference: each parameter array is perturbed in
             place, one element at a time, the whole loss evaluated twice per element,
             and restored (bit-identical) afterwards.  ``"fast"`` (the default) computes
-            the same quotients network-aware (:mod:`refnet.fast_gradient`): from the
+            the same quotients network-aware (`refnet.fast_gradient`): from the
             unperturbed activations it recomputes only what each perturbation changes,
             for thousands of perturbations per NumPy call (by power series whose
             remainders are below rounding, or by expm1 and log1p where bounds known in
@@ -284,7 +284,7 @@ class TwoLayerNet:
 def forward(params: Mapping[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The forward pass on a validated batch: ``(hidden activations, class probabilities)``.
 
-    Shared by :class:`TwoLayerNet` and the benchmarks, which time the loss exactly as
+    Shared by [`TwoLayerNet`][refnet.two_layer_net.TwoLayerNet] and the benchmarks, which time the loss exactly as
     the reference loop evaluates it.  ``params`` holds ``W1``, ``b1``, ``W2``, ``b2``.
     """
     W1, b1, W2, b2 = (params[name] for name in PARAM_NAMES)

@@ -262,11 +262,6 @@ def test_screenshots_of_home_and_tutorial_are_kept(reports):
         assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="44 Sphinx roles (:func:`...`, :data:`...`) in the API reference's docstrings: "
-    "converted to mkdocstrings cross-references once the modules being moved are merged",
-)
 def test_no_sphinx_roles_in_the_text(reports):
     problems = _problems(reports, lambda r: sorted(set(ROLE.findall(r.found.get("text", "")))))
     count = sum(len(ROLE.findall(r.found.get("text", ""))) for r in reports.values())

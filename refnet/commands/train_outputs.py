@@ -3,7 +3,7 @@
 The output folder of a run holds params.npz, learning_curve.png, checkpoint.npz and
 metrics.json.  metrics.json is described, field by field, by a JSON Schema (draft
 2020-12) shipped inside the package, refnet/schemas/metrics.schema.json
-(:func:`metrics_schema`); the reference page (docs/reference/training.md) quotes its
+(`metrics_schema`); the reference page (docs/reference/training.md) quotes its
 descriptions, and the tests validate real runs' files against it.
 """
 

@@ -14,11 +14,11 @@ child process of its own, in a temporary copy of the submission, under limits se
 
 What a submission does therefore cannot stop the others or the grader, short of what
 these limits do not cover (see docs/how-to/grade-a-class.md: this is not a security
-sandbox).  A submission travels as its bytes (:class:`Submission`), so that a Dask worker
+sandbox).  A submission travels as its bytes (`Submission`), so that a Dask worker
 on another machine (``--scheduler``) runs it exactly as a local process would:
-:func:`run_submission` is the one function both paths call.
+`run_submission` is the one function both paths call.
 
-It imports neither JAX nor hypothesis; :mod:`refnet.conformance.reports` turns the runs
+It imports neither JAX nor hypothesis; `refnet.conformance.reports` turns the runs
 into grades and files.  The limits are written for Linux.
 
 Size: over 500 lines because the limits, the watch over one child (its pipe, its clock,

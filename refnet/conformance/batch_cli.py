@@ -1,7 +1,7 @@
 """The options of ``refnet conformance --batch DIR``, and the command that grades a class.
 
 cli.py adds these options to the runner's own and hands a ``--batch`` run to
-:func:`run_command`; the runner's options that shape the checks (``--seed``,
+`run_command`; the runner's options that shape the checks (``--seed``,
 ``--max-examples``, ``--timeout``, ``-k``, ``--map``, and ``--profile`` and
 ``--map-file`` where the runner has them) are passed on to every submission's run.
 """
@@ -33,7 +33,7 @@ DEFAULT_OUT = "conformance-grades"
 
 
 class Size:
-    """An option type: a size above 0 and at most :attr:`maximum` bytes, such as ``1GiB``,
+    """An option type: a size above 0 and at most `maximum` bytes, such as ``1GiB``,
     ``512MiB`` or ``200000`` (a limit the kernel must be able to hold)."""
 
     maximum = 2**50

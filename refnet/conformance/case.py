@@ -1,6 +1,6 @@
 """One example of a check: the target's code, run and written down as a reproduction.
 
-A check never calls the target directly.  It hands the :class:`Case` lines of Python
+A check never calls the target directly.  It hands the `Case` lines of Python
 (``grad = numerical_gradient(f, x)``), which the case executes in its own namespace and
 records; inputs enter that namespace as literals (``x = np.array([1.5, -0.0])``) that
 round-trip bit for bit.  What ran is therefore exactly what the reproduction says, and the
@@ -240,7 +240,7 @@ class Case:
         """Run a line that calls the target.
 
         An exception of a type in ``expect`` is returned; any other becomes
-        :class:`TargetRaised`, a failure of the check.  Returns None when nothing was raised.
+        `TargetRaised`, a failure of the check.  Returns None when nothing was raised.
         """
         self.lines.append(code)
         try:
@@ -261,7 +261,7 @@ class Case:
         return None
 
     def unexpected(self, exc: BaseException):
-        """The exception the last :meth:`run` caught is not one the property allows: show
+        """The exception the last `run` caught is not one the property allows: show
         that call unwrapped (so that the reproduction raises it too) and fail with it."""
         start, code = self._wrapped
         del self.lines[start:]
@@ -353,7 +353,7 @@ class Case:
         ``alternatives`` are other accepted answers, ``(expected, bound, source, note)``
         each, tried in order when the first does not hold: the one that holds is what the
         reproduction shows, and its ``note`` is recorded.  With ``pitfall`` (a consequence),
-        a miss is one of the book's pitfalls (see :meth:`pitfall`) rather than a failure.
+        a miss is one of the book's pitfalls (see `pitfall`) rather than a failure.
 
         Returns the index of the answer that held (0: ``expected``), or None for a pitfall
         recorded under the book profile.

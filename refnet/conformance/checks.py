@@ -1,6 +1,6 @@
 """The named checks: each a property of the chapter's API, stated in one line per profile.
 
-A check's body gets a :class:`~refnet.conformance.case.Case` and hypothesis's ``data``.
+A check's body gets a `Case` and hypothesis's ``data``.
 It draws inputs, runs the target's code through the case, and compares the result with
 the JAX oracle within a bound from tolerances.py, or checks a behaviour (an argument left
 unchanged, an error instead of a wrong number).  The bodies live in checks_values.py,

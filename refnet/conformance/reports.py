@@ -1,7 +1,7 @@
 """Grades from the runs of a batch, and the files a course needs.
 
-:func:`grade` turns one run (:func:`refnet.conformance.batch.run_submission`) into points
-per check; :func:`write_reports` writes, under one folder,
+`grade` turns one run (`refnet.conformance.batch.run_submission`) into points
+per check; `write_reports` writes, under one folder,
 
 * ``students/NAME.json``: the grade, the run (outcome, reason, output) and the runner's
   whole report;

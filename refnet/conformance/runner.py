@@ -373,7 +373,7 @@ def run(
 ) -> Report:
     """Run ``checks`` of ``profile`` (those whose name starts with one of ``select``).
 
-    ``profile`` defaults to :func:`default_profile`.  ``progress(index, total, check)`` is
+    ``profile`` defaults to `default_profile`.  ``progress(index, total, check)`` is
     called before each check, ``on_result(index, result)`` after it; ``start`` skips the
     first units (a run resumed after its process was killed).
 

@@ -2,10 +2,10 @@
 
 ``((x_train, t_train), (x_test, t_test))`` from two sources:
 
-* :func:`load_digits` (:mod:`refnet.datasets.digits`): scikit-learn's 1,797 8x8 digits,
-  offline, split by :func:`stratified_split`;
-* :func:`load_mnist` (:mod:`refnet.datasets.mnist`): the original 28x28 MNIST from its
-  four IDX files (:func:`read_idx`, :mod:`refnet.datasets.idx`), verified, cached and,
+* [`load_digits`][refnet.datasets.digits.load_digits] ([`refnet.datasets.digits`][refnet.datasets.digits]): scikit-learn's 1,797 8x8 digits,
+  offline, split by [`stratified_split`][refnet.datasets.digits.stratified_split];
+* [`load_mnist`][refnet.datasets.mnist.load_mnist] ([`refnet.datasets.mnist`][refnet.datasets.mnist]): the original 28x28 MNIST from its
+  four IDX files ([`read_idx`][refnet.datasets.idx.read_idx], [`refnet.datasets.idx`][refnet.datasets.idx]), verified, cached and,
   when asked, downloaded.
 """
 

@@ -1,11 +1,11 @@
 """Scikit-learn's 8x8 handwritten digits, split like the book's MNIST.
 
-:func:`load_digits` returns the 1,797 digits that ship inside the scikit-learn wheel (no
+[`load_digits`][refnet.datasets.digits.load_digits] returns the 1,797 digits that ship inside the scikit-learn wheel (no
 network, no files) the way the book's ``load_mnist`` returns MNIST,
-``((x_train, t_train), (x_test, t_test))``, split by :func:`stratified_split`, which is
+``((x_train, t_train), (x_test, t_test))``, split by [`stratified_split`][refnet.datasets.digits.stratified_split], which is
 implemented here so that the split does not change when scikit-learn does.
 
-scikit-learn is imported inside :func:`load_digits` (install it with
+scikit-learn is imported inside [`load_digits`][refnet.datasets.digits.load_digits] (install it with
 ``pip install 'refnet[train]'``).
 """
 
@@ -125,7 +125,7 @@ def load_digits(
     """Load scikit-learn's 8x8 handwritten digits, split like the book's MNIST.
 
     The 1,797 images ship inside the scikit-learn wheel, so nothing is
-    downloaded. The train/test split is :func:`stratified_split` (per class,
+    downloaded. The train/test split is [`stratified_split`][refnet.datasets.digits.stratified_split] (per class,
     ``floor(test_size * n_class + 0.5)`` examples drawn with ``rng`` go to the
     test set; both sides stay in the original order), implemented here so it
     does not change with the scikit-learn version.
@@ -156,7 +156,7 @@ def load_digits(
     ImportError
         If scikit-learn is not installed.
     TypeError, ValueError
-        For invalid arguments (see :func:`stratified_split`).
+        For invalid arguments (see [`stratified_split`][refnet.datasets.digits.stratified_split]).
 
     Examples
     --------

@@ -1,8 +1,8 @@
-"""The IDX file format of the MNIST files: :func:`read_idx`.
+"""The IDX file format of the MNIST files: [`read_idx`][refnet.datasets.idx.read_idx].
 
 An IDX file is a magic number -- two zero bytes, a type code and the number of
 dimensions -- then one big-endian uint32 size per dimension, then the data in C order,
-big-endian.  The files are often gzipped; :func:`read_idx` reads both.
+big-endian.  The files are often gzipped; [`read_idx`][refnet.datasets.idx.read_idx] reads both.
 """
 
 from __future__ import annotations

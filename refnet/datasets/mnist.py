@@ -1,9 +1,9 @@
-"""MNIST with the interface of the book's ``load_mnist``: :func:`load_mnist`.
+"""MNIST with the interface of the book's ``load_mnist``: [`load_mnist`][refnet.datasets.mnist.load_mnist].
 
 The original 28x28 MNIST is four IDX files (gzipped or plain), read by
-:func:`refnet.datasets.read_idx`, verified against their published SHA-256 digests
-(:data:`MNIST_SHA256`), cached as a ``.npz`` next to the files and, only when asked
-(``download=True``), downloaded from a list of mirrors (:data:`MNIST_MIRRORS`).  Only
+[`refnet.datasets.read_idx`][refnet.datasets.idx.read_idx], verified against their published SHA-256 digests
+(`MNIST_SHA256`), cached as a ``.npz`` next to the files and, only when asked
+(``download=True``), downloaded from a list of mirrors (`MNIST_MIRRORS`).  Only
 NumPy and the standard library are used.
 
 Size: a little over 500 lines: one data source, whose every failure (a missing file, a
@@ -114,7 +114,7 @@ class DownloadError(OSError):
 
 
 def default_mnist_root() -> Path:
-    """Return the directory where :func:`load_mnist` looks for MNIST by default.
+    """Return the directory where [`load_mnist`][refnet.datasets.mnist.load_mnist] looks for MNIST by default.
 
     In order: ``$REFNET_DATA`` if set (used as the MNIST directory itself);
     on Windows ``%LOCALAPPDATA%\\refnet\\mnist``; elsewhere
@@ -135,7 +135,7 @@ def default_mnist_root() -> Path:
 
 
 def default_root_for(environ: Mapping[str, str], os_name: str) -> Path:
-    """:func:`default_mnist_root` for a given environment and ``os.name`` (tested on both)."""
+    """[`default_mnist_root`][refnet.datasets.mnist.default_mnist_root] for a given environment and ``os.name`` (tested on both)."""
     explicit = environ.get("REFNET_DATA")
     if explicit:
         return Path(explicit).expanduser()
@@ -388,7 +388,7 @@ def load_mnist(
 ) -> Split:
     """Load MNIST with the interface of the book's ``load_mnist``.
 
-    Reads the four IDX files of :data:`MNIST_FILES` from `root`, each either
+    Reads the four IDX files of `MNIST_FILES` from `root`, each either
     gzipped (``<name>.gz``, preferred when both exist) or plain, checks their
     SHA-256 digests, and caches the parsed arrays in ``root/mnist.npz``
     (written atomically; rebuilt whenever the digests of the source files
@@ -397,7 +397,7 @@ def load_mnist(
     Parameters
     ----------
     root : str or os.PathLike, optional
-        Directory holding the files; default :func:`default_mnist_root`
+        Directory holding the files; default [`default_mnist_root`][refnet.datasets.mnist.default_mnist_root]
         (``$REFNET_DATA``, else ``$XDG_CACHE_HOME/refnet/mnist`` or
         ``~/.cache/refnet/mnist``; ``%LOCALAPPDATA%\\refnet\\mnist`` on Windows).
     download : bool, default False
@@ -413,12 +413,12 @@ def load_mnist(
     one_hot_label : bool, default False
         Labels as one-hot float64 rows of length 10 instead of int64 digits.
     mirrors : sequence of str, optional
-        Base URLs (http or https) tried in turn; default :data:`MNIST_MIRRORS`.
+        Base URLs (http or https) tried in turn; default `MNIST_MIRRORS`.
     checksums : mapping of str to str, or None, default MNIST_SHA256
         Expected SHA-256 hex digest of each file, keyed by its file name
         (``"train-images-idx3-ubyte.gz"`` or ``"train-images-idx3-ubyte"``).
         Every file used must have an entry, and downloads are checked against
-        it before being moved into place. The default, :data:`MNIST_SHA256`,
+        it before being moved into place. The default, `MNIST_SHA256`,
         holds the published digests and also requires the 60,000/10,000
         examples of the published sets. Pass your own table for other IDX
         files, or None to skip digest checks (the files are still fully

@@ -27,8 +27,8 @@ difference of two O(1) losses: with p the unperturbed softmax, ``Q_k = expm1(Δa
 
 exactly (with t the target class; a probability-row target sums such terms).  Both
 layers evaluate these by short power series whose remainders are below rounding
-(:mod:`.series`), where bounds known in advance allow it, and otherwise by expm1 per
-class and log1p (:mod:`.exact`).  Every factor is computed to a few ulps *relative to the change*, so the fast path's own
+(`.series`), where bounds known in advance allow it, and otherwise by expm1 per
+class and log1p (`.exact`).  Every factor is computed to a few ulps *relative to the change*, so the fast path's own
 rounding error is tiny compared with the reference's, whose losses L(θ ± h e_i) are each
 rounded at the level ``ε |L|`` and whose difference therefore carries about ``ε |L| / h``
 of absolute error.  The two agree to that level, not bitwise.

@@ -50,7 +50,7 @@ class Moves:
 
 
 def moves(originals, steps, x) -> Moves:
-    """The stored changes of every parameter (see :class:`Moves`).
+    """The stored changes of every parameter (see `Moves`).
 
     Raises OutOfRange where a change could exceed ``LARGEST_CHANGE``.
     """

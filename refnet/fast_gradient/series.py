@@ -11,14 +11,14 @@ small argument, with coefficients computed once per batch:
 * the loss change:  ``Δℓ = -log1p(v)``,  ``v = ρ (Q_t - r) / (1 + r)``, log1p by its series.
 
 Each series is cut where its remainder is below ε/8 of the scale at which the exact
-evaluation (:mod:`refnet.fast_gradient.exact`) rounds (:func:`series_plan`,
-:mod:`refnet._series`): the values are the exact ones to rounding, perturbation by
+evaluation (`refnet.fast_gradient.exact`) rounds (`series_plan`,
+`refnet._series`): the values are the exact ones to rounding, perturbation by
 perturbation.  Nothing is expanded in h: every perturbation's loss change is evaluated at
 its own stored step, and the difference quotient is formed from those changes.
 Probability-row targets add one such target term per class k with some ``t_k > 0``, with
 ``W2[j, k]``, ``ρ_k = p_k / (p_k + δ)`` and the weight t_k.  Layer 2 (``W2``, ``b2``)
 moves a single logit: expm1 of its change and log1p by their series
-(:func:`layer2_series`).
+(`layer2_series`).
 
 Layer 1's perturbations are laid out as arrays (offset, input, sample, hidden unit), whose
 per-(sample, hidden unit) coefficients broadcast over the first two axes, contiguously:
@@ -29,7 +29,7 @@ per-(sample, hidden unit) coefficients broadcast over the first two axes, contig
   by their number of them and padded to the longest of their block with zeros, which
   contribute exactly 0; the steps are gathered and the sums scattered back by input.
 
-The dense layout is used from :data:`DENSE_FROM` non-zero inputs on.
+The dense layout is used from `DENSE_FROM` non-zero inputs on.
 """
 
 from __future__ import annotations
