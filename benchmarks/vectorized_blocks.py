@@ -157,7 +157,11 @@ def main(args):
 
 
 #: The functions as the docs' tables name them.
-TITLES = {"sum_squares": "sum(x**2)", "sin_cos": "sum(sin 3x + cos x)", "log_sum_exp": "log-sum-exp"}
+TITLES = {
+    "sum_squares": "sum(x**2)",
+    "sin_cos": "sum(sin 3x + cos x)",
+    "log_sum_exp": "log-sum-exp",
+}
 
 
 def strategy_tables(results):
