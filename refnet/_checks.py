@@ -232,3 +232,9 @@ def perturbable(x, *, in_place: bool = True) -> np.ndarray:
 
 #: The order of TwoLayerNet's parameters, in ``params`` and in every gradient dict.
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra, as docs/installation.md says: refnet is installed
+    from its source folder (it is on no package index, so naming it as a package fails)."""
+    return f"pip install -e '.[{extra}]' in refnet's source folder"

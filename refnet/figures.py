@@ -10,7 +10,7 @@
 * ``*.md`` fragments (tables, reports) that the pages include whole.
 
 Exact derivatives are written by hand for the functions measured here, so JAX is not
-needed.  Matplotlib is imported inside [`generate`][refnet.figures.generate] (``pip install 'refnet[docs]'``).
+needed.  Matplotlib is imported inside [`generate`][refnet.figures.generate] (``pip install -e '.[docs]'``).
 Figures 4-11 and 4-12 (learning curves) are drawn from a committed training run.
 
 Size: one module over 500 lines on purpose.  Every function draws the figures of one
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import PrecisionWarning, StepLostError
+from ._checks import PrecisionWarning, StepLostError, install_hint
 from ._stencil import stencil_of
 from .activations import sigmoid, step_function
 from .descent import gradient_descent
@@ -672,7 +672,7 @@ def generate(out: str | os.PathLike[str]) -> dict[str, str]:
         import matplotlib
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError(
-            "refnet figures needs matplotlib: pip install -e '.[docs]' in refnet's source folder"
+            f"refnet figures needs matplotlib: {install_hint('docs')}"
         ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,6 +1,6 @@
 """The learning curve of a training run: figures 4-11 (loss) and 4-12 (accuracy) side by side.
 
-matplotlib is imported inside the function (install it with ``pip install 'refnet[train]'``)
+matplotlib is imported inside the function (install it with ``pip install -e '.[train]'``)
 and drives no window: the figure is drawn by the Agg renderer straight to a file, without
 pyplot, so plotting never changes the caller's matplotlib backend or global state.
 """
@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ._checks import install_hint
 
 if TYPE_CHECKING:  # for the annotation only: a plot reads a History, or its dict
     from .checkpoints import History
@@ -65,7 +67,7 @@ def plot_learning_curve(
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError(
-            "plot_learning_curve needs matplotlib; install it with: pip install 'refnet[train]'"
+            f"plot_learning_curve needs matplotlib; install it with: {install_hint('train')}"
         ) from exc
 
     loss, evaluations, per_epoch = _columns(history)

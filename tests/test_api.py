@@ -219,3 +219,31 @@ def test_every_public_signature_is_typed():
 
 def test_the_package_ships_its_annotations():
     assert (ROOT / "refnet" / "py.typed").is_file()
+
+
+# -- install advice matches how refnet is installed -------------------------------------------
+
+
+def test_every_install_hint_names_an_extra_and_the_source_install():
+    """refnet is not on a package index: advice such as ``pip install 'refnet[train]'`` fails
+    for every user (docs/installation.md).  Every hint is ``install_hint(EXTRA)``, and EXTRA
+    is an extra that pyproject.toml defines."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
+        import tomli as tomllib
+
+    from refnet._checks import install_hint
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    wrong, named = [], set()
+    for path in sorted(ROOT.glob("refnet/**/*.py")) + sorted(ROOT.glob("docs/**/*.md")):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"pip install '?refnet\[", text):
+            wrong.append(str(path.relative_to(ROOT)))
+        named |= set(re.findall(r"install_hint\([\"'](\w+)[\"']\)", text))
+    assert not wrong, f"pip install 'refnet[...]' fails (not on an index): {wrong}"
+    assert named and named <= set(extras), named - set(extras)
+    assert install_hint("train") == "pip install -e '.[train]' in refnet's source folder"

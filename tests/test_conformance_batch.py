@@ -617,7 +617,7 @@ def test_same_seed_same_json(graded_class):
 def test_dask_cluster_gives_the_same_json(graded_class):
     distributed = pytest.importorskip(
         "dask.distributed",
-        reason="the cluster extra is not installed: pip install 'refnet[cluster]'",
+        reason="the cluster extra is not installed: pip install -e '.[cluster]'",
     )
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None

@@ -149,7 +149,7 @@ def test_processes_give_the_serial_numbers_bit_for_bit():
 def test_a_dask_clusters_executor_gives_the_serial_numbers_bit_for_bit():
     distributed = pytest.importorskip(
         "dask.distributed",
-        reason="the cluster extra is not installed: pip install 'refnet[cluster]'",
+        reason="the cluster extra is not installed: pip install -e '.[cluster]'",
     )
     x = np.linspace(-2, 2, 24).reshape(4, 6)
     scale = 1.5

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from refnet._checks import install_hint
 from refnet._command_line import UsageError
 
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -28,7 +29,7 @@ CURVE_NAME = "learning_curve.png"
 #: The version of metrics.json's layout, its ``format`` field; the schema states it too.
 METRICS_FORMAT = 1
 #: What the train extra installs; named when one of its packages is missing.
-TRAIN_EXTRA = "pip install -e '.[train]' in refnet's source folder"
+TRAIN_EXTRA = install_hint("train")
 
 
 def metrics_schema() -> dict:

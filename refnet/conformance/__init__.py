@@ -11,8 +11,8 @@ smallest counterexample hypothesis found as Python code to paste into a prompt::
 
     python -m refnet.conformance path/to/my_chapter4.py --json report.json
 
-This subpackage is a test tool: it imports JAX and hypothesis (``pip install
-'refnet[conformance]'``) and is never imported by ``import refnet``.  This file itself
+This subpackage is a test tool: it imports JAX and hypothesis (the ``conformance`` extra:
+``pip install -e '.[conformance]'``) and is never imported by ``import refnet``.  This file itself
 imports neither, so that ``refnet --help`` stays fast; the names below load on first use.
 
 The same modules serve refnet's own suite, which imports ``oracle``, ``strategies``,
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+
+from .._checks import install_hint
 
 __all__ = ["CHECKS", "PROFILES", "Case", "Check", "Report", "Target", "load_target", "run"]
 
@@ -39,7 +41,7 @@ _LAZY = {
 }
 
 #: The extra that installs what this subpackage needs.
-EXTRA_HINT = "pip install 'refnet[conformance]'"
+EXTRA_HINT = install_hint("conformance")
 
 
 def require_dependencies() -> None:

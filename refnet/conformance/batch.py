@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._checks import install_hint
+
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
 MAX_SUBMISSION_BYTES = 100 * MIB
@@ -51,7 +53,7 @@ MAX_SUBMISSION_BYTES = 100 * MIB
 OUTPUT_KEPT = 20_000
 #: Folders and files never copied from a submission.
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
-CLUSTER_HINT = "pip install 'refnet[cluster]'"
+CLUSTER_HINT = install_hint("cluster")
 #: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
 _STOPPING = threading.Event()
 
@@ -482,7 +484,7 @@ def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
             except Exception as exc:
                 raise BatchError(
                     f"the cluster at {scheduler} could not run a submission: "
-                    f"{type(exc).__name__}: {exc} (does every worker have refnet[conformance]?)"
+                    f"{type(exc).__name__}: {exc} (does every worker have refnet with its conformance extra?)"
                 ) from exc
             done[record["student"]] = record
             if progress is not None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._checks import install_hint
 from .._command_line import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -116,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=SchedulerAddress(),
         metavar="ADDRESS",
         help="run the submissions on a Dask cluster (tcp://HOST:PORT) instead of here; "
-        "needs pip install 'refnet[cluster]'",
+        f"needs {install_hint('cluster')}",
     )
     defaults = Limits()
     group.add_argument(

@@ -37,6 +37,7 @@ import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from .._checks import install_hint
 from .api import API_NAMES, CANONICAL, TargetError, api_name
 
 
@@ -137,7 +138,7 @@ def toml_reader(option: str) -> ModuleType:
     except ModuleNotFoundError:
         raise TargetError(
             f"{option} needs a TOML reader: Python 3.11+ has one, on 3.10 "
-            "pip install 'refnet[conformance]' (which installs tomli)"
+            f"{install_hint('conformance')} (which installs tomli)"
         ) from None
     return tomli
 

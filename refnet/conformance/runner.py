@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -422,10 +421,3 @@ def versions() -> dict:
         "hypothesis": hypothesis.__version__,
         "jax": jax.__version__,
     }
-
-
-def terminal_progress(index: int, total: int, check: Check | None) -> None:
-    """Progress on stderr, one line rewritten in place; ``check=None`` clears it."""
-    text = "" if check is None else f"[{index}/{total}] {check.name}"
-    sys.stderr.write(f"\r\033[K{text}")
-    sys.stderr.flush()

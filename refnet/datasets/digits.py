@@ -6,7 +6,7 @@ network, no files) the way the book's ``load_mnist`` returns MNIST,
 implemented here so that the split does not change when scikit-learn does.
 
 scikit-learn is imported inside [`load_digits`][refnet.datasets.digits.load_digits] (install it with
-``pip install 'refnet[train]'``).
+``pip install -e '.[train]'``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._checks import as_generator, flag, one_hot, open_fraction
+from .._checks import as_generator, flag, install_hint, one_hot, open_fraction
 
 __all__ = ["load_digits", "stratified_split"]
 
@@ -197,7 +197,7 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     except ImportError as exc:
         raise ImportError(
             "load_digits needs scikit-learn, whose wheel ships the 8x8 digits; "
-            "install it with: pip install 'refnet[train]'"
+            f"install it with: {install_hint('train')}"
         ) from exc
     images, labels = sklearn_load_digits(return_X_y=True)
     pixels = np.array(images, dtype=np.float64, order="C")
