@@ -33,7 +33,8 @@ it buys.  Every error is ``max |g - jax.grad| / max |jax.grad|`` over the entrie
 Times are medians over ``--repeats`` runs of CPU time (the process, all threads) and wall
 time, with BLAS and XLA held to one thread; the methods of a case take turns within each
 repeat, in a new order each time, so that a change of load on the shared machine hits
-them alike.  A method whose full gradient would take more
+them alike.  A run of a quick method is about ``MIN_RUN_S`` of back-to-back calls (as
+timeit's autorange), and its time the mean per call.  A method whose full gradient would take more
 than ``--limit`` seconds is timed on its first entries only, at the full size (every entry
 costs the same evaluations of the same f), and extrapolated per entry: the output marks
 such rows ``extrapolated from k entries``.  The JSON goes to
@@ -392,6 +393,9 @@ LABELS = {
 }
 
 
+#: Seconds of back-to-back calls a timed run of a quick method lasts (at most 1000 calls).
+MIN_RUN_S = 0.1
+
 #: Entries a first probe computes, by method: enough that per-call costs are shared.
 PROBE = {"refnet_vectorized": 64, "jax_fd": 64, "refnet_fast": None}
 
@@ -416,7 +420,11 @@ def plan(case, name, method, args):
         entries = max(1, min(entries, 2**28 // (64 * n)))
     if name == "jax_fd" and entries != probe:
         method(case, entries)  # compile for this size outside the timing
-    return entries
+    # Calls a timed run makes, as timeit's autorange does: a gradient of a millisecond is
+    # timed over about MIN_RUN_S of back-to-back calls, so that the clock's resolution and
+    # one cold start (caches emptied by the method before it) do not decide its time.
+    calls = max(1, min(1000, round(MIN_RUN_S / max(per_entry * entries, 1e-9))))
+    return entries, calls
 
 
 def run_case(case, args):
@@ -425,7 +433,9 @@ def run_case(case, args):
         # Without JAX, the error is measured against refnet's loop (said in the output).
         reference = refnet_loop(case, case.x.size)
     methods = methods_for(case)
-    entries = {name: plan(case, name, method, args) for name, method in methods.items()}
+    planned = {name: plan(case, name, method, args) for name, method in methods.items()}
+    entries = {name: planned[name][0] for name in methods}
+    calls = {name: planned[name][1] for name in methods}
     cpu = {name: [] for name in methods}
     wall = {name: [] for name in methods}
     grads = {}
@@ -434,9 +444,10 @@ def run_case(case, args):
         # Interleaved, in a new order each repeat: a change of load hits every method alike.
         for name in order.permutation(list(methods)):
             start, start_cpu = time.perf_counter(), time.process_time()
-            grads[name] = methods[name](case, entries[name])
-            wall[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - start_cpu)
+            for _ in range(calls[name]):
+                grads[name] = methods[name](case, entries[name])
+            wall[name].append((time.perf_counter() - start) / calls[name])
+            cpu[name].append((time.process_time() - start_cpu) / calls[name])
     n = case.x.size
     for name in methods:
         scale = n / entries[name]
@@ -449,6 +460,7 @@ def run_case(case, args):
             "entries_timed": entries[name],
             "extrapolated": entries[name] < n,
             "repeats": args.repeats,
+            "calls_per_repeat": calls[name],
         }
         note = f"extrapolated from {entries[name]} entries" if result["extrapolated"] else ""
         print(
