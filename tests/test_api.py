@@ -247,3 +247,26 @@ def test_every_install_hint_names_an_extra_and_the_source_install():
     assert not wrong, f"pip install 'refnet[...]' fails (not on an index): {wrong}"
     assert named and named <= set(extras), named - set(extras)
     assert install_hint("train") == "pip install -e '.[train]' in refnet's source folder"
+
+
+def test_import_refnet_is_lazy_and_every_public_name_has_a_home():
+    """``import refnet`` (and so the ``refnet`` command's first import) loads no NumPy, so
+    that Ctrl-C is caught from the start of the command; every name of ``__all__`` is
+    imported for type checkers in refnet/__init__.py and loaded from that same module on
+    first access."""
+    import subprocess
+    import sys
+
+    code = "import sys, refnet, refnet.cli\nprint('numpy' in sys.modules)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+    homes = {}
+    for node in ast.walk(ast.parse((ROOT / "refnet" / "__init__.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            homes |= {alias.name: node.module for alias in node.names}
+    assert sorted(homes) == sorted(refnet.__all__)
+    for name, home in homes.items():
+        module = importlib.import_module(f"refnet.{home}")
+        assert getattr(refnet, name) is getattr(module, name), name
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        refnet.no_such_name  # noqa: B018
