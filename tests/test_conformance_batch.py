@@ -408,7 +408,9 @@ def test_batch_usage_errors_exit_2(argv, message, capsys):
 def test_scheduler_without_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     submission = Submission("s", "/class/s.py", "s.py", (("s.py", b""),))
-    with pytest.raises(BatchError, match=r"refnet\[cluster\]"):
+    with pytest.raises(
+        BatchError, match=r"pip install -e '\.\[cluster\]' in refnet's source folder"
+    ):
         batch.run_all([submission], RunOptions(), scheduler="tcp://127.0.0.1:1")
 
 

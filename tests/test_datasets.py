@@ -263,7 +263,9 @@ def no_sklearn(monkeypatch):
 
 @pytest.mark.usefixtures("no_sklearn")
 def test_digits_without_sklearn_names_the_extra():
-    with pytest.raises(ImportError, match=r"pip install 'refnet\[train\]'"):
+    with pytest.raises(
+        ImportError, match=r"pip install -e '\.\[train\]' in refnet's source folder"
+    ):
         load_digits()
 
 
