@@ -403,7 +403,9 @@ def numerical_gradient(
         perturbed points are built as copies (``x`` is never written, and may be
         read-only) and handed to ``f`` in chunks.  They are bit-for-bit the loop's
         points and the quotient is combined in the loop's order, so if ``f`` computes each
-        row as it would compute a single point, the result is identical to the loop's.
+        row as it would compute a single point, on an array of x's shape (``stack[i, ...]``:
+        for a 0-d x, ``stack[i]`` is a NumPy scalar, which may round differently), the
+        result is identical to the loop's.
         The stack is a scratch buffer, reused between calls: ``f`` must neither keep nor
         modify it (a modification is caught, as a ValueError).  Stacks are sized for the
         CPU cache; points of 512 KiB or more (64Ki float64 elements) are handed over one

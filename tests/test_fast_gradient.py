@@ -539,8 +539,14 @@ def test_an_infinite_loss_is_an_error_as_in_the_loop():
 
 
 def _row_by_row(formula):
-    """f on a stack, computed one row at a time exactly as on a single point."""
-    return lambda stack: np.array([formula(np, point) for point in stack])
+    """f on a stack, computed one row at a time exactly as on a single point.
+
+    Each row is handed over as the loop hands x: an array of x's shape.  ``stack[i, ...]``
+    keeps a 0-d row an array; iterating ``for point in stack`` would turn it into a NumPy
+    scalar, whose arithmetic may round differently (NumPy 2.4: ``np.float64(1.7501)**3`` is
+    one ulp from ``np.array(1.7501)**3``), and then the rows are not the loop's evaluations.
+    """
+    return lambda stack: np.array([formula(np, stack[i, ...]) for i in range(len(stack))])
 
 
 @pytest.mark.parametrize("scheme", ["central", "forward", "backward"])
