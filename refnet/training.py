@@ -47,6 +47,7 @@ explain sampling, determinism and checkpoints where a reader of the loop needs t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -374,7 +375,10 @@ def train(
         _loop(run, net, data, plan, step, callback)
     except KeyboardInterrupt:
         run.roll_back()
-        run.save()
+        # A second Ctrl-C during this save is held until the checkpoint is complete
+        # (write_atomically), then raised here: the run is stopping anyway.
+        with contextlib.suppress(KeyboardInterrupt):
+            run.save()
         raise _interrupted(run, plan) from None
     except _Divergence as stop:
         run.roll_back()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import stat
 import sys
+import threading
 
 import pytest
 
@@ -91,3 +93,76 @@ def test_a_missing_folder_is_an_error_not_a_silent_mkdir(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_atomically(tmp_path / "no" / "such" / "folder" / "out.bin", lambda f: None)
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- Ctrl-C held
+
+
+def _interrupt_inside(tmp_path):
+    """write_atomically, with a real SIGINT sent half-way through the write."""
+
+    def write(f):
+        f.write(b"first half, ")
+        signal.raise_signal(signal.SIGINT)
+        f.write(b"second half")
+
+    write_atomically(tmp_path / "file", write)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_a_write_is_delivered_after_the_file_is_complete(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _interrupt_inside(tmp_path)
+        # The interrupt came after the move: the whole file is there, nothing else.
+        assert (tmp_path / "file").read_bytes() == b"first half, second half"
+        assert [p.name for p in tmp_path.iterdir()] == ["file"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_write_that_fails_reports_its_failure_not_the_held_ctrl_c(tmp_path):
+    def write(f):
+        signal.raise_signal(signal.SIGINT)
+        raise OSError("disk full")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            write_atomically(tmp_path / "file", write)
+        assert list(tmp_path.iterdir()) == []
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_an_ignored_ctrl_c_stays_ignored(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _interrupt_inside(tmp_path)  # no KeyboardInterrupt: SIGINT is ignored
+        assert (tmp_path / "file").read_bytes() == b"first half, second half"
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_outside_the_main_thread_the_write_runs_as_it_is(tmp_path):
+    # Only the main thread can set signal handlers: a write from a worker thread must not
+    # try (signal.signal would raise ValueError there).
+    errors = []
+
+    def work():
+        try:
+            write_atomically(tmp_path / "file", lambda f: f.write(b"from a thread"))
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert (tmp_path / "file").read_bytes() == b"from a thread"

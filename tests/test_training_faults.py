@@ -161,3 +161,115 @@ def test_a_crash_while_writing_a_checkpoint_leaves_the_previous_one_readable(tmp
     # The run still resumes from the intact checkpoint, stray temporary file and all.
     _finish(tmp_path, "--resume", folder, "--iterations", 45)
     assert len(_losses(folder)) == 45
+
+
+# --------------------------------------------------------------------------- Ctrl-C anywhere
+
+#: Interrupted runs: at least 200 (issue 16), spread evenly over the run's Python lines.
+INTERRUPTS = 240
+
+
+def _tiny_problem():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(24, 4))
+    t = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0).astype(np.int64)  # 3 classes
+    return (x[:16], t[:16]), (x[16:], t[16:])
+
+
+def _train_tiny(checkpoint, resume=None):
+    """A real run of refnet.training.train: numerical gradients, a checkpoint every iteration."""
+    from refnet.training import train
+
+    rng = np.random.default_rng(11)
+    net = refnet.TwoLayerNet(4, 3, 3, weight_init_std=0.5, rng=rng)
+    train_data, test_data = _tiny_problem()
+    history = train(
+        net,
+        train_data,
+        test_data,
+        iterations=6,
+        batch_size=4,
+        lr=0.5,
+        rng=rng,
+        eval_every=3,
+        checkpoint_path=checkpoint,
+        checkpoint_every=1,
+        resume=resume,
+    )
+    return net.params, history.loss
+
+
+class _SigintAtLine:
+    """A trace function that sends this process a real SIGINT at its ``when``-th line event.
+
+    With ``when=None`` it only counts the line events (and those inside a checkpoint write).
+    ``signal.raise_signal`` delivers the signal at once, so Python's SIGINT handler (or the
+    one the write holds it with) runs at exactly that line.
+    """
+
+    def __init__(self, when=None):
+        self.when, self.count, self.in_write, self.sent_in_write = when, 0, 0, None
+        self._writing = 0  # depth of write_atomically frames on the stack
+
+    def __call__(self, frame, event, arg):
+        if event == "line":
+            self.count += 1
+            self.in_write += self._writing > 0
+            if self.count == self.when:
+                self.sent_in_write = self._writing > 0
+                sys.settrace(None)
+                signal.raise_signal(signal.SIGINT)
+        elif frame.f_code.co_name == "write_atomically":
+            self._writing += {"call": 1, "return": -1}.get(event, 0)
+        return self
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_at_any_of_hundreds_of_instants_then_resume_gives_the_uninterrupted_run(tmp_path):
+    """SIGINT at 240 instants spread over a run (a quarter of them inside checkpoint writes):
+    every run either stops with a complete checkpoint (TrainingInterrupted) or before it
+    started, and resuming (or restarting) ends with the uninterrupted run's bits."""
+    from refnet.training import TrainingInterrupted
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        expected_params, expected_loss = _train_tiny(tmp_path / "reference.npz")
+        counter = _SigintAtLine()
+        sys.settrace(counter)
+        try:
+            _train_tiny(tmp_path / "counted.npz")
+        finally:
+            sys.settrace(None)
+        assert counter.in_write > 0.1 * counter.count  # the writes are a real share of the run
+        outcomes = {"interrupted": 0, "before training": 0, "inside a write": 0}
+        # The last few lines (returning the history) may differ between runs: stop short.
+        last = int(0.98 * counter.count)
+        for k, when in enumerate(np.linspace(1, last, INTERRUPTS).round().astype(int)):
+            checkpoint = tmp_path / f"run{k}.npz"
+            sigint = _SigintAtLine(int(when))
+            sys.settrace(sigint)
+            try:
+                _train_tiny(checkpoint)
+                raise AssertionError(f"line {when}: the run finished despite the SIGINT")
+            except TrainingInterrupted:
+                outcomes["interrupted"] += 1
+                resume = checkpoint
+            except KeyboardInterrupt:  # before train() had a run to save: start again
+                assert not checkpoint.exists(), f"line {when}: a checkpoint but no clean stop"
+                outcomes["before training"] += 1
+                resume = None
+            finally:
+                sys.settrace(None)
+            assert sigint.sent_in_write is not None
+            outcomes["inside a write"] += sigint.sent_in_write
+            params, loss = _train_tiny(checkpoint, resume=resume)
+            assert loss == expected_loss, f"line {when}: another loss history"
+            for name in expected_params:
+                assert params[name].tobytes() == expected_params[name].tobytes(), (
+                    f"line {when}: {name} differs after resuming"
+                )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(f"{INTERRUPTS} interrupts: {outcomes}")
+    assert outcomes["interrupted"] + outcomes["before training"] == INTERRUPTS
+    assert outcomes["inside a write"] >= 0.1 * INTERRUPTS
