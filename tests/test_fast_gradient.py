@@ -543,8 +543,8 @@ def _row_by_row(formula):
 
     Each row is handed over as the loop hands x: an array of x's shape.  ``stack[i, ...]``
     keeps a 0-d row an array; iterating ``for point in stack`` would turn it into a NumPy
-    scalar, whose arithmetic may round differently (NumPy 2.4: ``np.float64(1.7501)**3`` is
-    one ulp from ``np.array(1.7501)**3``), and then the rows are not the loop's evaluations.
+    scalar, whose arithmetic may round differently (``np.float64(1.7501)**3`` is one ulp
+    from ``np.array(1.7501)**3``, on NumPy 2.0 as on 2.4), and then the rows are not the loop's evaluations.
     """
     return lambda stack: np.array([formula(np, stack[i, ...]) for i in range(len(stack))])
 
