@@ -127,7 +127,7 @@ def executors(with_dask):
                         n_workers=2,
                         threads_per_worker=1,
                         processes=True,
-                        dashboard_address=None,
+                        dashboard_address=":0",
                     )
                 )
                 client = stack.enter_context(distributed.Client(cluster))

@@ -633,7 +633,7 @@ def test_dask_cluster_gives_the_same_json(graded_class):
         reason="the cluster extra is not installed: pip install -e '.[cluster]'",
     )
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         on_cluster = _regrade(scheduler=cluster.scheduler_address)
     for student, entry in on_cluster.items():

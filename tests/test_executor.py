@@ -155,8 +155,10 @@ def test_a_dask_clusters_executor_gives_the_serial_numbers_bit_for_bit():
     scale = 1.5
 
     with (
+        # dashboard_address=":0": a free port.  With None the scheduler still serves HTTP on
+        # 8787, and a second cluster on the machine (another test run) fails to start.
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
