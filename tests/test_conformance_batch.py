@@ -632,6 +632,8 @@ def test_dask_cluster_gives_the_same_json(graded_class):
         "dask.distributed",
         reason="the cluster extra is not installed: pip install -e '.[cluster]'",
     )
+    # dashboard_address=":0": a free port.  With None the scheduler still serves HTTP on 8787,
+    # and a second cluster on the machine (another test run) fails to start.
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
