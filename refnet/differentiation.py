@@ -32,12 +32,11 @@ The first falls with h, the second grows as h shrinks; their sum is smallest nea
 The complex step ``Im f(x + ih) / h`` subtracts nothing, so it has no round-off term to
 balance: its error is ``h² f'''/6`` plus the rounding of f' itself, and h can be tiny.
 It needs an ``f`` that is analytic and written so that it accepts complex input.
-
-Size: over 500 lines because it is the chapter's public face for differentiation: four
-functions whose docstrings (the error model, every option, examples that pytest runs) are
-most of the file, and the typed overloads of their ``return_error`` forms; the machinery
-is in the stencil engine beneath.
 """
+# Size: over 500 lines because it is the chapter's public face for differentiation: four
+# functions whose docstrings (the error model, every option, examples that pytest runs) are
+# most of the file, and the typed overloads of their ``return_error`` forms; the machinery
+# is in the stencil engine beneath.
 
 from __future__ import annotations
 
