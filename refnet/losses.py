@@ -156,8 +156,8 @@ def mean_squared_error(y: ArrayLike, t: ArrayLike) -> float:
 
     >>> t = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
     >>> y = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]
-    >>> float(mean_squared_error(y, t))
-    0.0975
+    >>> float(mean_squared_error(y, t))  # 0.0975 in binary floating point
+    0.09750000000000003
     >>> y = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]
     >>> float(mean_squared_error(y, t))
     0.5975
