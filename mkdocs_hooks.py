@@ -245,6 +245,49 @@ def on_page_markdown(markdown, page, config, files):
         raise PluginError(str(exc)) from None
 
 
+# -- line breaks in code ----------------------------------------------------------------------
+
+PRE = re.compile(r"<pre\b.*?</pre>", re.DOTALL)
+INLINE_CODE = re.compile(r"(<code\b[^>]*>)(.*?)(</code>)", re.DOTALL)
+TAG = re.compile(r"(<[^>]+>)")
+#: After these a long expression in code font may wrap (``np.array([3,`` / ``4])``); never
+#: inside a word, so a name such as ``return_error`` stays whole.
+BREAK_AFTER = re.compile(r"(?<=[.,(\[/=|])(?=[^\s<])")
+#: A name longer than this (a test's name in a table) may also wrap after an underscore,
+#: between two of its words, as ``test_float32_is_`` / ``differentiated``.
+LONG_NAME = 28
+UNDERSCORE = re.compile(r"(?<=_)(?=[A-Za-z0-9])")
+
+
+def break_points(html: str) -> str:
+    """``<wbr>`` after the punctuation of inline code (not of code blocks): the stylesheet
+    forbids breaks inside words (docs/stylesheets/extra.css), so these are the only places
+    a long expression in a narrow table column can wrap, other than its spaces."""
+
+    def code(match):
+        parts = TAG.split(match[2])
+        long = len("".join(p for p in parts if not p.startswith("<"))) > LONG_NAME
+
+        def breaks(text: str) -> str:
+            text = BREAK_AFTER.sub("<wbr>", text)
+            return UNDERSCORE.sub("<wbr>", text) if long else text
+
+        text = "".join(p if p.startswith("<") else breaks(p) for p in parts)
+        return f"{match[1]}{text}{match[3]}"
+
+    out, last = [], 0
+    for block in PRE.finditer(html):
+        out.append(INLINE_CODE.sub(code, html[last : block.start()]))
+        out.append(block[0])
+        last = block.end()
+    out.append(INLINE_CODE.sub(code, html[last:]))
+    return "".join(out)
+
+
+def on_page_content(html, page, config, files):
+    return break_points(html)
+
+
 # -- KaTeX ------------------------------------------------------------------------------------
 
 

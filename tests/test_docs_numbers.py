@@ -212,3 +212,25 @@ def test_every_page_source_is_written_out_and_up_to_date():
             flags=re.DOTALL | re.MULTILINE,
         )
         assert "{{" not in text, f"{page}: a name GitHub would show raw"
+
+
+# -- line breaks in inline code (the same hook file) -------------------------------------------
+
+
+def test_inline_code_may_wrap_after_punctuation_never_inside_a_word():
+    html = (
+        "<p><code>np.array([3, 4])</code> <code>return_error</code> "
+        '<code><a href="a.b">refnet.x</a></code></p><pre><code>a.b(c)</code></pre>'
+    )
+    assert hooks.break_points(html) == (
+        "<p><code>np.<wbr>array(<wbr>[<wbr>3, 4])</code> <code>return_error</code> "
+        '<code><a href="a.b">refnet.<wbr>x</a></code></p><pre><code>a.b(c)</code></pre>'
+    )
+
+
+def test_a_long_name_may_also_wrap_between_its_words():
+    long = "test_float32_is_differentiated_with_a_warning"
+    assert (
+        hooks.break_points(f"<code>{long}</code>")
+        == "<code>" + long.replace("_", "_<wbr>") + "</code>"
+    )
