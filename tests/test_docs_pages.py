@@ -50,7 +50,13 @@ TUTORIAL_CURVE = ".venv/bin/refnet train --out runs/learning-curve"
 #: The page's shell blocks this test leaves, by their first line, with the reason.
 LEFT = {
     ".venv/bin/pip install -e '.[docs]'": "the documentation build: .ci/run's docs step",
-    ".venv/bin/pip install -e '.[docs,browser]'": "the browser test: .ci/run's browser step",
+    ".venv/bin/pip install -e '.[test,docs,browser]'": "the browser test: .ci/run's browser step",
+}
+#: What the commands of a block left to CI import, which its install line must bring.
+NEEDS = {
+    ".venv/bin/pip install -e '.[docs]'": {"mkdocs", "mkdocs-material", "mkdocstrings", "ruff"},
+    # pytest, and hypothesis for tests/conftest.py; Playwright drives Chromium.
+    ".venv/bin/pip install -e '.[test,docs,browser]'": {"pytest", "hypothesis", "playwright"},
 }
 #: The README's second command is the whole suite (this test among it): .ci/run runs it.
 README_LEFT = "HYPOTHESIS_PROFILE=ci .venv/bin/python -m pytest"
@@ -96,6 +102,27 @@ def test_every_shell_block_of_the_installation_page_is_run_or_left_with_a_reason
     assert sorted(firsts) == sorted(known), f"blocks on the page: {firsts}"
     readme_block = by_first_line(INSTALLATION)[README].splitlines()
     assert len(readme_block) == 2 and README_LEFT in readme_block[1]
+
+
+def extras_bring(extras: list[str]) -> set[str]:
+    """The distributions (names without versions) that ``pip install -e '.[extras]'`` adds."""
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    found: set[str] = set()
+    for extra in extras:
+        for requirement in table[extra]:
+            name = re.match(r"[A-Za-z0-9_.\-]+(\[[^\]]*\])?", requirement)
+            if name[0].startswith("refnet["):
+                found |= extras_bring(name[1].strip("[]").split(","))
+            else:
+                found.add(re.sub(r"\[.*", "", name[0]).lower())
+    return found
+
+
+def test_the_blocks_left_to_ci_install_what_their_commands_import():
+    for first, needed in NEEDS.items():
+        extras = re.search(r"'\.\[([^\]]+)\]'", first)[1].split(",")
+        missing = needed - extras_bring(extras)
+        assert not missing, f"{first}: the commands after it also need {sorted(missing)}"
 
 
 def test_the_tutorial_names_the_installation_pages_train_command():
