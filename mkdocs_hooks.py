@@ -17,7 +17,7 @@ Written out.  So that the Markdown sources read well where they are shown as the
 (GitHub, where the README links them), every name is also written out in the source, next
 to its value: ``<!--{{ key }}-->0.0975<!--/-->`` (an HTML comment, which GitHub hides), or
 ``<!--{{ key }}-->`text`<!--/-->`` for a value in code font, and a table between
-``<!--{{ table bench.NAME.path }}-->`` and ``<!--/-->`` on lines of their own.  The build
+``<!--{{ table bench.NAME.path }}-->`` and ``<!--/-->``, each a paragraph of its own.  The build
 replaces the written value with the current one from its source, so the site never shows a
 stale number; ``python mkdocs_hooks.py --render`` writes the current values into the
 sources (run it after ``refnet figures --out docs/figures`` or a benchmark), and
@@ -210,7 +210,7 @@ def render(markdown: str, sources: dict, where: str = "") -> str:
     def write(placeholder: str, code: str) -> str:
         shown = fill(placeholder, sources, where)
         if TABLE.fullmatch(placeholder):
-            return f"<!--{placeholder}-->\n{shown}\n<!--/-->"
+            return f"<!--{placeholder}-->\n\n{shown}\n\n<!--/-->"  # blocks of their own
         return f"<!--{placeholder}-->{code}{shown}{code}<!--/-->"
 
     parts, last = [], 0

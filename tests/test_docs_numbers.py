@@ -190,7 +190,7 @@ def test_render_writes_a_table_between_lines_of_its_own():
     table = hooks.table("bench.speed.tables.t", SOURCES)
     assert (
         rendered
-        == f"before\n\n<!--{{{{ table bench.speed.tables.t }}}}-->\n{table}\n<!--/-->\n\nafter"
+        == f"before\n\n<!--{{{{ table bench.speed.tables.t }}}}-->\n\n{table}\n\n<!--/-->\n\nafter"
     )
     assert hooks.fill(rendered, SOURCES) == f"before\n\n{table}\n\nafter"
 
