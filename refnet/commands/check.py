@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Integer(minimum=1),
         default=20,
         metavar="N",
-        help="digits in the batch (default 20; at most the training split's 1346, and a "
-        "larger batch is refused, as refnet train refuses it)",
+        help="digits in the batch (default 20; at most the digits' training split: a larger "
+        "batch is refused, with the split's size, as refnet train refuses it)",
     )
     parser.add_argument(
         "--hidden-size",
