@@ -13,6 +13,17 @@ Either may end in a format spec applied to a numeric value,
 duration in seconds written in h, min, s, ms or µs, or ``:ratio`` for a speed ratio (``12.3x``).
 An unknown name stops the build, listing the names there are.
 
+Written out.  So that the Markdown sources read well where they are shown as they are
+(GitHub, where the README links them), every name is also written out in the source, next
+to its value: ``<!--{{ key }}-->0.0975<!--/-->`` (an HTML comment, which GitHub hides), or
+``<!--{{ key }}-->`text`<!--/-->`` for a value in code font, and a table between
+``<!--{{ table bench.NAME.path }}-->`` and ``<!--/-->``, each a paragraph of its own.  The build
+replaces the written value with the current one from its source, so the site never shows a
+stale number; ``python mkdocs_hooks.py --render`` writes the current values into the
+sources (run it after ``refnet figures --out docs/figures`` or a benchmark), and
+``--check`` (run by tests/test_docs_numbers.py) fails when a source is not up to date or
+names a number in the bare ``{{ key }}`` form.
+
 Tables.  ``{{ table bench.NAME.path }}`` names a group of a benchmark file shaped
 ``{"columns": [...], "formats": [...], "rows": [[...], ...]}`` and becomes a Markdown
 table: a number in a row is written with its column's format (any of the above, or none),
@@ -43,6 +54,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+?)\s*(?::\s*([^}\s]+)\s*)?\}\}")
 TABLE = re.compile(r"\{\{\s*table\s+([A-Za-z0-9_.\-]+)\s*\}\}")
+#: A name written out with its value: the placeholder in a comment, the value, the end mark.
+WRITTEN = re.compile(r"<!--(\{\{[^}]*\}\})-->(`?)(.*?)\2<!--/-->", re.DOTALL)
+#: A bare placeholder, or one in code font (written out with its backticks).
+BARE = re.compile(r"(`?)(\{\{\s*(?:table\s+)?[A-Za-z0-9_.\-]+?\s*(?::\s*[^}\s]+\s*)?\}\})\1")
 
 KATEX_VERSION = "0.19.1"
 KATEX_INTEGRITY = "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/YeOy15lDgRhKvr5614uRrEfA=="
@@ -175,8 +190,50 @@ def fill(markdown: str, sources: dict, where: str = "") -> str:
 
         return replace
 
+    def value(placeholder: str) -> str:
+        found = TABLE.fullmatch(placeholder)
+        if found:
+            return table(found.group(1), sources)
+        found = PLACEHOLDER.fullmatch(placeholder)
+        if found is None:
+            raise UnknownNumber(f"{placeholder} is not a name this hook knows how to read")
+        return resolve(found.group(1), sources, found.group(2))
+
+    markdown = WRITTEN.sub(located(lambda m: f"{m[2]}{value(m[1])}{m[2]}"), markdown)
     markdown = TABLE.sub(located(lambda m: table(m.group(1), sources)), markdown)
     return PLACEHOLDER.sub(located(lambda m: resolve(m.group(1), sources, m.group(2))), markdown)
+
+
+def render(markdown: str, sources: dict, where: str = "") -> str:
+    """The source with every name written out next to its current value (see above)."""
+
+    def write(placeholder: str, code: str) -> str:
+        shown = fill(placeholder, sources, where)
+        if TABLE.fullmatch(placeholder):
+            return f"<!--{placeholder}-->\n\n{shown}\n\n<!--/-->"  # blocks of their own
+        return f"<!--{placeholder}-->{code}{shown}{code}<!--/-->"
+
+    parts, last = [], 0
+    for match in WRITTEN.finditer(markdown):  # bare names only between written-out ones
+        parts.append(BARE.sub(lambda m: write(m[2], m[1]), markdown[last : match.start()]))
+        parts.append(write(match[1], match[2]))
+        last = match.end()
+    parts.append(BARE.sub(lambda m: write(m[2], m[1]), markdown[last:]))
+    return "".join(parts)
+
+
+def render_pages(docs_dir, write: bool) -> list[str]:
+    """The pages whose sources are not up to date (rewritten when ``write``)."""
+    sources = load_sources(docs_dir)
+    stale = []
+    for page in sorted(Path(docs_dir).rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        new = render(text, sources, str(page))
+        if new != text:
+            stale.append(str(page))
+            if write:
+                page.write_text(new, encoding="utf-8")
+    return stale
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -186,6 +243,49 @@ def on_page_markdown(markdown, page, config, files):
         return fill(markdown, load_sources(config["docs_dir"]), page.file.src_path)
     except (UnknownNumber, ValueError) as exc:
         raise PluginError(str(exc)) from None
+
+
+# -- line breaks in code ----------------------------------------------------------------------
+
+PRE = re.compile(r"<pre\b.*?</pre>", re.DOTALL)
+INLINE_CODE = re.compile(r"(<code\b[^>]*>)(.*?)(</code>)", re.DOTALL)
+TAG = re.compile(r"(<[^>]+>)")
+#: After these a long expression in code font may wrap (``np.array([3,`` / ``4])``); never
+#: inside a word, so a name such as ``return_error`` stays whole.
+BREAK_AFTER = re.compile(r"(?<=[.,(\[/=|])(?=[^\s<])")
+#: A name longer than this (a test's name in a table) may also wrap after an underscore,
+#: between two of its words, as ``test_float32_is_`` / ``differentiated``.
+LONG_NAME = 28
+UNDERSCORE = re.compile(r"(?<=_)(?=[A-Za-z0-9])")
+
+
+def break_points(html: str) -> str:
+    """``<wbr>`` after the punctuation of inline code (not of code blocks): the stylesheet
+    forbids breaks inside words (docs/stylesheets/extra.css), so these are the only places
+    a long expression in a narrow table column can wrap, other than its spaces."""
+
+    def code(match):
+        parts = TAG.split(match[2])
+        long = len("".join(p for p in parts if not p.startswith("<"))) > LONG_NAME
+
+        def breaks(text: str) -> str:
+            text = BREAK_AFTER.sub("<wbr>", text)
+            return UNDERSCORE.sub("<wbr>", text) if long else text
+
+        text = "".join(p if p.startswith("<") else breaks(p) for p in parts)
+        return f"{match[1]}{text}{match[3]}"
+
+    out, last = [], 0
+    for block in PRE.finditer(html):
+        out.append(INLINE_CODE.sub(code, html[last : block.start()]))
+        out.append(block[0])
+        last = block.end()
+    out.append(INLINE_CODE.sub(code, html[last:]))
+    return "".join(out)
+
+
+def on_page_content(html, page, config, files):
+    return break_points(html)
 
 
 # -- KaTeX ------------------------------------------------------------------------------------
@@ -246,3 +346,17 @@ def on_post_build(config):
         else:
             shutil.copy2(source, out / name)
     shutil.copy2(dist.parent / "LICENSE", out / "LICENSE")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] not in (["--render"], ["--check"]):
+        sys.exit("usage: python mkdocs_hooks.py --render | --check")
+    stale = render_pages(ROOT / "docs", write=sys.argv[1] == "--render")
+    verb = "rewritten" if sys.argv[1] == "--render" else "not up to date"
+    for page in stale:
+        print(f"{page}: {verb}")
+    if stale and sys.argv[1] == "--check":
+        print("run: python mkdocs_hooks.py --render", file=sys.stderr)
+        sys.exit(1)

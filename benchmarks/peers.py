@@ -40,11 +40,10 @@ costs the same evaluations of the same f), and extrapolated per entry: the outpu
 such rows ``extrapolated from k entries``.  The JSON goes to
 docs/figures/benchmarks/peers.json, which the docs' tables are generated from
 (``--retable`` rebuilds them from the measurements in that file, running nothing).
-
-Size: over 500 lines because one run must hold every function (written four ways: a point,
-a stack, along axis 0 for scipy.differentiate, JAX) and every method side by side; split,
-the parts would only ever be read together.
 """
+# Size: over 500 lines because one run must hold every function (written four ways: a point,
+# a stack, along axis 0 for scipy.differentiate, JAX) and every method side by side; split,
+# the parts would only ever be read together.
 
 from __future__ import annotations
 

@@ -356,9 +356,12 @@ def run_guarded(prog: str, body: Callable[[Guard], int]) -> int:
 
     KeyboardInterrupt (Ctrl-C, caught from this call on, imports included) gives 130;
     `UsageError` 2; `CommandError` and MemoryError 1; argparse's own exit (``--help``, a
-    usage error) its code; a closed stdout (``refnet ... | head``) 1, silently.  Any
-    other exception is a bug in refnet and keeps its traceback.
+    usage error) its code; a reader that goes away (``refnet ... | head``) 1, silently.
+    A stream closed before the start (``refnet check >&-``) is read as /dev/null: the
+    command runs and ends quietly with its own exit code.  Any other exception is a bug
+    in refnet and keeps its traceback.
     """
+    _reopen_closed_streams()
     guard = Guard(prog)
     restore = _catch_interrupts()
     try:
@@ -387,6 +390,21 @@ def run_guarded(prog: str, body: Callable[[Guard], int]) -> int:
         return EXIT_FAILURE
     finally:
         restore()
+
+
+def _reopen_closed_streams() -> None:
+    """Give a standard stream that was closed before the start (Python then makes it
+    None) the null device, on its own descriptor: prints are discarded instead of failing,
+    and no file the command opens later can take descriptor 1 or 2 (where a child
+    process, which inherits them, would write into it)."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        if devnull != fd:
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        setattr(sys, name, open(fd, "w", closefd=False))
 
 
 def _silence_stdout() -> None:

@@ -109,7 +109,7 @@ def gradient_descent(
     1.3e12 + 1e-4 == 1.3e12 in float64: the book's loop goes on with a gradient of 0 there
     and prints [-2.58983747e+13, -1.29524862e+12], a number that is not the result of 100
     steps.  To watch the divergence, keep the path, or let the step grow with |x|
-    (``h="auto"``) and follow the true iterate x0 (-19)**k to about 1e128:
+    (``h="auto"``) and follow the true iterate $x_0 (-19)^k$ to about $10^{128}$:
 
     >>> try:
     ...     gradient_descent(function_2, init_x, lr=10.0, step_num=100, return_path=True)

@@ -1,4 +1,4 @@
-"""Numerical differentiation: difference quotients of one variable and gradients of arrays.
+r"""Numerical differentiation: difference quotients of one variable and gradients of arrays.
 
 The reference implementation is the book's loop (section 4.4): for every element of
 ``x`` in turn, set it to ``x_i + h``, evaluate ``f``, set it to ``x_i - h``, evaluate
@@ -15,29 +15,28 @@ the weights from the network.  refnet keeps that contract and makes it safe:
 
 Schemes.  A real difference scheme is a row of `SCHEMES`: offsets ``o_j`` (in
 units of h), weights ``w_j`` and a divisor ``d``, and computes
-``D(h) = Σ_j w_j f(x + o_j h) / (d h)``.  Expanding each ``f(x + o_j h)`` in a Taylor
-series, ``D(h) = Σ_k m_k h^(k-1) f^(k)(x) / k!`` with moments ``m_k = Σ_j w_j o_j^k / d``;
-a scheme is consistent when ``m_0 = 0`` and ``m_1 = 1``, and its *order* p is the number
+$D(h) = ∑_j w_j f(x + o_j h) / (d h)$.  Expanding each ``f(x + o_j h)`` in a Taylor
+series, $D(h) = ∑_k m_k h^{k-1} f^{(k)}(x) / k!$ with moments $m_k = ∑_j w_j o_j^k / d$;
+a scheme is consistent when $m_0 = 0$ and $m_1 = 1$, and its *order* p is the number
 of further moments that vanish ([`scheme_order`][refnet.differentiation.scheme_order]).  Its error is then
 
-* truncation: ``m_(p+1) h^p f^(p+1)(x) / (p+1)!`` to leading order, and
-* round-off: each evaluation of f carries a rounding error of about ``ε |f|``, which the
-  quotient turns into about ``ε |f| Σ|w_j| / (d h)``.
+* truncation: $m_{p+1} h^p f^{(p+1)}(x) / (p+1)!$ to leading order, and
+* round-off: each evaluation of f carries a rounding error of about $ε |f|$, which the
+  quotient turns into about $ε |f| ∑_j |w_j| / (d h)$.
 
 The first falls with h, the second grows as h shrinks; their sum is smallest near
-``h ≈ ε^(1/(p+1))``, the rule behind ``h="auto"`` ([`auto_step`][refnet.differentiation.auto_step]).  With float64
-(ε ≈ 2.2e-16) and the book's central difference at ``h = 1e-4`` both are small: about
-1.7e-9 |f'''| and 2.2e-12 |f|.
+$h ≈ ε^{1/(p+1)}$, the rule behind ``h="auto"`` ([`auto_step`][refnet.differentiation.auto_step]).  With float64
+($ε ≈ 2.2 × 10^{-16}$) and the book's central difference at $h = 10^{-4}$ both are small: about
+$1.7 × 10^{-9} |f'''|$ and $2.2 × 10^{-12} |f|$.
 
-The complex step ``Im f(x + ih) / h`` subtracts nothing, so it has no round-off term to
-balance: its error is ``h² f'''/6`` plus the rounding of f' itself, and h can be tiny.
+The complex step $\operatorname{Im} f(x + ih) / h$ subtracts nothing, so it has no round-off term to
+balance: its error is $h^2 f''' / 6$ plus the rounding of f' itself, and h can be tiny.
 It needs an ``f`` that is analytic and written so that it accepts complex input.
-
-Size: over 500 lines because it is the chapter's public face for differentiation: four
-functions whose docstrings (the error model, every option, examples that pytest runs) are
-most of the file, and the typed overloads of their ``return_error`` forms; the machinery
-is in the stencil engine beneath.
 """
+# Size: over 500 lines because it is the chapter's public face for differentiation: four
+# functions whose docstrings (the error model, every option, examples that pytest runs) are
+# most of the file, and the typed overloads of their ``return_error`` forms; the machinery
+# is in the stencil engine beneath.
 
 from __future__ import annotations
 
@@ -111,7 +110,7 @@ def scheme_order(scheme: str) -> int:
 
 
 def truncation_constant(scheme: str) -> float:
-    """c in ``D(h) - f'(x) ≈ c h^p f^(p+1)(x)``, the leading truncation term.
+    """c in $D(h) - f'(x) ≈ c h^p f^{(p+1)}(x)$, the leading truncation term.
 
     Examples
     --------
@@ -124,18 +123,18 @@ def truncation_constant(scheme: str) -> float:
 
 
 def auto_step(x: ArrayLike, scheme: str = "central", dtype: DTypeLike | None = None) -> np.ndarray:
-    """The step ``h="auto"`` uses: per element, a power of two near ``ε^(1/(p+1)) max(|x|, 1)``.
+    r"""The step ``h="auto"`` uses: per element, a power of two near $ε^{1/(p+1)} \max(|x|, 1)$.
 
-    For a scheme of order p the truncation error is about ``h^p |f^(p+1)|`` and the
-    round-off about ``ε |f| / h``; with f and its derivatives of the same size, their
-    sum is smallest at ``h ≈ ε^(1/(p+1))``, and scaling by ``max(|x|, 1)`` keeps the
+    For a scheme of order p the truncation error is about $h^p |f^{(p+1)}|$ and the
+    round-off about $ε |f| / h$; with f and its derivatives of the same size, their
+    sum is smallest at $h ≈ ε^{1/(p+1)}$, and scaling by $\max(|x|, 1)$ keeps the
     step a fixed number of ulps of ``x`` when ``|x|`` is large (the absolute step then
     grows with x, so ``x + h`` never rounds back to ``x``).  ε is that of ``dtype``
     (default: ``x``'s own floating dtype, float64 for anything else).  Rounding to a
     power of two makes every ``o_j h`` exact.
 
-    The complex step has no round-off term to balance: any h with ``h² |f'''| / 6``
-    below ``ε |f'|`` is as good as any other, so it takes ``ε max(|x|, 1)``.
+    The complex step has no round-off term to balance: any h with $h^2 |f'''| / 6$
+    below $ε |f'|$ is as good as any other, so it takes $ε \max(|x|, 1)$.
 
     Examples
     --------
@@ -156,14 +155,14 @@ class ErrorEstimate:
     step : ndarray or float
         The step h used.
     truncation : ndarray or float
-        ``|D(h) - D(2h)| / (2^p - 1)``: for a scheme of order p, ``D(2h) - D(h)`` is
-        ``(2^p - 1)`` times the truncation error of ``D(h)`` to leading order.  Where
+        $|D(h) - D(2h)| / (2^p - 1)$: for a scheme of order p, $D(2h) - D(h)$ is
+        $2^p - 1$ times the truncation error of ``D(h)`` to leading order.  Where
         round-off dominates, this difference is round-off noise, and the estimate
         reports that noise instead (which is also an error of ``D(h)``).
     roundoff : ndarray or float
-        ``ε_f Σ_j |w_j f(x + o_j h)| / (d h)`` for the rounding of f's values, plus
-        ``|D| Σ_j |w_j| ε_x (|x| + |o_j| h) / (2 d h)`` for the rounding of the perturbed
-        points.  For the complex step, ``ε |D|``: nothing is subtracted.
+        $ε_f ∑_j |w_j f(x + o_j h)| / (d h)$ for the rounding of f's values, plus
+        $|D| ∑_j |w_j| ε_x (|x| + |o_j| h) / (2 d h)$ for the rounding of the perturbed
+        points.  For the complex step, $ε |D|$: nothing is subtracted.
     """
 
     step: np.ndarray | float
@@ -449,8 +448,8 @@ def numerical_gradient(
     Warns
     -----
     PrecisionWarning
-        ``x`` is float16 or float32.  The round-off term ε|f|/h is then about
-        1e-3 |f| at h = 1e-4: expect two to three correct digits.
+        ``x`` is float16 or float32.  The round-off term $ε |f| / h$ is then about
+        $10^{-3} |f|$ at $h = 10^{-4}$: expect two to three correct digits.
 
     Examples
     --------

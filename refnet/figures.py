@@ -12,12 +12,11 @@
 Exact derivatives are written by hand for the functions measured here, so JAX is not
 needed.  Matplotlib is imported inside [`generate`][refnet.figures.generate] (``pip install -e '.[docs]'``).
 Figures 4-11 and 4-12 (learning curves) are drawn from a committed training run.
-
-Size: one module over 500 lines on purpose.  Every function draws the figures of one
-page and records the numbers that page quotes; they share the measured functions and the
-formatting, run as one command, and none depends on another.  Split by page, the same code
-would spread over several files without making any of them simpler to read.
 """
+# Size: one module over 500 lines on purpose.  Every function draws the figures of one
+# page and records the numbers that page quotes; they share the measured functions and the
+# formatting, run as one command, and none depends on another.  Split by page, the same code
+# would spread over several files without making any of them simpler to read.
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
-"""A gradient check that knows its own error and says which elements disagree, and why.
+r"""A gradient check that knows its own error and says which elements disagree, and why.
 
 ``check_gradient(f, x, grad)`` compares a gradient you computed (by backpropagation,
 by hand) with a numerical one and returns a [`GradientReport`][refnet.gradcheck.GradientReport].  Unlike a check
 with a fixed step and a fixed tolerance, the tolerance of every element is derived
 from the estimated error of its own difference quotient (`ErrorEstimate`:
-truncation from two steps, round-off from ``ε |f| / h``), in the precision that f and x
+truncation from two steps, round-off from $ε |f| / h$), in the precision that f and x
 actually have, so float32 inputs, large or badly scaled values and kinks do not fail
 falsely.  Each element gets a verdict:
 
 ``agrees``
-    ``|given - numerical| <= sqrt(ε) max(|given|, |numerical|)``: they share at least
+    $|\text{given} - \text{numerical}| ≤ \sqrt{ε} \max(|\text{given}|, |\text{numerical}|)$: they share at least
     half of the digits the dtype holds.
 ``within finite-difference noise``
     They differ by more than that, but by no more than the difference quotient's own

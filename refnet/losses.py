@@ -33,9 +33,9 @@ __all__ = ["mean_squared_error", "cross_entropy_error", "DEFAULT_DELTA", "Target
 
 
 class TargetWarning(UserWarning):
-    """Cross-entropy targets whose rows are not probability distributions.
+    r"""Cross-entropy targets whose rows are not probability distributions.
 
-    ``-Σ_k t_k log(y_k + δ)`` is defined for any non-negative ``t``, and the book itself
+    $-∑_k t_k \log(y_k + δ)$ is defined for any non-negative ``t``, and the book itself
     passes dummy targets ``np.random.rand(100, 10)`` (section 4.5.1) to show the shapes
     of the gradients, so such rows are accepted and the loss is computed as written.  It
     is then a weighted sum of log-probabilities, not a cross-entropy between
@@ -141,7 +141,7 @@ def _outputs(y) -> np.ndarray:
 
 
 def mean_squared_error(y: ArrayLike, t: ArrayLike) -> float:
-    """Squared error E = ½ Σ_k (y_k − t_k)² (eq. 4.1); for a batch, its mean over samples.
+    r"""Squared error $E = \frac{1}{2} ∑_k (y_k - t_k)^2$ (eq. 4.1); for a batch, its mean over samples.
 
     Parameters
     ----------
@@ -156,8 +156,8 @@ def mean_squared_error(y: ArrayLike, t: ArrayLike) -> float:
 
     >>> t = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
     >>> y = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]
-    >>> float(mean_squared_error(y, t))
-    0.0975
+    >>> float(mean_squared_error(y, t))  # 0.0975 in binary floating point
+    0.09750000000000003
     >>> y = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]
     >>> float(mean_squared_error(y, t))
     0.5975
@@ -173,7 +173,7 @@ def mean_squared_error(y: ArrayLike, t: ArrayLike) -> float:
 
 
 def cross_entropy_error(y: ArrayLike, t: ArrayLike, delta: float = DEFAULT_DELTA) -> float:
-    """Cross-entropy error E = −Σ_k t_k log(y_k + δ) (eq. 4.2); for a batch, its mean (eq. 4.3).
+    r"""Cross-entropy error $E = -∑_k t_k \log(y_k + δ)$ (eq. 4.2); for a batch, its mean (eq. 4.3).
 
     Parameters
     ----------
@@ -186,7 +186,7 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike, delta: float = DEFAULT_DELTA
         sum to 1 (the book's dummy targets) are accepted with a ``TargetWarning``.
     delta : float, default 1e-7
         Added inside the log so that y_k = 0 gives a large finite loss instead of
-        infinity.  It biases the loss by about δ / y_t and its gradient by the same
+        infinity.  It biases the loss by about $δ / y_t$ and its gradient by the same
         relative amount; pass 0 for the exact cross-entropy.
 
     Examples

@@ -40,10 +40,9 @@ Checkpoints.  With ``checkpoint_path``, the state of the run (see
 at the end, when the run is interrupted (Ctrl-C) and when it diverges.
 ``train(..., resume=path)`` continues from it and ends with exactly the parameters of an
 uninterrupted run.
-
-Size: a little over 500 lines, about a third of them this docstring and train()'s, which
-explain sampling, determinism and checkpoints where a reader of the loop needs them.
 """
+# Size: a little over 500 lines, about a third of them this docstring and train()'s, which
+# explain sampling, determinism and checkpoints where a reader of the loop needs them.
 
 from __future__ import annotations
 

@@ -195,7 +195,7 @@ class TwoLayerNet:
             for thousands of perturbations per NumPy call (by power series whose
             remainders are below rounding, or by expm1 and log1p where bounds known in
             advance do not allow that), and never writes to
-            ``params``.  The two agree to the loop's round-off, about ``ε |L| / h``
+            ``params``.  The two agree to the loop's round-off, about $ε |L| / h$
             (not bitwise: the arithmetic is ordered differently).  Should a step move
             a logit by more than 1 (a huge h, x or W2), ``"fast"`` runs the loop.
         memory_budget : int, default 32 MiB

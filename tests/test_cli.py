@@ -329,7 +329,17 @@ def test_problems_found_while_running_are_one_line_with_the_right_code(capsys, t
         (["train", "--resume", "{run}"], 0, "already complete"),
         (["train", *TINY, "--hidden-size", str(10**12)], 1, "not enough memory"),
         (["check", "--hidden-size", str(10**12)], 1, "not enough memory"),
-        (["check", "--scheme", "complex_step"], 2, "cannot check a gradient"),
+        (["check", "--scheme", "complex_step"], 2, "invalid choice: 'complex_step'"),
+        (
+            ["check", "--batch-size", "100000000"],
+            2,
+            "--batch-size 100000000 is larger than the training set (1346 examples)",
+        ),
+        (
+            ["train", *TINY, "--batch-size", "100000000"],
+            2,
+            "--batch-size 100000000 is larger than the training set (1346 examples)",
+        ),
         (["conformance"], 2, "give a TARGET"),
         (["conformance", "refnet", "--batch", "{batch}"], 2, "either a TARGET or --batch"),
         (["conformance", "--batch", "{empty}"], 2, "no submissions"),
@@ -584,3 +594,31 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     process.wait(timeout=60)
     process.stderr.close()
     assert process.returncode == 1 and err == ""
+
+
+def test_a_stdout_closed_from_the_start_is_read_as_the_null_device(tmp_path):
+    """``refnet check >&-``: Python starts with sys.stdout None; the command runs, prints
+    nothing anywhere and ends with its own exit code; a usage error is still its one line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    results = {}
+    for name, args in (("check", "--batch-size 5 --hidden-size 2"), ("usage", "--batch-size 0")):
+        results[name] = subprocess.run(
+            ["sh", "-c", f'"$0" -m refnet check {args} >&-', sys.executable],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert problems(results["check"].returncode, "", results["check"].stderr, 0) == []
+    assert results["check"].stderr == ""
+    usage = results["usage"]
+    assert problems(usage.returncode, "", usage.stderr, 2, "--batch-size must be >= 1") == []
+    assert not list(tmp_path.iterdir())  # nothing written in place of the closed stream
+
+
+def test_check_does_not_offer_the_complex_step_and_says_why(capsys):
+    parser = subcommand_parsers()["refnet check"]
+    (scheme,) = [a for a in parser._actions if "--scheme" in a.option_strings]
+    assert "complex_step" not in scheme.choices
+    assert "complex_step" in scheme.help and "one-sided" in scheme.help

@@ -139,6 +139,8 @@ def test_refuses_to_overwrite_a_run(capsys):
         (["--batch-size", "5000"], "--batch-size 5000 is larger than the training set"),
         (["--lr", "-1"], "--lr must be > 0, got -1"),
         (["--hidden-size", "0"], "--hidden-size must be >= 1, got 0"),
+        # A run of no iterations would list a checkpoint it never wrote.
+        (["--iterations", "0"], "--iterations must be >= 1, got 0"),
         (["--test-size", "1.5"], "--test-size must be in (0, 1), got 1.5"),
         (["--test-size", "0.001"], "--test-size 0.001 leaves no test example of class 0"),
         (["--resume", "nowhere"], "--resume nowhere: no such file or folder"),

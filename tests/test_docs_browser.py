@@ -4,9 +4,11 @@ The site is the one ``mkdocs build`` wrote (``$REFNET_SITE``, default ``site/``)
 from 127.0.0.1; every request to any other host is refused and reported, so the pages must
 render with no network.  Each page is loaded once and checked for console errors, failed
 requests, broken or shrunken images, links and anchors that lead nowhere, formulas KaTeX
-did not typeset, tables wider than their column and, in a test of its own, Sphinx roles
-(``:func:``) left as literal text.  Screenshots of the home page and the tutorial are kept
-in ``build/screenshots/``.
+did not typeset (or ``$...$`` nobody marked), tables wider than their column, anything
+wider than the 1280 px window, a name in code font broken across lines inside a word, the
+navigation sidebar missing and, in a test of its own, Sphinx roles (``:func:``) left as
+literal text.  Screenshots of the home page, the tutorial, the installation page and the
+numerical differentiation reference are kept in ``build/screenshots/`` (see SHOTS).
 
 Playwright drives Debian's Chromium (``$REFNET_CHROMIUM``, default /usr/bin/chromium): no
 browser is downloaded.  Without Playwright, Chromium or a built site the tests skip, unless
@@ -46,6 +48,16 @@ FLAGS = [
 MIN_IMAGE_SCALE = 0.7
 ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj|ref|term|const):(?=\S)")
 
+#: Pages kept as screenshots (whole page, and the first screen) in build/screenshots/.
+SHOTS = {
+    "index.html": "home",
+    "tutorial/index.html": "tutorial",
+    "installation/index.html": "installation",
+    "reference/differentiation/index.html": "reference-differentiation",
+}
+#: Links a page's navigation sidebar shows at least (the site has over 20 pages).
+MIN_NAV_LINKS = 15
+
 #: What the page finds about itself once loaded (all lists of short descriptions).
 CHECKS_JS = r"""
 () => {
@@ -70,7 +82,66 @@ CHECKS_JS = r"""
     .map(t => (t.querySelector("tr") || t).innerText.replace(/\s+/g, " ").slice(0, 80));
   const links = [...document.querySelectorAll("a[href]")].map(a => a.href);
   const ids = [...document.querySelectorAll("[id]")].map(e => e.id);
-  return {images, untypeset, raw, tables, links, ids, text: article.innerText};
+  // Inline $...$ that arithmatex did not take (a docstring's maths outside its reach).
+  for (let node, w = document.createTreeWalker(article, NodeFilter.SHOW_TEXT); (node = w.nextNode());) {
+    if (node.parentElement.closest("pre, code, .katex, .arithmatex, script, style")) continue;
+    const m = node.textContent.match(/\$[^$\s][^$]*[^$\s]\$|\$[^$\s]\$/);
+    if (m) raw.push(m[0].slice(0, 80));
+  }
+  // Wider than the window: the page scrolls sideways, or an element sticks out of the
+  // text column without a scrolling box of its own around it.
+  const overflow = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1) overflow.push(`page ${root.scrollWidth} px wide in a ${root.clientWidth} px window`);
+  const right = article.getBoundingClientRect().right + 1;
+  const scrolls = e => ["auto", "scroll", "hidden", "clip"].includes(getComputedStyle(e).overflowX);
+  // An inline element's own box may stick out by its padding at a line's end (Material
+  // pads inline code); what counts is where its content ends.
+  const contentRight = e => {
+    if (getComputedStyle(e).display !== "inline") return e.getBoundingClientRect().right;
+    let most = -Infinity;
+    for (let t, w = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); (t = w.nextNode());) {
+      const range = document.createRange();
+      range.selectNodeContents(t);
+      for (const r of range.getClientRects()) most = Math.max(most, r.right);
+    }
+    return most;
+  };
+  // A typeset formula is measured by its visible pieces (KaTeX's .base boxes), not by the
+  // hidden MathML copy it keeps for screen readers.
+  for (const e of article.querySelectorAll("*")) {
+    if ((e.closest(".katex") || e.matches(".arithmatex")) && !e.matches(".katex-html > .base")) continue;
+    if (!e.getClientRects().length || contentRight(e) <= right) continue;
+    let boxed = false;
+    for (let a = e.parentElement; a && a !== article; a = a.parentElement) if (scrolls(a)) { boxed = true; break; }
+    if (!boxed && !scrolls(e)) overflow.push(`<${e.tagName.toLowerCase()}> ${(e.innerText || "").replace(/\s+/g, " ").slice(0, 60)}`);
+  }
+  // A name in code font broken across lines inside a word: a line break between two
+  // letters or digits of one inline <code> ("return_err" / "or"; "test_a_" / "b" is
+  // between two words of a long name).
+  const broken = [];
+  for (const code of article.querySelectorAll("code")) {
+    if (code.closest("pre") || code.getClientRects().length < 2) continue;
+    let previous = null;
+    const w = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    for (let node; (node = w.nextNode());) {
+      for (let i = 0; i < node.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i); range.setEnd(node, i + 1);
+        const box = range.getClientRects()[0];
+        const ch = node.data[i];
+        if (!box) { previous = null; continue; }
+        if (previous && box.top > previous.top + 2 && /[A-Za-z0-9]/.test(previous.ch) && /[A-Za-z0-9]/.test(ch)) {
+          broken.push(`${code.textContent.slice(0, 60)} (between "${previous.ch}" and "${ch}")`);
+        }
+        previous = {top: box.top, ch};
+      }
+    }
+  }
+  const sidebar = document.querySelector(".md-sidebar--primary");
+  const shown = sidebar && getComputedStyle(sidebar).display !== "none" && sidebar.getBoundingClientRect().width > 0;
+  const navLinks = shown ? [...sidebar.querySelectorAll("a.md-nav__link")].filter(a => a.getClientRects().length).length : 0;
+  return {images, untypeset, raw, tables, links, ids, overflow, broken, navLinks, text: article.innerText};
 }
 """
 
@@ -170,10 +241,9 @@ def _load(context, url, path):
     page.goto(url, wait_until="load")
     page.wait_for_function("document.readyState === 'complete'")
     report.found = page.evaluate(CHECKS_JS)
-    if path in ("index.html", "tutorial/index.html"):
-        name = "home" if path == "index.html" else "tutorial"
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-        page.screenshot(path=SCREENSHOTS / f"{name}-first-screen.png")
+    if path in SHOTS:
+        page.screenshot(path=SCREENSHOTS / f"{SHOTS[path]}.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / f"{SHOTS[path]}-first-screen.png")
     page.close()
     return report
 
@@ -256,10 +326,32 @@ def test_tables_fit_their_column(reports):
     assert not problems, "\n".join(problems)
 
 
-def test_screenshots_of_home_and_tutorial_are_kept(reports):
-    for name in ("home", "tutorial", "home-first-screen", "tutorial-first-screen"):
-        shot = SCREENSHOTS / f"{name}.png"
-        assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+def test_screenshots_are_kept(reports):
+    for name in SHOTS.values():
+        for shot in (SCREENSHOTS / f"{name}.png", SCREENSHOTS / f"{name}-first-screen.png"):
+            assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+
+
+def test_no_page_is_wider_than_the_window(reports):
+    problems = _problems(reports, lambda r: [f"too wide: {o}" for o in r.found.get("overflow", [])])
+    assert not problems, "\n".join(problems)
+
+
+def test_no_name_in_code_font_is_broken_inside_a_word(reports):
+    problems = _problems(reports, lambda r: [f"broken: {b}" for b in r.found.get("broken", [])])
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_shows_the_navigation(reports):
+    problems = _problems(
+        reports,
+        lambda r: (
+            [f"{r.found.get('navLinks', 0)} navigation links shown"]
+            if r.url and r.found.get("navLinks", 0) < MIN_NAV_LINKS
+            else []
+        ),
+    )
+    assert not problems, "\n".join(problems)
 
 
 def test_no_sphinx_roles_in_the_text(reports):

@@ -157,6 +157,80 @@ def test_no_page_types_a_benchmark_figure_by_hand():
     # Timings on the fast-gradients page are quoted from the benchmark file, not typed:
     # a number followed by a time unit, outside a {{ }} and outside code, is a typed one.
     text = (DOCS / "explanation" / "fast-numerical-gradients.md").read_text(encoding="utf-8")
-    prose = re.sub(r"\{\{.*?\}\}|`[^`]*`|\$[^$]*\$", "", text)
+    prose = re.sub(r"<!--\{\{.*?<!--/-->|\{\{.*?\}\}|`[^`]*`|\$[^$]*\$", "", text, flags=re.DOTALL)
     typed = re.findall(r"\b\d+(?:\.\d+)?\s?(?:s|ms|µs|ns|MB|MiB)\b", prose)
     assert typed == [], f"typed figures: {typed}"
+
+
+# -- names written out in the sources ---------------------------------------------------------
+
+
+def test_a_written_out_name_shows_its_current_value_not_the_written_one():
+    written = (
+        "h = <!--{{ plain }}-->9.9e-99<!--/--> and <!--{{ bench.speed.script }}-->`old`<!--/-->"
+    )
+    assert hooks.fill(written, SOURCES) == "h = 1.5e-08 and `s`"
+
+
+def test_render_writes_out_bare_names_and_updates_stale_values():
+    bare = "h = {{ plain }}, by `{{ bench.speed.script }}`, {{ count:.1f }} times\n"
+    rendered = hooks.render(bare, SOURCES)
+    assert rendered == (
+        "h = <!--{{ plain }}-->1.5e-08<!--/-->, by <!--{{ bench.speed.script }}-->`s`<!--/-->, "
+        "<!--{{ count:.1f }}-->7.0<!--/--> times\n"
+    )
+    assert hooks.fill(rendered, SOURCES) == hooks.fill(bare, SOURCES)
+    stale = rendered.replace("1.5e-08", "2.0e-08")
+    assert hooks.render(stale, SOURCES) == rendered  # rewritten to the current value
+    assert hooks.render(rendered, SOURCES) == rendered  # and then left alone
+
+
+def test_render_writes_a_table_between_lines_of_its_own():
+    rendered = hooks.render("before\n\n{{ table bench.speed.tables.t }}\n\nafter", SOURCES)
+    table = hooks.table("bench.speed.tables.t", SOURCES)
+    assert (
+        rendered
+        == f"before\n\n<!--{{{{ table bench.speed.tables.t }}}}-->\n\n{table}\n\n<!--/-->\n\nafter"
+    )
+    assert hooks.fill(rendered, SOURCES) == f"before\n\n{table}\n\nafter"
+
+
+def test_render_leaves_what_is_not_a_name_alone():
+    workflow = 'REFNET_RESULTS: "${{ steps["refnet"].outputs.result }}"'
+    assert hooks.render(workflow, SOURCES) == workflow
+
+
+def test_every_page_source_is_written_out_and_up_to_date():
+    """The sources read as the site does where they are shown raw (GitHub, from the README)."""
+    stale = hooks.render_pages(DOCS, write=False)
+    assert stale == [], f"{stale}: run `python mkdocs_hooks.py --render`"
+    for page in sorted(DOCS.rglob("*.md")):
+        text = re.sub(
+            r"<!--.*?-->|^```.*?^```",
+            "",
+            page.read_text(encoding="utf-8"),
+            flags=re.DOTALL | re.MULTILINE,
+        )
+        assert "{{" not in text, f"{page}: a name GitHub would show raw"
+
+
+# -- line breaks in inline code (the same hook file) -------------------------------------------
+
+
+def test_inline_code_may_wrap_after_punctuation_never_inside_a_word():
+    html = (
+        "<p><code>np.array([3, 4])</code> <code>return_error</code> "
+        '<code><a href="a.b">refnet.x</a></code></p><pre><code>a.b(c)</code></pre>'
+    )
+    assert hooks.break_points(html) == (
+        "<p><code>np.<wbr>array(<wbr>[<wbr>3, 4])</code> <code>return_error</code> "
+        '<code><a href="a.b">refnet.<wbr>x</a></code></p><pre><code>a.b(c)</code></pre>'
+    )
+
+
+def test_a_long_name_may_also_wrap_between_its_words():
+    long = "test_float32_is_differentiated_with_a_warning"
+    assert (
+        hooks.break_points(f"<code>{long}</code>")
+        == "<code>" + long.replace("_", "_<wbr>") + "</code>"
+    )

@@ -14,10 +14,9 @@ import argparse
 from refnet._command_line import CommandError, Integer, Real, UsageError
 from refnet.differentiation import COMPLEX_STEP, SCHEMES
 
-#: Every scheme refnet knows, in the order of the library's own list.  ``--scheme`` offers
-#: them all, so that the one the check cannot use is refused with its reason rather than
-#: as an unknown word.
-SCHEME_CHOICES = (*SCHEMES, COMPLEX_STEP)
+#: The schemes ``--scheme`` offers: the library's real ones.  The complex step is not among
+#: them (the help says why): offering it only to refuse it would be a trap.
+SCHEME_CHOICES = SCHEMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Integer(minimum=1),
         default=20,
         metavar="N",
-        help="digits in the batch (default 20)",
+        help="digits in the batch (default 20; at most the digits' training split: a larger "
+        "batch is refused, with the split's size, as refnet train refuses it)",
     )
     parser.add_argument(
         "--hidden-size",
@@ -67,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scheme",
         choices=SCHEME_CHOICES,
         default="central",
-        help="difference scheme of the numerical gradient (default central; the check "
-        f"needs a real one, so not {COMPLEX_STEP})",
+        help="difference scheme of the numerical gradient (default central). Not "
+        f"{COMPLEX_STEP}: the check tells a kink from a wrong gradient by one-sided "
+        "differences, which the complex step does not have",
     )
     parser.add_argument(
         "--worst",
@@ -80,12 +81,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.scheme == COMPLEX_STEP:
-        raise UsageError(
-            f"--scheme {COMPLEX_STEP} cannot check a gradient: the check tells a kink from a "
-            "wrong gradient by one-sided differences, which the complex step does not have; "
-            f"choose one of {', '.join(SCHEMES)}"
-        )
     import numpy as np
 
     from refnet.datasets import load_digits
@@ -96,8 +91,13 @@ def run(args: argparse.Namespace) -> int:
         (x_train, t_train), _ = load_digits()
     except ImportError as exc:  # scikit-learn, which ships the digits, is not installed
         raise CommandError(str(exc)) from None
+    if args.batch_size > x_train.shape[0]:
+        raise UsageError(
+            f"--batch-size {args.batch_size} is larger than the training set "
+            f"({x_train.shape[0]} examples)"
+        )
     rng = np.random.default_rng(args.seed)
-    batch = rng.choice(x_train.shape[0], size=min(args.batch_size, x_train.shape[0]), replace=False)
+    batch = rng.choice(x_train.shape[0], size=args.batch_size, replace=False)
     dtype = np.dtype(args.dtype)
     x, t = x_train[batch].astype(dtype), t_train[batch]
     net = TwoLayerNet(

@@ -174,7 +174,7 @@ def _model_arguments(model) -> None:
     for dest, flag, kind, text in (
         ("hidden_size", "--hidden-size", Integer(minimum=1), "hidden units"),
         ("weight_init_std", "--weight-init-std", Real(low=0), "std of the initial weights"),
-        ("iterations", "--iterations", Integer(minimum=0), "parameter updates, in all"),
+        ("iterations", "--iterations", Integer(minimum=1), "parameter updates, in all"),
         ("batch_size", "--batch-size", Integer(minimum=1), "examples per minibatch"),
         ("lr", "--lr", Real(low=0, open_low=True), "learning rate"),
     ):

@@ -20,11 +20,10 @@ on another machine (``--scheduler``) runs it exactly as a local process would:
 
 It imports neither JAX nor hypothesis; `refnet.conformance.reports` turns the runs
 into grades and files.  The limits are written for Linux.
-
-Size: over 500 lines because the limits, the watch over one child (its pipe, its clock,
-its process group, Ctrl-C) and the reading of how it ended are one mechanism whose parts
-only make sense together; the grades and files it leads to are in reports.py.
 """
+# Size: over 500 lines because the limits, the watch over one child (its pipe, its clock,
+# its process group, Ctrl-C) and the reading of how it ended are one mechanism whose parts
+# only make sense together; the grades and files it leads to are in reports.py.
 
 from __future__ import annotations
 

@@ -5,11 +5,10 @@ The original 28x28 MNIST is four IDX files (gzipped or plain), read by
 (`MNIST_SHA256`), cached as a ``.npz`` next to the files and, only when asked
 (``download=True``), downloaded from a list of mirrors (`MNIST_MIRRORS`).  Only
 NumPy and the standard library are used.
-
-Size: a little over 500 lines: one data source, whose every failure (a missing file, a
-failed mirror, a truncated download, a wrong checksum, an unreadable cache) has its own
-message naming the file and the way out.
 """
+# Size: a little over 500 lines: one data source, whose every failure (a missing file, a
+# failed mirror, a truncated download, a wrong checksum, an unreadable cache) has its own
+# message naming the file and the way out.
 
 from __future__ import annotations
 
