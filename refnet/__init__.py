@@ -8,7 +8,7 @@ The public names keep the book's names and signatures::
 user needs: training ([`train`][refnet.training.train], [`History`][refnet.checkpoints.History]), the datasets ([`load_digits`][refnet.datasets.digits.load_digits],
 [`load_mnist`][refnet.datasets.mnist.load_mnist]) and the gradient check.  Everything else lives in documented
 submodules (``refnet.training``, ``refnet.checkpoints``, ``refnet.datasets``,
-``refnet.differentiation``, ``refnet.gradcheck``, ``refnet.plots``, ``refnet.figures``,
+``refnet.differentiation``, ``refnet.gradcheck``, ``refnet.plots``,
 ``refnet.conformance``), each of which lists its public names in ``__all__``; a name in
 no ``__all__`` is private, whether or not it starts with an underscore.  The reference
 pages (docs/reference/) render exactly these lists, and tests/test_api.py checks that

@@ -59,8 +59,8 @@ from ._checks import (
     positive_int,
     real_float_array,
 )
-from ._stacked import DEFAULT_BLOCK_BYTES, evaluate_stacked
-from ._stencil import (
+from .engine.stacked import DEFAULT_BLOCK_BYTES, evaluate_stacked
+from .engine.stencil import (
     AUTO,
     COMPLEX_STEP,
     DEFAULT_MEMORY_BUDGET,

@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import describe, perturbable
-from ._stencil import (
+from .engine.stencil import (
     AUTO,
     Stencil,
     check_step,

@@ -17,7 +17,9 @@ from ._checks import (
     positive_int,
     real_float_array,
 )
-from ._stencil import (
+from .activations import sigmoid_unchecked, softmax_unchecked
+from .engine.fast_gradient import OutOfRange, two_layer_numerical_gradient
+from .engine.stencil import (
     CENTRAL,
     DEFAULT_MEMORY_BUDGET,
     DEFAULT_STEP,
@@ -26,8 +28,6 @@ from ._stencil import (
     evaluate_loop,
     points,
 )
-from .activations import sigmoid_unchecked, softmax_unchecked
-from .fast_gradient import OutOfRange, two_layer_numerical_gradient
 from .losses import DEFAULT_DELTA, checked_targets, cross_entropy_unchecked
 
 __all__ = ["TwoLayerNet", "PARAM_NAMES"]
@@ -190,7 +190,7 @@ class TwoLayerNet:
             ``"loop"`` is the book's reference: each parameter array is perturbed in
             place, one element at a time, the whole loss evaluated twice per element,
             and restored (bit-identical) afterwards.  ``"fast"`` (the default) computes
-            the same quotients network-aware (`refnet.fast_gradient`): from the
+            the same quotients network-aware (`refnet.engine.fast_gradient`): from the
             unperturbed activations it recomputes only what each perturbation changes,
             for thousands of perturbations per NumPy call (by power series whose
             remainders are below rounding, or by expm1 and log1p where bounds known in

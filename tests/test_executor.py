@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet._stacked import block_rows
+from refnet.engine.stacked import block_rows
 
 
 def sin_rows(stack):
@@ -205,9 +205,9 @@ def test_an_executor_needs_the_stacked_path(threads):
 
 def test_past_the_crossover_a_task_holds_several_elements(threads, monkeypatch):
     """One point a call does not mean one task an element: MIN_ROWS elements a task."""
-    from refnet import _stacked
+    from refnet.engine import stacked as stacked_module
 
-    monkeypatch.setattr(_stacked, "LOOP_ORDER_POINT_BYTES", 8)
+    monkeypatch.setattr(stacked_module, "LOOP_ORDER_POINT_BYTES", 8)
     x = np.linspace(-1, 1, 20)
     submitted, calls = [], []
 

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import refnet
-from refnet import fast_gradient
 from refnet.conformance import oracle
 from refnet.conformance.case import assert_within
 from refnet.conformance.functions import (
@@ -47,7 +46,8 @@ from refnet.conformance.tolerances import (
     fast_vs_loop_bound,
     reorganised_difference_bound,
 )
-from refnet.fast_gradient import series
+from refnet.engine import fast_gradient
+from refnet.engine.fast_gradient import series
 
 H = 1e-4
 NAMES = ("W1", "b1", "W2", "b2")
@@ -283,7 +283,7 @@ def test_digits_network_at_initialisation_fast_is_the_accurate_one():
 # -- inside the fast path: the series against the exact evaluation ---------------------------
 #
 # Layer 1 (and layer 2) evaluate each perturbation's loss change by short series where bounds
-# known in advance make them exact to rounding (refnet/_series.py), and otherwise by expm1
+# known in advance make them exact to rounding (refnet/engine/fast_gradient/power_series.py), and otherwise by expm1
 # and log1p ("exact").  Both are the same central difference of the true loss, each within
 # k ε S G of it (reorganised_difference_bound), so they agree within twice that.
 
@@ -451,7 +451,7 @@ def test_params_are_bit_identical_after_an_interrupt(method, monkeypatch):
     if method == "loop":
         monkeypatch.setattr(net, "_forward", interrupt_after(net._forward, 17))
     else:
-        series = importlib.import_module("refnet.fast_gradient.series")
+        series = importlib.import_module("refnet.engine.fast_gradient.series")
         monkeypatch.setattr(series, "block_sums", interrupt_after(series.block_sums, 0))
     with pytest.raises(KeyboardInterrupt):
         net.numerical_gradient(x, t, method=method)

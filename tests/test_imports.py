@@ -1,7 +1,7 @@
 """No module imports another module's underscore name (docs/shared house rule).
 
 What two modules share is a named thing on a lower floor: a public name, or a plain name
-in a private module (``_checks``, ``_stencil``).  The check parses each covered file with
+in a private module (``_checks``, ``_io``).  The check parses each covered file with
 ``ast`` and refuses
 
 * ``from X import _name`` (and ``from . import _name`` of a non-module), and
@@ -9,11 +9,11 @@ in a private module (``_checks``, ``_stencil``).  The check parses each covered 
   ``from P import M``.
 
 Dunder names (``__version__``, ``__future__``) are allowed, and so is importing a private
-*module* (``from ._stencil import CENTRAL``).  Attributes of objects that are not modules
+*module* (``from ._checks import describe``).  Attributes of objects that are not modules
 (``self._x``, ``net._forward``) cannot be told apart from a module's statically and are
 not checked.
 
-The rule is enforced on every Python file of refnet/, benchmarks/ and tests/ (the
+The rule is enforced on every Python file of refnet/, tools/, benchmarks/ and tests/ (the
 fixtures under tests/fixtures/ stand for other people's code and are left out).  A second
 check: no test module imports another test module (shared helpers live in conftest.py).
 """
@@ -32,6 +32,7 @@ def covered() -> list[str]:
     """Every file the rule applies to, relative to ROOT."""
     files = [
         *ROOT.glob("refnet/**/*.py"),
+        *ROOT.glob("tools/*.py"),
         *ROOT.glob("benchmarks/*.py"),
         *ROOT.glob("tests/*.py"),
         ROOT / "mkdocs_hooks.py",
@@ -111,7 +112,11 @@ def test_no_module_imports_another_modules_underscore_name(relative):
 
 def test_the_rule_covers_every_floor():
     assert {relative.split("/")[0] for relative in COVERED} >= {"refnet", "benchmarks", "tests"}
-    assert "refnet/_stencil.py" in COVERED and "tests/conftest.py" in COVERED
+    assert (
+        "refnet/engine/stencil.py" in COVERED
+        and "tools/figures.py" in COVERED
+        and "tests/conftest.py" in COVERED
+    )
     assert len(COVERED) >= 80
 
 
@@ -179,7 +184,7 @@ def test_the_test_module_check_finds_what_it_must(source, expected):
             "tests.t",
             ["refnet.training._atomic"],
         ),
-        ("from . import _stencil\n_stencil._built\n", "refnet.x", ["_stencil._built"]),
+        ("from . import _checks\n_checks._hidden\n", "refnet.x", ["_checks._hidden"]),
     ],
 )
 def test_the_checker_finds_underscore_names(source, module, expected):
@@ -193,8 +198,8 @@ def test_the_checker_finds_underscore_names(source, module, expected):
     "source, module",
     [
         ("from __future__ import annotations\n", "refnet.x"),
-        ("from ._stencil import CENTRAL, stencil_of\n", "refnet.x"),
-        ("from . import _stencil\n_stencil.CENTRAL\n", "refnet.x"),
+        ("from ._checks import describe, finite\n", "refnet.x"),
+        ("from . import _checks\n_checks.describe\n", "refnet.x"),
         ("from refnet import __version__\n", "refnet.cli"),
         ("import numpy as np\nself._x = np.zeros(2)\nnet._forward(1)\n", "refnet.x"),
         ("def _own(): pass\n_own()\n", "refnet.x"),

@@ -1,4 +1,4 @@
-"""The short series of refnet/_series.py: their coefficients, their term counts, their values.
+"""The short series of refnet/engine/fast_gradient/power_series.py: their coefficients, their term counts, their values.
 
 Three claims are checked separately:
 
@@ -21,7 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refnet._series import (
+from refnet.conformance import oracle
+from refnet.conformance.strategies import probability_rows
+from refnet.engine.fast_gradient.power_series import (
     MAX_TERMS,
     SERIES_TOLERANCE,
     SIGMOID_POLYNOMIAL_BOUNDS,
@@ -34,8 +36,6 @@ from refnet._series import (
     sigmoid_difference_coefficients,
     sigmoid_terms,
 )
-from refnet.conformance import oracle
-from refnet.conformance.strategies import probability_rows
 
 EPS = float(np.finfo(np.float64).eps)
 LD = np.longdouble

@@ -3,9 +3,9 @@ docstring says why, functions under ~80 lines.
 
 A function's length is counted from its ``def`` to its last line, less its docstring: the
 NumPy-style docstrings with their Examples are documentation, and a long one is no reason
-to split a function.  Functions are measured in every file of refnet/, benchmarks/ and
+to split a function.  Functions are measured in every file of refnet/, tools/, benchmarks/ and
 tests/ (the fixtures under tests/fixtures/ stand for other people's code and are left out);
-module sizes in refnet/ and benchmarks/ (a test file follows the module it tests, one file
+module sizes in refnet/, tools/ and benchmarks/ (a test file follows the module it tests, one file
 per module, and is as long as that module's behaviour needs).
 """
 
@@ -29,7 +29,12 @@ FUNCTION_ALLOWED: dict[str, str] = {}
 
 
 def measured_files() -> list[str]:
-    files = [*ROOT.glob("refnet/**/*.py"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("tests/*.py")]
+    files = [
+        *ROOT.glob("refnet/**/*.py"),
+        *ROOT.glob("tools/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+        *ROOT.glob("tests/*.py"),
+    ]
     return sorted(str(path.relative_to(ROOT)) for path in [*files, ROOT / "mkdocs_hooks.py"])
 
 

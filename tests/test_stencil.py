@@ -1,4 +1,4 @@
-"""The difference engine (refnet/_stencil.py): each Stencil's constants, its pieces, and the
+"""The difference engine (refnet/engine/stencil.py): each Stencil's constants, its pieces, and the
 promise that a scheme and a step are validated once, one way, at the public entry point.
 
 The order and the truncation constant of every stencil are checked two independent ways:
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet import _stencil
-from refnet._stacked import evaluate_stacked
-from refnet._stencil import (
+from refnet.engine import stencil as stencil_module
+from refnet.engine.stacked import evaluate_stacked
+from refnet.engine.stencil import (
     COMPLEX,
     SCHEMES,
     check_step,
@@ -277,14 +277,14 @@ def test_a_bad_scheme_gets_the_same_error_from_every_entry_point(scheme):
 def h_checks(monkeypatch):
     """Counts how often a scalar h is validated (check_step's positive_finite_scalar("h"))."""
     calls = []
-    original = _stencil.positive_finite_scalar
+    original = stencil_module.positive_finite_scalar
 
     def counting(name, value, **kwargs):
         if name == "h":
             calls.append(value)
         return original(name, value, **kwargs)
 
-    monkeypatch.setattr(_stencil, "positive_finite_scalar", counting)
+    monkeypatch.setattr(stencil_module, "positive_finite_scalar", counting)
     return calls
 
 

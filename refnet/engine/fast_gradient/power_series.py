@@ -1,6 +1,6 @@
 """Short power series whose remainders are below rounding: σ differences, class sums, log1p.
 
-The network-aware gradient (`refnet.fast_gradient`) evaluates, for millions of
+The network-aware gradient (`refnet.engine.fast_gradient`) evaluates, for millions of
 perturbations, three functions of a small argument: the change of a sigmoid
 ``σ(a + e) - σ(a)``, a softmax's class sums ``Σ_k p_k expm1(u W_k)``, and ``log1p(v)``.
 Each is a convergent power series in its argument, whose coefficients depend only on the

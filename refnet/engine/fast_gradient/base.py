@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import PARAM_NAMES
-from .._stencil import CENTRAL, points
-from ..activations import sigmoid, softmax
+from ..._checks import PARAM_NAMES
+from ...activations import sigmoid, softmax
+from ..stencil import CENTRAL, points
 
 #: The scheme of TwoLayerNet.numerical_gradient.  Every formula of the package is written
 #: for any stencil whose weights sum to 0 (a loss *difference* is evaluated), as the

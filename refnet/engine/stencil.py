@@ -12,7 +12,7 @@ check and the networks:
 * the perturbed points (`points`) and the step-lost check (`check_steps_kept`);
 * evaluation of f at those points: in place, one element at a time (`evaluate_loop`,
   the book's loop), or at complex points (`evaluate_complex`); evaluation on stacks
-  of copies, the vectorized path, is `refnet._stacked`;
+  of copies, the vectorized path, is `refnet.engine.stacked`;
 * combination (`Stencil.combine`) and the error estimate (`Stencil.estimate`).
 
 Nothing here validates what a public entry point has already validated: the functions
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import (
+from .._checks import (
     PrecisionWarning,
     StepLostError,
     describe,
