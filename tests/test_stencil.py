@@ -215,22 +215,24 @@ def test_the_block_size_changes_only_how_f_is_called(block_bytes):
 
 
 @pytest.mark.parametrize(
-    "h, expected",
+    "h, expected, form",
     [
-        (1e-3, 1e-3),
-        (np.float32(0.5), 0.5),
-        (np.array(2e-4), 2e-4),
-        ("auto", "auto"),
+        (1e-3, 1e-3, "number"),
+        (np.float32(0.5), 0.5, "number"),
+        (np.array(2e-4), 2e-4, "number"),
+        ("auto", "auto", "auto"),
     ],
 )
-def test_check_step_returns_the_step_in_one_form(h, expected):
+def test_check_step_returns_the_step_in_one_form(h, expected, form):
     checked = check_step(h)
-    assert checked == expected and type(checked) is type(expected)
+    assert checked.h == expected and type(checked.h) is type(expected) and checked.form == form
+    assert check_step(checked) is checked  # a checked step travels down unchecked again
 
 
 def test_check_step_returns_arrays_as_float64():
     checked = check_step(np.array([1, 2], dtype=np.int32))
-    assert checked.dtype == np.float64 and checked.tolist() == [1.0, 2.0]
+    assert checked.form == "array"
+    assert checked.h.dtype == np.float64 and checked.h.tolist() == [1.0, 2.0]
 
 
 # -- one way to refuse a scheme, everywhere ---------------------------------------------------

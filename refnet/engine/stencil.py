@@ -6,17 +6,24 @@ check and the networks:
 
 * `SCHEMES`, the stencils as rows, and `stencil_of`, the one place a scheme's
   name is looked up and refused;
-* the step rules: `check_step` validates ``h`` once, at a public entry point, and
-  `Stencil.steps` turns the checked value into one step per element (the nominal
-  one or ``h="auto"``'s, `Stencil.auto_step`);
+* the step rules: `check_step` validates ``h`` once, at a public entry point, into a
+  `Step` (its form: one number, ``"auto"`` or an array), the value that travels down;
+  `Stencil.steps` turns it into one step per element (the nominal one or ``h="auto"``'s,
+  `Stencil.auto_step`);
 * the perturbed points (`points`) and the step-lost check (`check_steps_kept`);
 * evaluation of f at those points: in place, one element at a time (`evaluate_loop`,
   the book's loop), or at complex points (`evaluate_complex`); evaluation on stacks
   of copies, the vectorized path, is `refnet.engine.stacked`;
-* combination (`Stencil.combine`) and the error estimate (`Stencil.estimate`).
+* combination (`Stencil.combine`) and the error estimate (`Stencil.estimate`);
+* `difference_quotients`: the one pipeline from checked points to quotients, which every
+  caller runs (numerical_gradient's engine path, the gradient check, the network's loop).
 
 Nothing here validates what a public entry point has already validated: the functions
 trust their arguments, except for what f returns, which is checked at every call.
+
+Size: over 500 lines because it is the one pipeline of the engine, from a checked step to
+difference quotients, in reading order; its pieces are small and each is used by several
+callers, so splitting it would spread one path over files without shortening any of them.
 """
 
 from __future__ import annotations
@@ -71,6 +78,24 @@ SCHEMES = {
 
 #: The highest moment searched for the order of a stencil.
 _MAX_MOMENT = 12
+
+
+@dataclass(frozen=True)
+class Step:
+    """``h`` as `check_step` returned it: checked once, at a public entry point.
+
+    ``form`` says which of its forms it is: ``"number"`` (``h`` a positive finite float,
+    the same step for every element), ``"auto"`` (``h`` is `AUTO`: `Stencil.auto_step`'s
+    per element) or ``"array"`` (``h`` a float64 array of steps, broadcast to x).
+    `Stencil.steps` gives the size of every element's step.
+    """
+
+    h: Any
+    form: str
+
+    def describe(self, steps: np.ndarray, index: tuple) -> str:
+        """``h=...`` for a message about one element: the nominal step, or that element's."""
+        return f"h={self.h}" if self.form == "number" else f"h={steps[index]:.3g}"
 
 
 @dataclass(frozen=True)
@@ -141,22 +166,21 @@ class Stencil:
         target = eps ** (1.0 / (self.order + 1)) * scale
         return np.exp2(np.round(np.log2(target)))
 
-    def steps(self, x: np.ndarray, h) -> np.ndarray:
+    def steps(self, x: np.ndarray, step: Step) -> np.ndarray:
         """The step of every element as a float64 array shaped like ``x``.
 
-        ``h`` is a value `check_step` returned: a float, `AUTO` or a float64
-        array, which must broadcast to ``x``.
+        An array step must broadcast to ``x``.
         """
-        if isinstance(h, str):
+        if step.form == "auto":
             return np.broadcast_to(self.auto_step(x), x.shape).astype(np.float64)
-        if isinstance(h, np.ndarray):
+        if step.form == "array":
             try:
-                return np.broadcast_to(h, x.shape).copy()
+                return np.broadcast_to(step.h, x.shape).copy()
             except ValueError:
                 raise ValueError(
-                    f"h has shape {h.shape}, which does not broadcast to x's {x.shape}"
+                    f"h has shape {step.h.shape}, which does not broadcast to x's {x.shape}"
                 ) from None
-        return np.full(x.shape, h)
+        return np.full(x.shape, step.h)
 
     def evaluated_offsets(self, with_error: bool) -> list[float]:
         """The offsets f is evaluated at, without repeats: the scheme's, and 2x them for the estimate."""
@@ -168,9 +192,13 @@ class Stencil:
     # -- combination and the error estimate -------------------------------------------
 
     def combine(self, values: dict, steps, scale: float = 1.0):
-        """Σ_j w_j f(x + o_j s h) / (d s h), in the scheme's order (bit-identical to the book)."""
-        total = 0.0
-        for offset, weight in zip(self.offsets, self.weights, strict=True):
+        """Σ_j w_j f(x + o_j s h) / (d s h), in the scheme's order (bit-identical to the book:
+        for the central difference ``1 * f(x+h) + -1 * f(x-h)`` is ``f(x+h) - f(x-h)``, signed
+        zeros included, and the divisor is ``2 * h``)."""
+        pairs = list(zip(self.offsets, self.weights, strict=True))
+        offset, weight = pairs[0]
+        total = weight * values[scale * offset]
+        for offset, weight in pairs[1:]:
             total = total + weight * values[scale * offset]
         return total / (self.divisor * (scale * steps))
 
@@ -190,13 +218,13 @@ class Stencil:
         )
         return truncation, roundoff
 
-    def warn_if_low_precision(self, x: np.ndarray, h, steps, stacklevel: int = 4) -> None:
+    def warn_if_low_precision(self, x: np.ndarray, step: Step, steps, stacklevel: int = 4) -> None:
         """The PrecisionWarning for a float16/float32 ``x``, with the error it implies."""
         if x.dtype == np.float64:
             return
         eps = float(np.finfo(x.dtype).eps)
         p = self.order
-        if isinstance(h, str):
+        if step.form == "auto":
             what = (
                 f"h='auto' balances truncation against round-off, which leaves a relative "
                 f"error near ε^({p}/{p + 1}) ≈ {eps ** (p / (p + 1)):.1g}"
@@ -205,7 +233,7 @@ class Stencil:
             smallest = float(np.min(steps, initial=np.inf))
             what = (
                 f"the {self.name} difference's round-off is about "
-                f"{eps * self.weight_sum / smallest:.1g} |f| at h={h}"
+                f"{eps * self.weight_sum / smallest:.1g} |f| at h={step.h}"
             )
         warn_low_precision("x", x.dtype, what, stacklevel=stacklevel)
 
@@ -256,23 +284,26 @@ CENTRAL = stencil_of("central")
 # -- the step and x, checked once at the entry point ------------------------------------------
 
 
-def check_step(h):
-    """``h`` checked once: a positive finite float, `AUTO`, or a float64 array of such.
+def check_step(h) -> Step:
+    """``h`` checked once, into a `Step`: a positive finite float, `AUTO`, or a float64
+    array of such.  A `Step` is passed through: it was checked where it was made.
 
     Whether an array broadcasts to x is checked by `Stencil.steps`, which knows x.
     """
+    if isinstance(h, Step):
+        return h
     if isinstance(h, str):
         if h != AUTO:
             raise ValueError(f"h must be a positive number or 'auto', got {h!r}")
-        return AUTO
+        return Step(AUTO, "auto")
     if isinstance(h, np.ndarray) and h.ndim > 0:
         if h.dtype.kind not in "fiu":
             raise TypeError(f"h must hold real numbers, got dtype {h.dtype}")
         steps = h.astype(np.float64)
         if not np.all(np.isfinite(steps) & (steps > 0)):
             raise ValueError("h must be > 0 and finite at every element")
-        return steps
-    return positive_finite_scalar("h", h)
+        return Step(steps, "array")
+    return Step(positive_finite_scalar("h", h), "number")
 
 
 # -- the perturbed points ------------------------------------------------------------------
@@ -289,14 +320,11 @@ def points(x: np.ndarray, steps: np.ndarray, offsets) -> dict:
     return moved
 
 
-def _describe_step(h, steps, index):
-    if isinstance(h, (str, np.ndarray)):
-        return f"h={steps[index]:.3g}"
-    return f"h={h}"
-
-
-def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) -> None:
-    """Refuse a step that rounding swallows; warn when it is badly represented.
+def check_steps_kept(
+    x: np.ndarray, step: Step, steps: np.ndarray, offsets, moved: dict, stacklevel: int = 3
+) -> None:
+    """Refuse a non-finite x and a step that rounding swallows; warn when the step is badly
+    represented.
 
     ``moved`` holds the points of every offset and of 0 (see `points`).
     """
@@ -309,7 +337,7 @@ def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) 
         if np.any(lost):
             bad = tuple(int(i) for i in np.argwhere(lost)[0])
             raise StepLostError(
-                f"{_describe_step(h, steps, bad)} is lost to rounding at x{list(bad)}={x[bad]}: "
+                f"{step.describe(steps, bad)} is lost to rounding at x{list(bad)}={x[bad]}: "
                 f"x + h == x in {x.dtype}, so the difference quotient would be 0; use h of at "
                 f"least {np.spacing(np.abs(x[bad])):.3g}"
             )
@@ -323,15 +351,23 @@ def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) 
             f"h is represented with a relative error of up to {distortion:.2g} at some "
             f"elements of x ({x.dtype} spacing is coarse there); the gradient carries that error",
             PrecisionWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
 # -- what f returns ----------------------------------------------------------------------------
 
 
-def real_value(value, what: str) -> float:
-    """The scalar an evaluation of f returned, as a Python float."""
+def real_value(value, what) -> float:
+    """The scalar an evaluation of f returned, as a Python float.
+
+    ``what`` says where f was evaluated, for the message of an unusable value: a string,
+    or ``(name, index, offset)`` of the element moved (``x[1, 2]+1h``), formatted only then.
+    """
+    if value.__class__ is float and math.isfinite(value):
+        return value
+    if not isinstance(what, str):
+        what = _at_index(*what)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         number = float(value)
     else:
@@ -429,24 +465,95 @@ def evaluate_loop(f, x: np.ndarray, moved: dict, name: str = "x"):
     finally:
         if key is not None:
             target[key] = saved
-        # Compared as bytes: NaN payloads and -0.0 count, and an f that changed x is caught.
-        if x.tobytes() != backup.tobytes():
-            x[...] = backup
-            if finished:
-                raise ValueError(
-                    f"f modified its argument {name} (beyond the perturbation numerical_gradient "
-                    f"makes); {name} has been restored, but the gradient is meaningless: make f "
-                    "work on a copy"
-                )
+        undo_changes(x, backup, name, finished)
     for slot, offset in enumerate(moving):
         values[offset].reshape(-1)[...] = got[slot]
     return values, eps_f
 
 
+def undo_changes(x: np.ndarray, backup: np.ndarray, name: str, finished: bool) -> None:
+    """Put ``x`` back to ``backup`` if f changed it; once every value is in, that is an error.
+
+    Compared as bytes: NaN payloads and -0.0 count.  When f raised (``finished`` false),
+    x is only restored and f's exception goes on.
+    """
+    if x.tobytes() == backup.tobytes():
+        return
+    x[...] = backup
+    if finished:
+        raise ValueError(
+            f"f modified its argument {name} (beyond the perturbation numerical_gradient "
+            f"makes); {name} has been restored, but the gradient is meaningless: make f "
+            "work on a copy"
+        )
+
+
+@dataclass(frozen=True)
+class Points:
+    """The checked perturbed points of x: what `checked_points` returns.
+
+    ``steps`` is the step of every element (float64, shaped like x); ``moved`` maps 0 and
+    every offset to x with each element moved by that many steps, in x's dtype.
+    """
+
+    step: Step
+    steps: np.ndarray
+    offsets: tuple
+    moved: dict
+
+
+def checked_points(
+    x: np.ndarray, stencil: Stencil, step: Step, offsets, *, warn: bool = True, stacklevel=4
+) -> Points:
+    """The step of every element and the points f is evaluated at, checked once.
+
+    Refuses a non-finite x and a step lost to rounding (`check_steps_kept`); with ``warn``,
+    the PrecisionWarning of a float16/float32 x.  ``stacklevel`` is the public caller's.
+    """
+    steps = stencil.steps(x, step)
+    offsets = tuple(offsets)
+    moved = points(x, steps, {0.0, *offsets})
+    check_steps_kept(x, step, steps, offsets, moved, stacklevel=stacklevel)
+    if warn:
+        stencil.warn_if_low_precision(x, step, steps, stacklevel=stacklevel + 1)
+    return Points(step, steps, offsets, moved)
+
+
+@dataclass(frozen=True)
+class Quotients:
+    """What `difference_quotients` returns: f's values at every offset (float64 arrays
+    shaped like x), ε of the least precise value f returned, and the stencil's quotient."""
+
+    values: dict
+    eps_f: float
+    derivative: Any
+
+
+def difference_quotients(
+    f, x: np.ndarray, stencil: Stencil, at: Points, evaluate=None, name: str = "x"
+) -> Quotients:
+    """f at every checked point and the stencil's quotient: the one pipeline of the engine.
+
+    Every caller that hands over to the engine runs it: ``numerical_gradient`` (schemes,
+    ``h="auto"``, arrays of steps, error estimates, ``vectorized``) and the gradient check.
+    ``evaluate(f, x, moved)`` evaluates f at the points (default: `evaluate_loop`, in
+    place, one element at a time; ``refnet.engine.stacked`` on stacks of copies).
+    """
+    needed = {offset: at.moved[offset] for offset in at.offsets}
+    if evaluate is None:
+        values, eps_f = evaluate_loop(f, x, needed, name)
+    else:
+        values, eps_f = evaluate(f, x, needed)
+    return Quotients(values, eps_f, stencil.combine(values, at.steps))
+
+
 def _at(name: str, shape: tuple, position: int, offset: float) -> str:
     """Where a value came from, for an error message: ``x[1, 2]+1h``."""
-    index = [int(i) for i in np.unravel_index(position, shape)]
-    return f"{name}{index}{offset:+g}h"
+    return _at_index(name, np.unravel_index(position, shape), offset)
+
+
+def _at_index(name: str, index: tuple, offset: float) -> str:
+    return f"{name}{[int(i) for i in index]}{offset:+g}h"
 
 
 def evaluate_complex(f, x: np.ndarray, steps: np.ndarray, scales) -> dict:
