@@ -125,6 +125,14 @@ from ._checks import (
     positive_int,
     real_float_array,
 )
+from .engine.quotients import (
+    complex_value,
+    difference_quotients,
+    evaluate_complex,
+    real_value,
+    undo_changes,
+    value_eps,
+)
 from .engine.stacked import DEFAULT_BLOCK_BYTES, evaluate_stacked
 from .engine.stencil import (
     AUTO,
@@ -136,13 +144,7 @@ from .engine.stencil import (
     Step,
     check_step,
     checked_points,
-    complex_value,
-    difference_quotients,
-    evaluate_complex,
-    real_value,
     stencil_of,
-    undo_changes,
-    value_eps,
 )
 
 __all__ = [

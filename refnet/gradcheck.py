@@ -35,15 +35,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import describe, perturbable
-from .engine.stencil import (
-    AUTO,
-    Stencil,
-    Step,
-    check_step,
-    checked_points,
-    difference_quotients,
-    stencil_of,
-)
+from .engine.quotients import difference_quotients
+from .engine.stencil import AUTO, Stencil, Step, check_step, checked_points, stencil_of
 
 __all__ = [
     "AGREES",

@@ -12,8 +12,9 @@ import pytest
 
 import refnet
 from refnet.engine import stacked as stacked_module
+from refnet.engine.quotients import evaluate_loop
 from refnet.engine.stacked import block_rows, evaluate_stacked
-from refnet.engine.stencil import check_step, evaluate_loop, points, stencil_of
+from refnet.engine.stencil import check_step, points, stencil_of
 
 
 def sin_rows(stack):

@@ -1,4 +1,4 @@
-"""The difference engine (refnet/engine/stencil.py): each Stencil's constants, its pieces, and the
+"""The difference engine (refnet/engine/stencil.py, quotients.py): each Stencil's constants, its pieces, and the
 promise that a scheme and a step are validated once, one way, at the public entry point.
 
 The order and the truncation constant of every stencil are checked two independent ways:
@@ -17,16 +17,9 @@ import pytest
 
 import refnet
 from refnet.engine import stencil as stencil_module
+from refnet.engine.quotients import evaluate_complex, evaluate_loop
 from refnet.engine.stacked import evaluate_stacked
-from refnet.engine.stencil import (
-    COMPLEX,
-    SCHEMES,
-    check_step,
-    evaluate_complex,
-    evaluate_loop,
-    points,
-    stencil_of,
-)
+from refnet.engine.stencil import COMPLEX, SCHEMES, check_step, points, stencil_of
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stencil import value_eps
+from .quotients import value_eps
 
 #: Bytes of points aimed at per call of f: the best or within a few per cent of the best
 #: block on the development machine (512 KiB of L2 a core, 32 MiB of L3) for n from 100
@@ -111,7 +111,7 @@ class Task:
 
 
 def evaluate_stacked(f, x: np.ndarray, moved: dict, memory_budget=None, executor=None, rows=None):
-    """What ``stencil.evaluate_loop`` returns, with f called on stacks of the points.
+    """What ``quotients.evaluate_loop`` returns, with f called on stacks of the points.
 
     ``moved`` maps an offset to the array of values the perturbed element takes (x's
     dtype).  Returns ``(values, eps_f)``: ``values[offset]`` a float64 array shaped
