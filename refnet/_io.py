@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = ["write_atomically"]
+
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it there.

@@ -120,6 +120,74 @@ def test_the_rule_covers_every_floor():
     assert len(COVERED) >= 80
 
 
+#: The modules whose every shared name must be in their ``__all__``: the chapter, the
+#: engine and the argument checks (floors 0 to 2).  A public module's ``__all__`` is its
+#: API; a private one's (``_checks``, ``_io``, ``refnet.engine``) is what it offers the
+#: rest of refnet.
+EXPORTERS = (
+    "refnet._checks",
+    "refnet._io",
+    "refnet.activations",
+    "refnet.losses",
+    "refnet.descent",
+    "refnet.differentiation",
+    "refnet.gradcheck",
+    "refnet.simple_net",
+    "refnet.two_layer_net",
+    "refnet.datasets",
+    "refnet.engine",
+)
+
+
+def _declared_all(path: Path) -> list[str] | None:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    return None
+
+
+def names_outside_all(source: str, module: str, is_package: bool = False) -> list[str]:
+    """``from X import name`` of a module X of EXPORTERS where name is not in X.__all__."""
+    package = module if is_package else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        origin = _absolute(node, package)
+        if not origin.startswith(EXPORTERS) or not _is_project_module(origin):
+            continue
+        relative = Path(*origin.split("."))
+        path = ROOT / relative / "__init__.py"
+        if not path.is_file():
+            path = ROOT / relative.with_suffix(".py")
+        exported = _declared_all(path) or []
+        for alias in node.names:
+            if not _is_project_module(f"{origin}.{alias.name}") and alias.name not in exported:
+                found.append(f"line {node.lineno}: from {origin} import {alias.name}")
+    return found
+
+
+@pytest.mark.parametrize("relative", [r for r in COVERED if r.startswith(("refnet/", "tools/"))])
+def test_every_shared_name_of_the_core_is_in_its_modules_all(relative):
+    path = ROOT / relative
+    found = names_outside_all(
+        path.read_text(encoding="utf-8"), _module_of(path), path.name == "__init__.py"
+    )
+    assert not found, f"{relative} imports names outside their module's __all__:\n  " + (
+        "\n  ".join(found)
+    )
+
+
+def test_the_all_check_finds_what_it_must():
+    assert names_outside_all("from .losses import _batch_mean\n", "refnet.x") == [
+        "line 1: from refnet.losses import _batch_mean"
+    ]
+    assert names_outside_all("from .losses import cross_entropy_error\n", "refnet.x") == []
+    assert names_outside_all("from .engine import stencil\n", "refnet.x") == []
+
+
 def imported_test_modules(source: str) -> list[str]:
     """The test modules (``test_*``) that ``source`` imports, absolutely or relatively."""
     found = []

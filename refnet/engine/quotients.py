@@ -21,6 +21,18 @@ import numpy as np
 from .._checks import describe
 from .stencil import Points, Stencil
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "Quotients",
+    "complex_value",
+    "difference_quotients",
+    "evaluate_complex",
+    "evaluate_loop",
+    "real_value",
+    "undo_changes",
+    "value_eps",
+]
+
 # -- what f returns ----------------------------------------------------------------------------
 
 

@@ -40,6 +40,18 @@ import numpy as np
 
 from .quotients import value_eps
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "LOOP_ORDER_POINT_BYTES",
+    "MAX_BLOCK_BYTES",
+    "MIN_ROWS",
+    "Task",
+    "block_rows",
+    "evaluate_stacked",
+    "run",
+]
+
 #: Bytes of points aimed at per call of f: the best or within a few per cent of the best
 #: block on the development machine (512 KiB of L2 a core, 32 MiB of L3) for n from 100
 #: to 100,000.  Measured by benchmarks/vectorized_blocks.py.

@@ -36,6 +36,25 @@ from .._checks import (
     warn_low_precision,
 )
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "AUTO",
+    "CENTRAL",
+    "COMPLEX",
+    "COMPLEX_STEP",
+    "DEFAULT_MEMORY_BUDGET",
+    "DEFAULT_STEP",
+    "SCHEMES",
+    "Points",
+    "Stencil",
+    "Step",
+    "check_step",
+    "check_steps_kept",
+    "checked_points",
+    "points",
+    "stencil_of",
+]
+
 #: The book's step for numerical differentiation.
 DEFAULT_STEP = 1e-4
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = ["layer1_exact", "layer2_exact"]
+
 #: Elements of the largest class-shaped work array (classes x perturbed samples): about
 #: 1 MiB, so that a block's arrays stay in the CPU's L2/L3 cache between NumPy calls.
 _CACHE_BLOCK = 1 << 17

@@ -22,6 +22,21 @@ import math
 
 import numpy as np
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "MAX_TERMS",
+    "SERIES_TOLERANCE",
+    "SIGMOID_POLYNOMIALS",
+    "SIGMOID_POLYNOMIAL_BOUNDS",
+    "class_sum_terms",
+    "horner",
+    "log1p_series",
+    "log1p_terms",
+    "power_sums",
+    "sigmoid_difference_coefficients",
+    "sigmoid_terms",
+]
+
 #: The largest remainder a truncated series may leave, relative to the scale at which the
 #: exact evaluation rounds: an eighth of the spacing of float64 numbers near 1.
 SERIES_TOLERANCE = float(np.finfo(np.float64).eps) / 8

@@ -51,6 +51,20 @@ from .power_series import (
     sigmoid_terms,
 )
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "DENSE_FROM",
+    "PADDED_SAMPLES",
+    "WORK_BLOCK",
+    "Layer2Plan",
+    "SeriesPlan",
+    "block_sums",
+    "layer1_series",
+    "layer2_plan",
+    "layer2_series",
+    "series_plan",
+]
+
 #: Elements of one work array (offsets x hidden units x samples x inputs): 256 KiB, so that
 #: the half-dozen arrays of a block stay in the CPU's L2 cache between NumPy calls.
 WORK_BLOCK = 1 << 16
