@@ -310,21 +310,20 @@ def numerical_gradient(
 ) -> np.ndarray | tuple[np.ndarray, ErrorEstimate]:
     """Gradient of a scalar function of an array, one element at a time (section 4.4).
 
-    ``f`` is evaluated at ``x`` with one element moved by ``±h`` at a time, *in place*,
-    in ``x`` itself, as the book does, so ``f`` may ignore its argument and read ``x``
-    through a closure (``lambda W: net.loss(x, t)``); every element is restored in a
-    ``finally`` block.  Errors, warnings, ``vectorized`` and ``executor``: see the
-    [module's documentation][refnet.differentiation].
+    ``f`` is evaluated at ``x`` with one element moved by ``±h`` at a time, *in place*, as
+    the book does, so ``f`` may read ``x`` through a closure (``lambda W: net.loss(x, t)``);
+    every element is restored in a ``finally`` block.  Returns an array shaped and typed
+    like ``x`` (with ``return_error``, ``(gradient, estimate)``).  Errors, warnings,
+    ``vectorized`` and ``executor``: the [module's documentation][refnet.differentiation].
 
     Parameters
     ----------
     f : callable
         Maps ``x`` to a real scalar; it must not modify ``x`` itself.
     x : ndarray of float, any shape (0-d included)
-        Perturbed in place during the call, bit-identical afterwards (lists and numbers
-        become a new float64 array).  For rows, the per-row gradient of a sum over rows.
+        Perturbed in place, bit-identical afterwards (lists, numbers: a new float64 array).
     h : float, array or "auto", default 1e-4
-        One step, one per element (broadcast to ``x``; a checked `Step` passes), or ``"auto"`` ([`auto_step`][refnet.differentiation.auto_step]).
+        One step, one per element (broadcast to ``x``), or ``"auto"`` ([`auto_step`][refnet.differentiation.auto_step]).
     scheme : str, default "central"
         As in [`numerical_diff`][refnet.differentiation.numerical_diff] (``"complex_step"``: f gets a complex copy of x).
     return_error : bool, default False
@@ -336,19 +335,12 @@ def numerical_gradient(
     executor : concurrent.futures.Executor, optional
         With ``vectorized=True``: evaluate the blocks on it (the serial path's bits).
 
-    Returns
-    -------
-    ndarray
-        Same shape and dtype as ``x``.  With ``return_error``, ``(gradient, estimate)``.
-
     Examples
     --------
     >>> def function_2(x):
     ...     return x[0]**2 + x[1]**2
     >>> numerical_gradient(function_2, np.array([3.0, 4.0])).tolist()
     [6.00000000000378, 7.999999999999119]
-    >>> numerical_gradient(function_2, np.array([0.0, 2.0])).round(8)
-    array([0., 4.])
     """
     stencil = stencil_of(scheme)
     if not callable(f):

@@ -21,6 +21,8 @@ check: no test module imports another test module (shared helpers live in confte
 from __future__ import annotations
 
 import ast
+import fnmatch
+import re
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,26 @@ def test_the_all_check_finds_what_it_must():
     ]
     assert names_outside_all("from .losses import cross_entropy_error\n", "refnet.x") == []
     assert names_outside_all("from .engine import stencil\n", "refnet.x") == []
+
+
+def test_the_architecture_page_names_every_module_and_no_other():
+    """docs/reference/architecture.md stays true: every module of the package outside the
+    conformance suite is named there (as ``name.py`` or ``name``), and every ``name.py`` it
+    names exists."""
+    page = (ROOT / "docs" / "reference" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([^`]+)`", page))
+    words = {part for item in named for part in re.split(r"[\s/(),:]+", item) if part}
+    modules = [
+        path
+        for path in (ROOT / "refnet").rglob("*.py")
+        if "conformance" not in path.parts and path.stem not in ("__init__", "__main__")
+    ]
+    unnamed = [str(p.relative_to(ROOT)) for p in modules if not {p.name, p.stem} & words]
+    assert not unnamed, f"architecture.md does not name {unnamed}"
+    places = ("refnet/**/*.py", "tools/*.py", "tests/*.py", "benchmarks/*.py", "*.py")
+    files = [path.name for place in places for path in ROOT.glob(place)]
+    stale = sorted(w for w in words if w.endswith(".py") and not fnmatch.filter(files, w))
+    assert not stale, f"architecture.md names files that do not exist: {stale}"
 
 
 def imported_test_modules(source: str) -> list[str]:
