@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from refnet.conformance import oracle
@@ -45,6 +45,9 @@ EPS = float(np.finfo(np.float64).eps)
 #: fast-numerical-gradients.md).  Stated here, not imported, so that the tests hold the code
 #: to the requirement rather than to whatever the code says.
 TOLERANCE = EPS / 8
+#: Below float64's smallest normal number rounding is absolute, not relative: an operation
+#: whose result is subnormal errs by up to half of this (the error model's floor there).
+SUBNORMAL = float(np.finfo(np.float64).smallest_subnormal)
 LD = np.longdouble
 LD_EPS = float(np.finfo(np.longdouble).eps)
 extended = pytest.mark.skipif(LD_EPS > 1e-18, reason="long double is not extended precision here")
@@ -175,8 +178,10 @@ def _sigmoid_ld(v):
 
 @extended
 @given(a=st.floats(-40, 40), bound=BOUNDS, fraction=st.floats(-1, 1))
+@example(a=0.0, bound=0.00390625, fraction=2.225073858507203e-309)  # a subnormal change
 def test_sigmoid_difference_series_against_long_double(a, bound, fraction):
-    """Σ S_m e^m (float64) = σ(a + e) - σ(a) within (2M + 4) ε + τ relative.
+    """Σ S_m e^m (float64) = σ(a + e) - σ(a) within (2M + 4) ε + τ relative (and as many
+    halves of the subnormal spacing absolute, for a change below float64's tiny).
 
     The reference is -expm1(-e) σ(a + e) σ(-a) in long double (no cancellation).  S_1 = σ'
     carries about 3 roundings, each of the 2M - 1 Horner operations one more, relative to
@@ -192,7 +197,7 @@ def test_sigmoid_difference_series_against_long_double(a, bound, fraction):
     got = horner(list(S[:, 0]), np.array([e]), np.empty(1))[0]
     ref = -np.expm1(-LD(e)) * _sigmoid_ld(LD(a) + LD(e)) * _sigmoid_ld(-LD(a))
     bound_ = ((2 * terms + 4) * EPS + TOLERANCE + 8 * LD_EPS) * abs(ref)
-    assert abs(LD(got) - ref) <= bound_
+    assert abs(LD(got) - ref) <= bound_ + (2 * terms + 4) * SUBNORMAL
 
 
 @extended
@@ -222,8 +227,9 @@ def test_class_sum_series_against_long_double(data):
     exact_r = np.sum(p[0].astype(LD) * Q)
     scale = np.sum(p[0].astype(LD) * np.abs(Q))
     k = (2 * terms + classes + 3) * EPS + TOLERANCE + 8 * LD_EPS
-    assert abs(LD(r) - exact_r) <= k * scale
-    assert abs(LD(difference) - (Q[target] - exact_r)) <= k * (scale + abs(Q[target]))
+    floor = (2 * terms + classes + 3) * SUBNORMAL
+    assert abs(LD(r) - exact_r) <= k * scale + floor
+    assert abs(LD(difference) - (Q[target] - exact_r)) <= k * (scale + abs(Q[target])) + floor
 
 
 @extended
@@ -236,7 +242,8 @@ def test_log1p_series_against_long_double(bound, fraction):
         return
     got = log1p_series(np.array([v]), terms, np.empty(1))[0]
     ref = np.log1p(LD(v))
-    assert abs(LD(got) - ref) <= ((2 * terms + 1) * EPS + TOLERANCE + 4 * LD_EPS) * abs(ref)
+    relative = (2 * terms + 1) * EPS + TOLERANCE + 4 * LD_EPS
+    assert abs(LD(got) - ref) <= relative * abs(ref) + (2 * terms + 1) * SUBNORMAL
 
 
 def test_the_code_uses_the_required_tolerance():
