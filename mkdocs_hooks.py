@@ -117,7 +117,7 @@ def resolve(name: str, sources: dict, spec: str | None = None) -> str:
     else:
         raise UnknownNumber(
             f"{{{{ {name} }}}} is not in docs/figures/numbers.json: add it to "
-            "refnet/figures.py and run `refnet figures --out docs/figures`"
+            "tools/figures.py and run `refnet figures --out docs/figures`"
         )
     if spec is None:
         return str(value)

@@ -85,7 +85,7 @@ def synthetic_mnist(folder: Path, case: str, seed: int) -> float:
 
 
 def _terms(max_w2: float) -> dict | None:
-    from refnet.fast_gradient.series import series_plan
+    from refnet.engine.fast_gradient.series import series_plan
 
     plan = series_plan(1e-4, max_w2)
     return None if plan is None else vars(plan)

@@ -79,8 +79,8 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import book_chapter4 as book  # noqa: E402  (the book's code, transcribed)
 
 from refnet import TwoLayerNet, numerical_gradient  # noqa: E402
-from refnet._series import MAX_TERMS, SIGMOID_POLYNOMIAL_BOUNDS  # noqa: E402
-from refnet.fast_gradient import series  # noqa: E402
+from refnet.engine.fast_gradient import series  # noqa: E402
+from refnet.engine.fast_gradient.power_series import MAX_TERMS, SIGMOID_POLYNOMIAL_BOUNDS  # noqa: E402
 
 ROWS = []
 

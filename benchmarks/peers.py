@@ -107,8 +107,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
 import book_chapter4 as book  # noqa: E402
 
 import refnet  # noqa: E402
-from refnet._stacked import Task, block_rows, run  # noqa: E402
-from refnet._stencil import CENTRAL, points  # noqa: E402
+from refnet.engine.stacked import Task, block_rows, run  # noqa: E402
+from refnet.engine.stencil import CENTRAL, points  # noqa: E402
 
 H = 1e-4
 SIZES = (100, 1_000, 10_000, 100_000)

@@ -7,7 +7,7 @@ Run from the repository root:
 
 For f = sum(x**2), sum(sin 3x + cos x) and log-sum-exp, written for stacks of points, at
 n from 100 to 100,000 (central differences, float64), it times the vectorized engine
-(refnet/_stacked.py) on the same elements with every strategy side by side:
+(refnet/engine/stacked.py) on the same elements with every strategy side by side:
 
 * stacks of B bytes of points for B from 128 KiB to 16 MiB (``block:B``);
 * one point a call, in the loop's order (``one-by-one``), the strategy past the crossover;
@@ -58,8 +58,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from refnet import _stacked  # noqa: E402
-from refnet._stencil import CENTRAL, points  # noqa: E402
+from refnet.engine import stacked  # noqa: E402
+from refnet.engine.stencil import CENTRAL, points  # noqa: E402
 
 SIZES = (100, 300, 1_000, 3_000, 10_000, 30_000, 65_536, 100_000)
 QUICK_SIZES = (100, 1_000, 10_000, 65_536, 100_000)
@@ -85,7 +85,7 @@ def strategies(n):
     element = 2 * n * 8
     out = {f"block:{b // 1024}K": max(1, b // element) for b in BLOCKS}
     out["one-by-one"] = 0
-    default = _stacked.block_rows(n, 8, 2)
+    default = stacked.block_rows(n, 8, 2)
     out["default"] = default
     return out
 
@@ -104,9 +104,9 @@ def time_case(f, x, elements, rows_by_name, repeats):
         # the cache) must not always favour or handicap the same next one.
         for name in order.permutation(names):
             rows = rows_by_name[name]
-            task = _stacked.Task(flat, x.shape, CENTRAL.offsets, 0, elements, grid[:elements], rows)
+            task = stacked.Task(flat, x.shape, CENTRAL.offsets, 0, elements, grid[:elements], rows)
             start, start_cpu = time.perf_counter(), time.process_time()
-            _stacked.run(task, f)
+            stacked.run(task, f)
             wall[name].append((time.perf_counter() - start) / elements)
             cpu[name].append((time.process_time() - start_cpu) / elements)
     return {name: (statistics.median(cpu[name]), statistics.median(wall[name])) for name in cpu}
@@ -193,11 +193,11 @@ def write_json(args, results, load):
             f"average {load:.1f}; numpy {np.__version__}, BLAS threads 1"
         ),
         "rule": {
-            "default_block_kib": _stacked.DEFAULT_BLOCK_BYTES // 1024,
-            "max_block_mib": _stacked.MAX_BLOCK_BYTES // 2**20,
-            "min_rows": _stacked.MIN_ROWS,
-            "loop_order_point_kib": _stacked.LOOP_ORDER_POINT_BYTES // 1024,
-            "loop_order_n_float64": _stacked.LOOP_ORDER_POINT_BYTES // 8,
+            "default_block_kib": stacked.DEFAULT_BLOCK_BYTES // 1024,
+            "max_block_mib": stacked.MAX_BLOCK_BYTES // 2**20,
+            "min_rows": stacked.MIN_ROWS,
+            "loop_order_point_kib": stacked.LOOP_ORDER_POINT_BYTES // 1024,
+            "loop_order_n_float64": stacked.LOOP_ORDER_POINT_BYTES // 8,
         },
         "one_by_one_vs_default": crossover,
         "cases": results,

@@ -8,11 +8,12 @@ The public names keep the book's names and signatures::
 user needs: training ([`train`][refnet.training.train], [`History`][refnet.checkpoints.History]), the datasets ([`load_digits`][refnet.datasets.digits.load_digits],
 [`load_mnist`][refnet.datasets.mnist.load_mnist]) and the gradient check.  Everything else lives in documented
 submodules (``refnet.training``, ``refnet.checkpoints``, ``refnet.datasets``,
-``refnet.differentiation``, ``refnet.gradcheck``, ``refnet.plots``, ``refnet.figures``,
+``refnet.differentiation``, ``refnet.gradcheck``, ``refnet.plots``,
 ``refnet.conformance``), each of which lists its public names in ``__all__``; a name in
-no ``__all__`` is private, whether or not it starts with an underscore.  The reference
+no such ``__all__`` is private, whether or not it starts with an underscore.  The reference
 pages (docs/reference/) render exactly these lists, and tests/test_api.py checks that
-they agree.
+they agree.  ``refnet.engine`` (what the chapter's functions hand over to) and the
+underscore modules are private: their ``__all__`` lists what they offer the rest of refnet.
 """
 
 from typing import TYPE_CHECKING
@@ -39,41 +40,36 @@ if TYPE_CHECKING:  # the names, for type checkers and documentation tools
     from .training import train
     from .two_layer_net import TwoLayerNet
 
-# Nothing is imported until it is used: ``import refnet`` costs no NumPy import, so that
-# the ``refnet`` command (refnet.cli) is watching for Ctrl-C before any heavy import
-# starts.  A name of __all__ is loaded from its module on first access (PEP 562), and so
-# is a submodule (``refnet.training``), as an eager import would have made it available.
-_HOMES = {
-    "PrecisionWarning": "_checks",
-    "StepLostError": "_checks",
-    "relu": "activations",
-    "sigmoid": "activations",
-    "sigmoid_grad": "activations",
-    "softmax": "activations",
-    "step_function": "activations",
-    "History": "checkpoints",
-    "load_digits": "datasets",
-    "load_mnist": "datasets",
-    "gradient_descent": "descent",
-    "DEFAULT_STEP": "differentiation",
-    "SCHEMES": "differentiation",
-    "ErrorEstimate": "differentiation",
-    "auto_step": "differentiation",
-    "naive_numerical_diff": "differentiation",
-    "numerical_diff": "differentiation",
-    "numerical_gradient": "differentiation",
-    "scheme_order": "differentiation",
-    "GradientReport": "gradcheck",
-    "assert_gradient_close": "gradcheck",
-    "check_gradient": "gradcheck",
-    "DEFAULT_DELTA": "losses",
-    "TargetWarning": "losses",
-    "cross_entropy_error": "losses",
-    "mean_squared_error": "losses",
-    "SimpleNet": "simple_net",
-    "train": "training",
-    "TwoLayerNet": "two_layer_net",
-}
+# Nothing is imported until it is used: ``import refnet`` costs no NumPy, so that the
+# ``refnet`` command (refnet.cli) is watching for Ctrl-C before any heavy import starts.
+# The imports above are the one list of refnet's public names: type checkers and the
+# documentation read them, and at run time they are read once from this file (with ast,
+# no NumPy) into __all__ and the table that loads a name from its module on first access
+# (PEP 562), as it loads a submodule (``refnet.training``) an eager import would have made
+# available.
+
+
+def _homes() -> dict[str, str]:
+    """name -> its module, from the ``from .module import ...`` lines under TYPE_CHECKING."""
+    import ast
+
+    with open(__file__, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    (block,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+    ]
+    return {
+        alias.name: str(node.module)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+_HOMES = _homes()
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str):
@@ -102,35 +98,3 @@ def __dir__() -> list[str]:
 # The one place the version is written: pyproject.toml reads it from here
 # ([tool.setuptools.dynamic]), so the installed metadata and refnet.__version__ agree.
 __version__ = "0.1.0"
-
-__all__ = [
-    "DEFAULT_DELTA",
-    "DEFAULT_STEP",
-    "ErrorEstimate",
-    "GradientReport",
-    "History",
-    "PrecisionWarning",
-    "SCHEMES",
-    "SimpleNet",
-    "StepLostError",
-    "TargetWarning",
-    "TwoLayerNet",
-    "assert_gradient_close",
-    "auto_step",
-    "check_gradient",
-    "cross_entropy_error",
-    "gradient_descent",
-    "load_digits",
-    "load_mnist",
-    "mean_squared_error",
-    "naive_numerical_diff",
-    "numerical_diff",
-    "numerical_gradient",
-    "relu",
-    "scheme_order",
-    "sigmoid",
-    "sigmoid_grad",
-    "softmax",
-    "step_function",
-    "train",
-]

@@ -15,6 +15,30 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "ArrayFunction",
+    "PARAM_NAMES",
+    "PrecisionWarning",
+    "RngLike",
+    "StepLostError",
+    "as_generator",
+    "describe",
+    "finite",
+    "flag",
+    "install_hint",
+    "no_nan",
+    "non_negative_int",
+    "one_hot",
+    "one_of",
+    "open_fraction",
+    "perturbable",
+    "positive_finite_scalar",
+    "positive_int",
+    "real_float_array",
+    "warn_low_precision",
+]
+
 #: What every ``rng=`` of refnet accepts (see `as_generator`).
 RngLike: TypeAlias = "np.random.Generator | np.random.SeedSequence | int | None"
 

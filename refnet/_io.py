@@ -74,6 +74,9 @@ class InterruptsDeferred:
         if self._held and kind is None:
             previous(signal.SIGINT, self._held[0])
 
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = ["write_atomically"]
+
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it there.

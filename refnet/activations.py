@@ -5,9 +5,9 @@ float64, float16/float32 input keeps its dtype.  NaN is refused with a ValueErro
 says where it is (a NaN activation is always a bug upstream); infinities are accepted
 where the function has a limit there (sigmoid(-inf) = 0, softmax with -inf logits).
 
-The networks call ``sigmoid_unchecked`` and ``softmax_unchecked``, the same
-formulas without those checks: inside a training loop a NaN must reach the loss, where
-training reports it.  (They are shared with the networks, not part of the public API.)
+``sigmoid_unchecked`` and ``softmax_unchecked`` are the bare formulas, without those
+checks, for arrays already checked: the networks call them, since inside a training loop
+a NaN must reach the loss, where training reports it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from numpy.typing import ArrayLike
 
 from ._checks import no_nan, real_float_array
 
-__all__ = ["step_function", "sigmoid", "sigmoid_grad", "relu", "softmax"]
+__all__ = [
+    "step_function",
+    "sigmoid",
+    "sigmoid_grad",
+    "relu",
+    "softmax",
+    "sigmoid_unchecked",
+    "softmax_unchecked",
+]
 
 
 def step_function(x: ArrayLike) -> np.ndarray:
@@ -52,7 +60,13 @@ def sigmoid(x: ArrayLike) -> np.ndarray:
 
 
 def sigmoid_unchecked(x: np.ndarray) -> np.ndarray:
-    """[`sigmoid`][refnet.activations.sigmoid] of a real array, without the check for NaN."""
+    """[`sigmoid`][refnet.activations.sigmoid] of a real array, without the check for NaN.
+
+    Examples
+    --------
+    >>> sigmoid_unchecked(np.array([0.0, np.nan]))
+    array([0.5, nan])
+    """
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
 
@@ -109,7 +123,13 @@ def softmax(x: ArrayLike) -> np.ndarray:
 
 
 def softmax_unchecked(x: np.ndarray) -> np.ndarray:
-    """[`softmax`][refnet.activations.softmax] of a real array with at least one axis, without the checks."""
+    """[`softmax`][refnet.activations.softmax] of a real array with at least one axis, without the checks.
+
+    Examples
+    --------
+    >>> softmax_unchecked(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    """
     shifted = x - np.max(x, axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / np.sum(exp, axis=-1, keepdims=True)

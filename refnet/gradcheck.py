@@ -35,15 +35,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import describe, perturbable
-from ._stencil import (
-    AUTO,
-    Stencil,
-    check_step,
-    check_steps_kept,
-    evaluate_loop,
-    points,
-    stencil_of,
-)
+from .engine.quotients import difference_quotients
+from .engine.stencil import AUTO, Stencil, Step, check_step, checked_points, stencil_of
 
 __all__ = [
     "AGREES",
@@ -197,16 +190,14 @@ def _given(name: str, grad, x: np.ndarray) -> np.ndarray:
     return given
 
 
-def _check_part(f, x: np.ndarray, given: np.ndarray, h, stencil: Stencil, name: str, safety):
+def _check_part(f, x: np.ndarray, given: np.ndarray, h: Step, stencil: Stencil, name: str, safety):
     """Every per-element quantity of the report for one array (h and the scheme checked)."""
-    steps = stencil.steps(x, h)
     wanted = list(dict.fromkeys([*stencil.evaluated_offsets(True), 0.0, 1.0, -1.0, 2.0, -2.0]))
-    moved = points(x, steps, wanted)
-    check_steps_kept(x, h, steps, wanted, moved)
-    values, eps_f = evaluate_loop(f, x, moved, name or "x")
+    at = checked_points(x, stencil, h, wanted, warn=False)
+    done = difference_quotients(f, x, stencil, at, name=name or "x")
+    values, eps_f, numerical, steps = done.values, done.eps_f, done.derivative, at.steps
     eps_x = _eps(x.dtype)
     x64 = x.astype(np.float64)
-    numerical = stencil.combine(values, steps)
     truncation, roundoff = stencil.estimate(values, steps, x64, numerical, eps_f, eps_x)
     sigma = _noise_of_f(values)
     fd_noise = sigma * np.sqrt(sum(w * w for w in stencil.weights)) / (stencil.divisor * steps)
@@ -355,8 +346,7 @@ def check_gradient(
         raise ValueError(f"worst must be an integer >= 0, got {worst!r}")
     if not (isinstance(safety, (int, float)) and np.isfinite(safety) and safety > 0):
         raise ValueError(f"safety must be a positive number, got {safety!r}")
-    h = check_step(h)
-    parts, dtype, shape = _check_parts(f, x, grad, h, stencil, safety)
+    parts, dtype, shape = _check_parts(f, x, grad, check_step(h), stencil, safety)
     counts: dict[str, int] = {}
     for part in parts.values():
         for verdict in VERDICTS:

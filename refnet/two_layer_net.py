@@ -17,17 +17,10 @@ from ._checks import (
     positive_int,
     real_float_array,
 )
-from ._stencil import (
-    CENTRAL,
-    DEFAULT_MEMORY_BUDGET,
-    DEFAULT_STEP,
-    check_step,
-    check_steps_kept,
-    evaluate_loop,
-    points,
-)
 from .activations import sigmoid_unchecked, softmax_unchecked
-from .fast_gradient import OutOfRange, two_layer_numerical_gradient
+from .differentiation import numerical_gradient
+from .engine.fast_gradient import OutOfRange, two_layer_numerical_gradient
+from .engine.stencil import CENTRAL, DEFAULT_MEMORY_BUDGET, DEFAULT_STEP, check_step, checked_points
 from .losses import DEFAULT_DELTA, checked_targets, cross_entropy_unchecked
 
 __all__ = ["TwoLayerNet", "PARAM_NAMES"]
@@ -176,87 +169,70 @@ class TwoLayerNet:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         workers: int = 1,
     ) -> dict[str, np.ndarray]:
-        """Gradient of `loss` for every parameter, by central differences.
+        """Gradient of `loss` for every parameter, by central differences (section 4.5.1).
 
-        Every entry is ``(L(θ + h e_i) - L(θ - h e_i)) / 2h`` of the loss with ``delta``,
-        with the parameter stored at the same rounded ``θ_i ± h`` whichever the method.
+        ``method="loop"`` is the book's reference: the loss as a function of each parameter
+        array, differentiated by [`numerical_gradient`][refnet.differentiation.numerical_gradient]
+        (the array perturbed in place, one element at a time, and restored bit-identical).
+        ``"fast"`` (the default) computes the same quotients network-aware
+        (`refnet.engine.fast_gradient`): only what each perturbation changes, from the
+        unperturbed activations, for thousands of perturbations per NumPy call, never
+        writing to ``params``.  Both store each parameter at the same rounded ``θ_i ± h``;
+        they agree to the loop's round-off, $ε |L| / h$ (not bitwise: the arithmetic is
+        ordered differently).  Should a step move a logit by more than 1 (a huge h, x or
+        W2), ``"fast"`` runs the loop.
 
         Parameters
         ----------
         h : float, array or "auto", default 1e-4
-            The step, as in [`refnet.numerical_gradient`][refnet.differentiation.numerical_gradient] (an array must broadcast
-            to every parameter), checked once for every parameter and both methods.
+            As in [`refnet.numerical_gradient`][refnet.differentiation.numerical_gradient]
+            (an array must broadcast to every parameter), checked once for all of them.
         method : {"fast", "loop"}
-            ``"loop"`` is the book's reference: each parameter array is perturbed in
-            place, one element at a time, the whole loss evaluated twice per element,
-            and restored (bit-identical) afterwards.  ``"fast"`` (the default) computes
-            the same quotients network-aware (`refnet.fast_gradient`): from the
-            unperturbed activations it recomputes only what each perturbation changes,
-            for thousands of perturbations per NumPy call (by power series whose
-            remainders are below rounding, or by expm1 and log1p where bounds known in
-            advance do not allow that), and never writes to
-            ``params``.  The two agree to the loop's round-off, about $ε |L| / h$
-            (not bitwise: the arithmetic is ordered differently).  Should a step move
-            a logit by more than 1 (a huge h, x or W2), ``"fast"`` runs the loop.
+            The network-aware evaluation, or the book's loop.
         memory_budget : int, default 32 MiB
             ``"fast"`` only: the cap, in bytes, on one block's work arrays.
         workers : int, default 1
-            ``"fast"`` only: threads sharing the work, worth it on idle cores only.
-            The result is the same bits whatever it is.
+            ``"fast"`` only: threads sharing the work (on idle cores); the same bits.
         """
         if method not in NUMERICAL_GRADIENT_METHODS:
             raise ValueError(f"method must be one of {NUMERICAL_GRADIENT_METHODS}, got {method!r}")
         x, t_arr, labels = self._batch(x, t)
         delta = positive_finite_scalar("delta", delta, allow_zero=True)
-        h = check_step(h)
+        step = check_step(h)
         memory_budget = positive_int("memory_budget", memory_budget)
         workers = positive_int("workers", workers)
-        steps, moved = self._steps(h, writable=method == "loop")
+        for name in PARAM_NAMES:
+            finite(f"params[{name!r}]", self.params[name])
         if method == "fast":
             try:
-                return two_layer_numerical_gradient(
-                    self.params,
-                    x,
-                    t_arr,
-                    labels,
-                    delta,
-                    steps,
-                    memory_budget=memory_budget,
-                    workers=workers,
+                return self._fast_numerical_gradient(
+                    x, t_arr, labels, delta, step, memory_budget, workers
                 )
             except OutOfRange:
-                # A step that moves a logit by more than 1: the loop computes it, in
-                # place, so the parameters must be writable after all.
-                for name in PARAM_NAMES:
-                    perturbable(self.params[name])
+                pass  # a step moves a logit by more than 1: the book's loop computes it
 
-        def loss_W(_):
+        def loss_W(W):  # W is perturbed in place in self.params, which the loss reads
             return cross_entropy_unchecked(self._forward(x)[1], t_arr, labels, delta)
 
-        grads = {}
-        for name in PARAM_NAMES:
-            param = self.params[name]
-            CENTRAL.warn_if_low_precision(param, h, steps[name])
-            values, _ = evaluate_loop(loss_W, param, moved[name])
-            derivative = CENTRAL.combine(values, steps[name])
-            grads[name] = np.asarray(derivative, dtype=np.float64).astype(param.dtype)
-        return grads
+        return {name: numerical_gradient(loss_W, self.params[name], step) for name in PARAM_NAMES}
 
-    def _steps(self, h, writable: bool):
-        """The checked step of every parameter element, and the points the loop stores.
-
-        ``h`` is checked already; here each parameter is checked against it (finite, a
-        floating dtype, and no step lost to rounding).
-        """
-        steps, moved = {}, {}
+    def _fast_numerical_gradient(self, x, t_arr, labels, delta, step, memory_budget, workers):
+        """``method="fast"``: every parameter's steps checked (none lost to rounding), then
+        the network-aware quotients, which read the parameters and never write them."""
+        steps = {}
         for name in PARAM_NAMES:
-            param = perturbable(self.params[name], in_place=writable)
-            finite(f"params[{name!r}]", param)
-            steps[name] = CENTRAL.steps(param, h)
-            every = points(param, steps[name], {0.0, *CENTRAL.offsets})
-            check_steps_kept(param, h, steps[name], CENTRAL.offsets, every)
-            moved[name] = {offset: every[offset] for offset in CENTRAL.offsets}
-        return steps, moved
+            param = perturbable(self.params[name], in_place=False)
+            steps[name] = checked_points(param, CENTRAL, step, CENTRAL.offsets, warn=False).steps
+        return two_layer_numerical_gradient(
+            self.params,
+            x,
+            t_arr,
+            labels,
+            delta,
+            steps,
+            memory_budget=memory_budget,
+            workers=workers,
+        )
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, np.ndarray]:
         """Gradient of the loss (without delta) by backpropagation, the book's fast version."""

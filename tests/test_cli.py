@@ -419,7 +419,7 @@ IN_PROCESS = [
     (train("c"), AtIteration(), "interrupted after 3 of 5 iterations; checkpoint saved"),
     (train("d"), Interrupt("refnet.plots", "plot_learning_curve", "drawing"), "the outputs"),
     (["check"], Interrupt("refnet.gradcheck", "check_gradient", "checking"), ""),
-    (["figures", "--out", "f"], Interrupt("refnet.figures", "generate", "drawing"), ""),
+    (["figures", "--out", "f"], Interrupt("tools.figures", "generate", "drawing"), ""),
     (["conformance", "refnet"], Interrupt("refnet.conformance.process", "run_in_child", ""), ""),
     (["conformance", "--batch", "."], Interrupt(batch_cli, "run_all", "grading"), ""),
 ]
@@ -622,3 +622,33 @@ def test_check_does_not_offer_the_complex_step_and_says_why(capsys):
     (scheme,) = [a for a in parser._actions if "--scheme" in a.option_strings]
     assert "complex_step" not in scheme.choices
     assert "complex_step" in scheme.help and "one-sided" in scheme.help
+
+# --------------------------------------------------------------------------- refnet figures
+
+
+def test_figures_writes_into_the_source_tree_wherever_it_is_run(tmp_path, monkeypatch, capsys):
+    """Issue 16: run outside the repository, ``refnet figures`` wrote ./docs/figures into the
+    current folder.  Its default is the source tree's docs/figures, found from refnet itself."""
+    generator = figures_command.load_generator(ROOT)
+    written = []
+
+    def generate(out):
+        written.append(Path(out))
+        return {"a_number": "1"}
+
+    monkeypatch.setattr(generator, "generate", generate)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["figures"]) == 0, capsys.readouterr().err
+    assert written == [ROOT / "docs" / "figures"]
+    assert list(tmp_path.iterdir()) == []
+    assert f"to {ROOT / 'docs' / 'figures'}" in capsys.readouterr().out
+
+
+def test_figures_outside_a_source_tree_is_one_line_and_exit_code_1(tmp_path, monkeypatch, capsys):
+    """An installation that is not refnet's source tree has no generator: say so, write nothing."""
+    monkeypatch.setattr(figures_command, "source_tree", lambda: tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["figures"])
+    out, err = capsys.readouterr()
+    assert not problems(code, out, err, 1, "editable install"), err
+    assert list(tmp_path.iterdir()) == []

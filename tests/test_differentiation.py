@@ -6,8 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import refnet
+from refnet.conformance.functions import SMOOTH_FUNCTIONS
+from refnet.conformance.strategies import array_shapes, finite_arrays
 
 from .conftest import numerical_diff_bad
 from .fixtures import book_chapter4 as book
@@ -506,3 +510,50 @@ def test_the_roundoff_estimate_is_its_documented_formula(scheme):
 
         expected = documented_roundoff(f_i, x[i], h, scheme, grad[i])
         assert estimate.roundoff[i] == pytest.approx(expected, rel=1e-9)
+
+
+# -- the book's loop and the engine: the same bits ----------------------------------------------
+# With a number h and the central scheme, numerical_diff and numerical_gradient run the book's
+# plain loop; everything else goes to the engine.  Where both apply (the engine is reached
+# here through return_error, which adds the evaluations at 2h but combines the same ±h
+# values, and through an array of equal steps), they must agree to the bit.
+
+
+def _engine_gradient(f, x, h=1e-4):
+    by_error = refnet.numerical_gradient(f, x, h, return_error=True)[0]
+    by_array = refnet.numerical_gradient(f, x, np.full(np.shape(x), h))
+    assert by_error.tobytes() == by_array.tobytes()
+    return by_array
+
+
+@pytest.mark.parametrize("x", [5.0, 10.0, -3.25, 1e-8])
+def test_numerical_diff_the_books_line_and_the_engine_give_the_same_bits(x):
+    plain = refnet.numerical_diff(function_1, x)
+    engine, _ = refnet.numerical_diff(function_1, x, return_error=True)
+    assert np.float64(plain).tobytes() == np.float64(engine).tobytes()
+
+
+@pytest.mark.parametrize("x", [[3.0, 4.0], [0.0, 2.0], [3.0, 0.0]])
+def test_numerical_gradient_the_books_loop_and_the_engine_give_the_same_bits(x):
+    x = np.array(x)
+    plain = refnet.numerical_gradient(function_2, x)
+    assert plain.tobytes() == _engine_gradient(function_2, x).tobytes()
+
+
+@settings(deadline=None)
+@given(data=st.data())
+def test_the_books_loop_and_the_engine_agree_bit_for_bit_on_drawn_inputs(data):
+    dtype = data.draw(st.sampled_from([np.float64, np.float32]), label="dtype")
+    x = data.draw(finite_arrays(array_shapes(max_dims=3), -3.0, 3.0, dtype), label="x")
+    smooth = SMOOTH_FUNCTIONS[data.draw(st.sampled_from(sorted(SMOOTH_FUNCTIONS)), label="f")]
+    h = data.draw(st.sampled_from([1e-4, 1e-3, 2.0**-10]), label="h")
+
+    def f(v):  # the conformance suite's smooth functions, on NumPy
+        return smooth.formula(np, v)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", refnet.PrecisionWarning)  # float32, as documented
+        plain = refnet.numerical_gradient(f, x, h)
+        engine = _engine_gradient(f, x, h)
+    assert plain.dtype == engine.dtype == x.dtype
+    assert plain.tobytes() == engine.tobytes()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet._stacked import block_rows
+from refnet.engine.stacked import block_rows
 
 
 def sin_rows(stack):
@@ -96,7 +96,7 @@ def test_x_is_only_read_and_may_be_read_only(threads):
     np.testing.assert_allclose(grad, np.cos(x) * x + np.sin(x), rtol=0, atol=1e-8)
 
 
-def test_a_worker_error_reaches_the_caller_and_the_rest_is_cancelled(threads):
+def test_a_worker_error_reaches_the_caller(threads):
     calls = []
 
     def failing(stack):
@@ -108,6 +108,37 @@ def test_a_worker_error_reaches_the_caller_and_the_rest_is_cancelled(threads):
     x = np.linspace(-1, 1, 50)
     with pytest.raises(RuntimeError, match="boom on a worker"):
         refnet.numerical_gradient(failing, x, vectorized=True, executor=threads, memory_budget=1)
+
+
+class FirstTaskOnly(concurrent.futures.Executor):
+    """Runs the first task it is given at once and leaves every later one pending, as a
+    busy pool would: what happens to those is then up to the caller."""
+
+    def __init__(self):
+        self.futures = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        if not self.futures:
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except Exception as exc:
+                future.set_exception(exc)
+        self.futures.append(future)
+        return future
+
+
+def test_after_a_worker_error_the_pending_tasks_are_cancelled():
+    def failing(stack):
+        raise RuntimeError("boom on a worker")
+
+    pool = FirstTaskOnly()
+    x = np.linspace(-1, 1, 50)
+    with pytest.raises(RuntimeError, match="boom on a worker"):
+        refnet.numerical_gradient(failing, x, vectorized=True, executor=pool, memory_budget=1)
+    first, *pending = pool.futures
+    assert len(pending) >= 2 and first.exception() is not None
+    assert all(future.cancelled() for future in pending)
 
 
 def test_a_non_finite_value_is_reported_where_the_serial_path_reports_it(threads):
@@ -207,9 +238,9 @@ def test_an_executor_needs_the_stacked_path(threads):
 
 def test_past_the_crossover_a_task_holds_several_elements(threads, monkeypatch):
     """One point a call does not mean one task an element: MIN_ROWS elements a task."""
-    from refnet import _stacked
+    from refnet.engine import stacked as stacked_module
 
-    monkeypatch.setattr(_stacked, "LOOP_ORDER_POINT_BYTES", 8)
+    monkeypatch.setattr(stacked_module, "LOOP_ORDER_POINT_BYTES", 8)
     x = np.linspace(-1, 1, 20)
     submitted, calls = [], []
 

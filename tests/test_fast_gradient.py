@@ -16,6 +16,7 @@ Tolerances are formulas of refnet/conformance/tolerances.py, derived from the er
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -24,7 +25,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import refnet
-from refnet import fast_gradient
 from refnet.conformance import oracle
 from refnet.conformance.case import assert_within
 from refnet.conformance.functions import (
@@ -47,7 +47,8 @@ from refnet.conformance.tolerances import (
     fast_vs_loop_bound,
     reorganised_difference_bound,
 )
-from refnet.fast_gradient import series
+from refnet.engine import fast_gradient
+from refnet.engine.fast_gradient import series
 
 H = 1e-4
 NAMES = ("W1", "b1", "W2", "b2")
@@ -62,10 +63,12 @@ def _net(params):
 
 
 @st.composite
-def networks(draw, max_side=4, weight=1.0, bias_floor=0.0, zeros=False):
+def networks(draw, max_side=4, weight=1.0, bias_floor=0.0, zeros=False, multi_hot=False):
     """A small TwoLayerNet problem with labels, one-hot rows or probability rows as targets.
 
     ``zeros``: some inputs set to 0, as in images (the padded layout skips them).
+    ``multi_hot``: also rows of 0s and 1s with more than one 1 (the book's loss accepts
+    them, with a TargetWarning): exactly 0/1 like one-hot rows, but not to be read as labels.
     """
     params, x, t = draw(
         two_layer_params(max_side=max_side, weight=weight, bias_floor=bias_floor), label="network"
@@ -74,9 +77,15 @@ def networks(draw, max_side=4, weight=1.0, bias_floor=0.0, zeros=False):
         mask = draw(hnp.arrays(np.bool_, x.shape), label="zero inputs")
         x = np.where(mask, 0.0, x)
     classes = params["W2"].shape[1]
-    form = draw(st.sampled_from(["labels", "one-hot", "probability rows"]), label="targets")
+    forms = ["labels", "one-hot", "probability rows", *(["multi-hot"] if multi_hot else [])]
+    form = draw(st.sampled_from(forms), label="targets")
     if form == "one-hot":
         t = one_hot_labels(t, classes)
+    elif form == "multi-hot":
+        more = draw(hnp.arrays(np.bool_, (x.shape[0], classes)), label="more ones")
+        rows = np.maximum(one_hot_labels(t, classes), more)
+        rows[0, (t[0] + 1) % classes] = 1.0  # at least one row with two 1s (given 2 classes)
+        t = rows
     elif form == "probability rows":
         t = draw(probability_rows(x.shape[0], classes), label="t")
     delta = draw(st.sampled_from([0.0, 1e-7]), label="delta")
@@ -102,6 +111,12 @@ def _gradient_scale(params, x):
     return max(1.0, float(np.max(np.abs(x)))) * max(1.0, float(np.max(np.abs(params["W2"]))))
 
 
+def _target_weight(t):
+    """w: the largest row sum of the targets (1 for labels and distributions).  A row of
+    weight w makes the loss a sum of w log-probability terms: S and G grow by w each."""
+    return 1.0 if t.ndim == 1 else max(1.0, float(np.max(np.sum(t, axis=1))))
+
+
 def _split(params, flat):
     sizes = np.cumsum([params[k].size for k in NAMES])[:-1]
     return {
@@ -115,13 +130,17 @@ def _split(params, flat):
 
 @given(data=st.data())
 def test_fast_equals_the_loop_within_the_loops_round_off(data):
-    """|fast - loop| <= k ε S / h + k ε S G for every entry, every target form and delta."""
-    params, x, t, delta = data.draw(networks())
+    """|fast - loop| <= k ε S / h + k ε S G for every entry, every target form and delta
+    (multi-hot rows included: read as labels, they would put the fast path far off)."""
+    params, x, t, delta = data.draw(networks(multi_hot=True))
     net = _net(params)
-    fast = net.numerical_gradient(x, t, delta=delta)
-    loop = net.numerical_gradient(x, t, delta=delta, method="loop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", refnet.TargetWarning)  # multi-hot rows, as documented
+        fast = net.numerical_gradient(x, t, delta=delta)
+        loop = net.numerical_gradient(x, t, delta=delta, method="loop")
+    w = _target_weight(t)
     magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + H, _problem(params, x, t))
-    bound = fast_vs_loop_bound(H, magnitude, _gradient_scale(params, x))
+    bound = fast_vs_loop_bound(H, w * magnitude, w * _gradient_scale(params, x))
     for key in NAMES:
         assert fast[key].shape == params[key].shape and fast[key].dtype == params[key].dtype
         assert_within(fast[key], loop[key], bound, f"fast vs loop, {key}")
@@ -283,7 +302,7 @@ def test_digits_network_at_initialisation_fast_is_the_accurate_one():
 # -- inside the fast path: the series against the exact evaluation ---------------------------
 #
 # Layer 1 (and layer 2) evaluate each perturbation's loss change by short series where bounds
-# known in advance make them exact to rounding (refnet/_series.py), and otherwise by expm1
+# known in advance make them exact to rounding (refnet/engine/fast_gradient/power_series.py), and otherwise by expm1
 # and log1p ("exact").  Both are the same central difference of the true loss, each within
 # k ε S G of it (reorganised_difference_bound), so they agree within twice that.
 
@@ -312,14 +331,15 @@ def _frozen(params):
 def test_series_equals_the_exact_evaluation(layout, data):
     """Labels, one-hot and probability rows; non-zero biases; inputs with zeros; delta 0 or
     the book's: |series - exact| <= 2 k ε S G, and the parameters are only read."""
-    params, x, t, delta = data.draw(networks(bias_floor=0.05, zeros=True))
+    params, x, t, delta = data.draw(networks(bias_floor=0.05, zeros=True, multi_hot=True))
     frozen = _frozen(params)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(series, "DENSE_FROM", LAYOUTS[layout])
         got = _direct(frozen, x, t, delta, evaluation="series")
     exact = _direct(frozen, x, t, delta, evaluation="exact")
+    w = _target_weight(t)
     magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + H, _problem(params, x, t))
-    bound = 2 * reorganised_difference_bound(magnitude, _gradient_scale(params, x))
+    bound = 2 * reorganised_difference_bound(w * magnitude, w * _gradient_scale(params, x))
     for key in NAMES:
         assert_within(got[key], exact[key], bound, f"series ({layout}) vs exact, {key}")
         assert frozen[key].tobytes() == params[key].tobytes()
@@ -396,6 +416,27 @@ def test_outside_the_bounds_the_exact_evaluation_is_taken(monkeypatch):
         assert_within(got[key], loop[key], bound, f"exact fallback vs loop, {key}")
 
 
+@pytest.mark.parametrize("budget", [1, 600, 2**12])
+@pytest.mark.parametrize("zeros", [0.0, 0.4], ids=["dense x", "sparse x"])
+def test_the_exact_evaluation_cut_into_many_blocks_sums_the_same_terms(budget, zeros):
+    """The exact evaluation (the series' fallback, the only one at h = 0.05 here) with a
+    small memory budget: its (input, sample) pairs, hidden units, rows of [W2; b2] and
+    samples are cut into many blocks (1 byte: one pair, one row, one sample a block; 600
+    bytes: one sample a part, its six pairs in chunks of three; 4 KiB: two samples a part),
+    where the default budget takes each in one.  Every term is still summed once:
+    only the order of the sums changes, within k ε S G of each other (twice the
+    reorganised-difference bound: each result is within it of the exact central difference)."""
+    params, x, t = _large_step_network()
+    x[x < zeros] = 0.0
+    whole = _direct(params, x, t, 1e-7, evaluation="exact", h=0.05)
+    cut = _direct(params, x, t, 1e-7, evaluation="exact", h=0.05, memory_budget=budget)
+    problem = _problem(params, x, t)
+    magnitude = model_magnitude("two_layer_ce", np.abs(_theta(params)) + 0.05, problem)
+    bound = 2 * reorganised_difference_bound(magnitude, _gradient_scale(params, x))
+    for key in NAMES:
+        assert_within(cut[key], whole[key], bound, f"memory_budget={budget}, {key}")
+
+
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_labels_and_one_hot_rows_give_the_same_bits(layout, monkeypatch):
     """One-hot rows are read as labels: the loss is bit for bit the same, so are the sums."""
@@ -451,7 +492,7 @@ def test_params_are_bit_identical_after_an_interrupt(method, monkeypatch):
     if method == "loop":
         monkeypatch.setattr(net, "_forward", interrupt_after(net._forward, 17))
     else:
-        series = importlib.import_module("refnet.fast_gradient.series")
+        series = importlib.import_module("refnet.engine.fast_gradient.series")
         monkeypatch.setattr(series, "block_sums", interrupt_after(series.block_sums, 0))
     with pytest.raises(KeyboardInterrupt):
         net.numerical_gradient(x, t, method=method)

@@ -3,11 +3,11 @@
 
 A function's length is counted from its ``def`` to its last line, less its docstring: the
 NumPy-style docstrings with their Examples are documentation, and a long one is no reason
-to split a function.  Functions are measured in every file of refnet/, benchmarks/ and
+to split a function.  Functions are measured in every file of refnet/, tools/, benchmarks/ and
 tests/ (the fixtures under tests/fixtures/ stand for other people's code and are left out);
-module sizes in refnet/ and benchmarks/ (a test file follows the module it tests, one file
-per module, and is as long as that module's behaviour needs).  The reason is a comment, not
-a paragraph of the docstring: a module's docstring is its reference page, written for the
+module sizes in refnet/, tools/ and benchmarks/ (a test file follows the module it tests, one
+file per module, and is as long as that module's behaviour needs).  The reason is a comment,
+not a paragraph of the docstring: a module's docstring is its reference page, written for the
 user, and why a file is long is a note for whoever maintains it.
 """
 
@@ -31,7 +31,12 @@ FUNCTION_ALLOWED: dict[str, str] = {}
 
 
 def measured_files() -> list[str]:
-    files = [*ROOT.glob("refnet/**/*.py"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("tests/*.py")]
+    files = [
+        *ROOT.glob("refnet/**/*.py"),
+        *ROOT.glob("tools/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+        *ROOT.glob("tests/*.py"),
+    ]
     return sorted(str(path.relative_to(ROOT)) for path in [*files, ROOT / "mkdocs_hooks.py"])
 
 

@@ -1,4 +1,4 @@
-"""The vectorized engine (refnet/_stacked.py): how it cuts the work, and that the cut never shows.
+"""The vectorized engine (refnet/engine/stacked.py): how it cuts the work, and that the cut never shows.
 
 The block size and the crossover to one point a call are decisions about speed, measured
 by benchmarks/vectorized_blocks.py; here they are checked for what they decide (given
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet import _stacked
-from refnet._stacked import block_rows, evaluate_stacked
-from refnet._stencil import check_step, evaluate_loop, points, stencil_of
+from refnet.engine import stacked as stacked_module
+from refnet.engine.quotients import evaluate_loop
+from refnet.engine.stacked import block_rows, evaluate_stacked
+from refnet.engine.stencil import check_step, points, stencil_of
 
 
 def sin_rows(stack):
@@ -85,7 +86,7 @@ def test_every_strategy_gives_the_loops_values_bit_for_bit(scheme, dtype, shape)
 def test_one_point_a_call_is_what_f_sees_past_the_crossover(monkeypatch):
     """With the crossover moved down to 4 elements, a 5-element x is handed over one point
     at a time, a 3-element x in one stack: the same gradient, bit for bit, both ways."""
-    monkeypatch.setattr(_stacked, "LOOP_ORDER_POINT_BYTES", 4 * 8)
+    monkeypatch.setattr(stacked_module, "LOOP_ORDER_POINT_BYTES", 4 * 8)
     for n, expected_calls in ((5, [1] * 10), (3, [6])):
         x = np.linspace(-1, 1, n)
         calls = []

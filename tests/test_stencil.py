@@ -1,4 +1,4 @@
-"""The difference engine (refnet/_stencil.py): each Stencil's constants, its pieces, and the
+"""The difference engine (refnet/engine/stencil.py, quotients.py): each Stencil's constants, its pieces, and the
 promise that a scheme and a step are validated once, one way, at the public entry point.
 
 The order and the truncation constant of every stencil are checked two independent ways:
@@ -16,17 +16,10 @@ import numpy as np
 import pytest
 
 import refnet
-from refnet import _stencil
-from refnet._stacked import evaluate_stacked
-from refnet._stencil import (
-    COMPLEX,
-    SCHEMES,
-    check_step,
-    evaluate_complex,
-    evaluate_loop,
-    points,
-    stencil_of,
-)
+from refnet.engine import stencil as stencil_module
+from refnet.engine.quotients import evaluate_complex, evaluate_loop
+from refnet.engine.stacked import evaluate_stacked
+from refnet.engine.stencil import COMPLEX, SCHEMES, check_step, points, stencil_of
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -215,22 +208,24 @@ def test_the_block_size_changes_only_how_f_is_called(block_bytes):
 
 
 @pytest.mark.parametrize(
-    "h, expected",
+    "h, expected, form",
     [
-        (1e-3, 1e-3),
-        (np.float32(0.5), 0.5),
-        (np.array(2e-4), 2e-4),
-        ("auto", "auto"),
+        (1e-3, 1e-3, "number"),
+        (np.float32(0.5), 0.5, "number"),
+        (np.array(2e-4), 2e-4, "number"),
+        ("auto", "auto", "auto"),
     ],
 )
-def test_check_step_returns_the_step_in_one_form(h, expected):
+def test_check_step_returns_the_step_in_one_form(h, expected, form):
     checked = check_step(h)
-    assert checked == expected and type(checked) is type(expected)
+    assert checked.h == expected and type(checked.h) is type(expected) and checked.form == form
+    assert check_step(checked) is checked  # a checked step travels down unchecked again
 
 
 def test_check_step_returns_arrays_as_float64():
     checked = check_step(np.array([1, 2], dtype=np.int32))
-    assert checked.dtype == np.float64 and checked.tolist() == [1.0, 2.0]
+    assert checked.form == "array"
+    assert checked.h.dtype == np.float64 and checked.h.tolist() == [1.0, 2.0]
 
 
 # -- one way to refuse a scheme, everywhere ---------------------------------------------------
@@ -277,14 +272,14 @@ def test_a_bad_scheme_gets_the_same_error_from_every_entry_point(scheme):
 def h_checks(monkeypatch):
     """Counts how often a scalar h is validated (check_step's positive_finite_scalar("h"))."""
     calls = []
-    original = _stencil.positive_finite_scalar
+    original = stencil_module.positive_finite_scalar
 
     def counting(name, value, **kwargs):
         if name == "h":
             calls.append(value)
         return original(name, value, **kwargs)
 
-    monkeypatch.setattr(_stencil, "positive_finite_scalar", counting)
+    monkeypatch.setattr(stencil_module, "positive_finite_scalar", counting)
     return calls
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_idx"]
+__all__ = ["CHUNK_BYTES", "GZIP_MAGIC", "read_idx"]
 
 # IDX type codes (third magic byte); multi-byte types are stored big-endian.
 _IDX_DTYPES: dict[int, np.dtype] = {

@@ -6,7 +6,7 @@ For every perturbation of ``W1[i, j]`` (or ``b1[j]``) and every sample n with
 exponential overflows), every class's ``Q_k = expm1(Δz W2[j, k])``, their sum
 ``r = Σ_k p_k Q_k`` and the loss change ``-log1p(ρ (Q_t - r) / (1 + r))``; for layer 2
 (``W2``, ``b2``) a single logit moves, one expm1 per perturbation and sample.  This is
-the fallback of `refnet.fast_gradient.series` where its series are not known to be
+the fallback of `refnet.engine.fast_gradient.series` where its series are not known to be
 exact to rounding (large steps and weights), and the reference the series are tested
 against.
 
@@ -17,6 +17,9 @@ input, times hidden units.
 from __future__ import annotations
 
 import numpy as np
+
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = ["layer1_exact", "layer2_exact"]
 
 #: Elements of the largest class-shaped work array (classes x perturbed samples): about
 #: 1 MiB, so that a block's arrays stay in the CPU's L2/L3 cache between NumPy calls.

@@ -1,4 +1,4 @@
-"""The difference engine: one `Stencil` per scheme, and what every difference quotient needs.
+"""The difference engine: one `Stencil` per scheme, the step, and the perturbed points.
 
 The maths is in [`refnet.differentiation`][refnet.differentiation]'s docstring.  Here are its working parts,
 shared by the public functions (``numerical_diff``, ``numerical_gradient``), the gradient
@@ -6,38 +6,54 @@ check and the networks:
 
 * `SCHEMES`, the stencils as rows, and `stencil_of`, the one place a scheme's
   name is looked up and refused;
-* the step rules: `check_step` validates ``h`` once, at a public entry point, and
-  `Stencil.steps` turns the checked value into one step per element (the nominal
-  one or ``h="auto"``'s, `Stencil.auto_step`);
-* the perturbed points (`points`) and the step-lost check (`check_steps_kept`);
-* evaluation of f at those points: in place, one element at a time (`evaluate_loop`,
-  the book's loop), or at complex points (`evaluate_complex`); evaluation on stacks
-  of copies, the vectorized path, is `refnet._stacked`;
+* the step rules: `check_step` validates ``h`` once, at a public entry point, into a
+  `Step` (its form: one number, ``"auto"`` or an array), the value that travels down;
+  `Stencil.steps` turns it into one step per element (the nominal one or ``h="auto"``'s,
+  `Stencil.auto_step`);
+* the perturbed points (`points`), the step-lost check (`check_steps_kept`), and both at
+  once (`checked_points`, which every caller runs);
 * combination (`Stencil.combine`) and the error estimate (`Stencil.estimate`).
 
-Nothing here validates what a public entry point has already validated: the functions
-trust their arguments, except for what f returns, which is checked at every call.
+f is evaluated at the points by `refnet.engine.quotients` (one element at a time, the
+book's loop) and `refnet.engine.stacked` (on stacks of copies).  Nothing here validates
+what a public entry point has already validated: the functions trust their arguments.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import numbers
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._checks import (
+from .._checks import (
     PrecisionWarning,
     StepLostError,
-    describe,
     positive_finite_scalar,
     warn_low_precision,
 )
+
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "AUTO",
+    "CENTRAL",
+    "COMPLEX",
+    "COMPLEX_STEP",
+    "DEFAULT_MEMORY_BUDGET",
+    "DEFAULT_STEP",
+    "SCHEMES",
+    "Points",
+    "Stencil",
+    "Step",
+    "check_step",
+    "check_steps_kept",
+    "checked_points",
+    "points",
+    "stencil_of",
+]
 
 #: The book's step for numerical differentiation.
 DEFAULT_STEP = 1e-4
@@ -71,6 +87,24 @@ SCHEMES = {
 
 #: The highest moment searched for the order of a stencil.
 _MAX_MOMENT = 12
+
+
+@dataclass(frozen=True)
+class Step:
+    """``h`` as `check_step` returned it: checked once, at a public entry point.
+
+    ``form`` says which of its forms it is: ``"number"`` (``h`` a positive finite float,
+    the same step for every element), ``"auto"`` (``h`` is `AUTO`: `Stencil.auto_step`'s
+    per element) or ``"array"`` (``h`` a float64 array of steps, broadcast to x).
+    `Stencil.steps` gives the size of every element's step.
+    """
+
+    h: Any
+    form: str
+
+    def describe(self, steps: np.ndarray, index: tuple) -> str:
+        """``h=...`` for a message about one element: the nominal step, or that element's."""
+        return f"h={self.h}" if self.form == "number" else f"h={steps[index]:.3g}"
 
 
 @dataclass(frozen=True)
@@ -141,22 +175,21 @@ class Stencil:
         target = eps ** (1.0 / (self.order + 1)) * scale
         return np.exp2(np.round(np.log2(target)))
 
-    def steps(self, x: np.ndarray, h) -> np.ndarray:
+    def steps(self, x: np.ndarray, step: Step) -> np.ndarray:
         """The step of every element as a float64 array shaped like ``x``.
 
-        ``h`` is a value `check_step` returned: a float, `AUTO` or a float64
-        array, which must broadcast to ``x``.
+        An array step must broadcast to ``x``.
         """
-        if isinstance(h, str):
+        if step.form == "auto":
             return np.broadcast_to(self.auto_step(x), x.shape).astype(np.float64)
-        if isinstance(h, np.ndarray):
+        if step.form == "array":
             try:
-                return np.broadcast_to(h, x.shape).copy()
+                return np.broadcast_to(step.h, x.shape).copy()
             except ValueError:
                 raise ValueError(
-                    f"h has shape {h.shape}, which does not broadcast to x's {x.shape}"
+                    f"h has shape {step.h.shape}, which does not broadcast to x's {x.shape}"
                 ) from None
-        return np.full(x.shape, h)
+        return np.full(x.shape, step.h)
 
     def evaluated_offsets(self, with_error: bool) -> list[float]:
         """The offsets f is evaluated at, without repeats: the scheme's, and 2x them for the estimate."""
@@ -168,9 +201,13 @@ class Stencil:
     # -- combination and the error estimate -------------------------------------------
 
     def combine(self, values: dict, steps, scale: float = 1.0):
-        """Σ_j w_j f(x + o_j s h) / (d s h), in the scheme's order (bit-identical to the book)."""
-        total = 0.0
-        for offset, weight in zip(self.offsets, self.weights, strict=True):
+        """Σ_j w_j f(x + o_j s h) / (d s h), in the scheme's order (bit-identical to the book:
+        for the central difference ``1 * f(x+h) + -1 * f(x-h)`` is ``f(x+h) - f(x-h)``, signed
+        zeros included, and the divisor is ``2 * h``)."""
+        pairs = list(zip(self.offsets, self.weights, strict=True))
+        offset, weight = pairs[0]
+        total = weight * values[scale * offset]
+        for offset, weight in pairs[1:]:
             total = total + weight * values[scale * offset]
         return total / (self.divisor * (scale * steps))
 
@@ -190,13 +227,13 @@ class Stencil:
         )
         return truncation, roundoff
 
-    def warn_if_low_precision(self, x: np.ndarray, h, steps, stacklevel: int = 4) -> None:
+    def warn_if_low_precision(self, x: np.ndarray, step: Step, steps, stacklevel: int = 4) -> None:
         """The PrecisionWarning for a float16/float32 ``x``, with the error it implies."""
         if x.dtype == np.float64:
             return
         eps = float(np.finfo(x.dtype).eps)
         p = self.order
-        if isinstance(h, str):
+        if step.form == "auto":
             what = (
                 f"h='auto' balances truncation against round-off, which leaves a relative "
                 f"error near ε^({p}/{p + 1}) ≈ {eps ** (p / (p + 1)):.1g}"
@@ -205,7 +242,7 @@ class Stencil:
             smallest = float(np.min(steps, initial=np.inf))
             what = (
                 f"the {self.name} difference's round-off is about "
-                f"{eps * self.weight_sum / smallest:.1g} |f| at h={h}"
+                f"{eps * self.weight_sum / smallest:.1g} |f| at h={step.h}"
             )
         warn_low_precision("x", x.dtype, what, stacklevel=stacklevel)
 
@@ -256,23 +293,26 @@ CENTRAL = stencil_of("central")
 # -- the step and x, checked once at the entry point ------------------------------------------
 
 
-def check_step(h):
-    """``h`` checked once: a positive finite float, `AUTO`, or a float64 array of such.
+def check_step(h) -> Step:
+    """``h`` checked once, into a `Step`: a positive finite float, `AUTO`, or a float64
+    array of such.  A `Step` is passed through: it was checked where it was made.
 
     Whether an array broadcasts to x is checked by `Stencil.steps`, which knows x.
     """
+    if isinstance(h, Step):
+        return h
     if isinstance(h, str):
         if h != AUTO:
             raise ValueError(f"h must be a positive number or 'auto', got {h!r}")
-        return AUTO
+        return Step(AUTO, "auto")
     if isinstance(h, np.ndarray) and h.ndim > 0:
         if h.dtype.kind not in "fiu":
             raise TypeError(f"h must hold real numbers, got dtype {h.dtype}")
         steps = h.astype(np.float64)
         if not np.all(np.isfinite(steps) & (steps > 0)):
             raise ValueError("h must be > 0 and finite at every element")
-        return steps
-    return positive_finite_scalar("h", h)
+        return Step(steps, "array")
+    return Step(positive_finite_scalar("h", h), "number")
 
 
 # -- the perturbed points ------------------------------------------------------------------
@@ -289,14 +329,11 @@ def points(x: np.ndarray, steps: np.ndarray, offsets) -> dict:
     return moved
 
 
-def _describe_step(h, steps, index):
-    if isinstance(h, (str, np.ndarray)):
-        return f"h={steps[index]:.3g}"
-    return f"h={h}"
-
-
-def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) -> None:
-    """Refuse a step that rounding swallows; warn when it is badly represented.
+def check_steps_kept(
+    x: np.ndarray, step: Step, steps: np.ndarray, offsets, moved: dict, stacklevel: int = 3
+) -> None:
+    """Refuse a non-finite x and a step that rounding swallows; warn when the step is badly
+    represented.
 
     ``moved`` holds the points of every offset and of 0 (see `points`).
     """
@@ -309,7 +346,7 @@ def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) 
         if np.any(lost):
             bad = tuple(int(i) for i in np.argwhere(lost)[0])
             raise StepLostError(
-                f"{_describe_step(h, steps, bad)} is lost to rounding at x{list(bad)}={x[bad]}: "
+                f"{step.describe(steps, bad)} is lost to rounding at x{list(bad)}={x[bad]}: "
                 f"x + h == x in {x.dtype}, so the difference quotient would be 0; use h of at "
                 f"least {np.spacing(np.abs(x[bad])):.3g}"
             )
@@ -323,153 +360,36 @@ def check_steps_kept(x: np.ndarray, h, steps: np.ndarray, offsets, moved: dict) 
             f"h is represented with a relative error of up to {distortion:.2g} at some "
             f"elements of x ({x.dtype} spacing is coarse there); the gradient carries that error",
             PrecisionWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
-# -- what f returns ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Points:
+    """The checked perturbed points of x: what `checked_points` returns.
 
-
-def real_value(value, what: str) -> float:
-    """The scalar an evaluation of f returned, as a Python float."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        array = np.asarray(value)
-        if array.ndim != 0:
-            raise TypeError(f"f must return a scalar, got shape {array.shape} at {what}")
-        if array.dtype.kind == "c":
-            raise TypeError(f"f must return a real number, got complex {array[()]} at {what}")
-        if array.dtype.kind not in "fiu":
-            raise TypeError(f"f must return a real number, got {describe(value)} at {what}")
-        number = float(array)
-    if not np.isfinite(number):
-        raise ValueError(
-            f"f returned {number} at {what}: the difference quotient is undefined there"
-        )
-    return number
-
-
-def value_eps(value) -> float:
-    """ε of the precision f computed ``value`` in (float64 for Python numbers)."""
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
-        return float(np.finfo(dtype).eps)
-    return float(np.finfo(np.float64).eps)
-
-
-def complex_value(value, what: str) -> complex:
-    """The scalar f returned for a complex argument, or an error saying why it is unusable."""
-    array = np.asarray(value)
-    if array.ndim != 0:
-        raise TypeError(f"f must return a scalar, got shape {array.shape} at {what}")
-    if array.dtype.kind != "c":
-        raise TypeError(
-            f"f returned the real {describe(value)} for a complex argument at {what}: the complex "
-            "step needs f to carry the imaginary part through (does f ignore its argument, or "
-            "call abs, real, maximum or a comparison?); use a real scheme"
-        )
-    number = complex(array[()])
-    if not (np.isfinite(number.real) and np.isfinite(number.imag)):
-        raise ValueError(f"f returned {number} at {what}: the complex step is undefined there")
-    return number
-
-
-# -- evaluation ---------------------------------------------------------------------------------
-
-
-def evaluate_loop(f, x: np.ndarray, moved: dict, name: str = "x"):
-    """f at every perturbed point, one element at a time, in place (the book's loop).
-
-    ``moved`` maps an offset to the array of values the perturbed element takes.
-    Returns ``(values, eps_f)``: ``values[offset]`` is a float64 array shaped like x of
-    f at x with that one element perturbed (offset 0: f at x itself, evaluated once),
-    and ``eps_f`` the ε of the least precise value f returned.  x is bit-identical
-    afterwards, also when f raises; an f that changed x is caught and undone.
-
-    What is checked once (x's layout, the values to write, x's bytes at the end) is
-    kept out of the loop: per evaluation, a float f returned costs one type test and
-    one finiteness test, so the loop's overhead is the book loop's.
+    ``steps`` is the step of every element (float64, shaped like x); ``moved`` maps 0 and
+    every offset to x with each element moved by that many steps, in x's dtype.
     """
-    backup = x.copy()
-    values = {offset: np.empty(x.shape, dtype=np.float64) for offset in moved}
-    eps_f = float(np.finfo(np.float64).eps)
-    moving = [offset for offset in moved if offset != 0.0]
-    # A C-contiguous x is written through a flat view (a plain int index is the cheapest
-    # item assignment); any other layout through its own multi-indices.
-    keys: Sequence[Any]
-    if x.flags.c_contiguous:
-        target, keys = x.reshape(-1), range(x.size)
-    else:
-        target, keys = x, list(np.ndindex(x.shape))
-    # Python floats of x's dtype: writing one back into x is exact.
-    new = [moved[offset].reshape(-1).tolist() for offset in moving]
-    got: list[list[Any]] = [[] for _ in moving]
-    key = saved = None
-    finished = False
-    try:
-        if 0.0 in moved:
-            value = f(x)
-            eps_f = max(eps_f, value_eps(value))
-            values[0.0][...] = real_value(value, name)
-        # Bound once: the loop body is the book's plus one type and one finiteness test.
-        isfinite, plain = math.isfinite, (float, np.float64)
-        slots = [(new[slot], got[slot].append, offset) for slot, offset in enumerate(moving)]
-        for position, key in enumerate(keys):
-            saved = target[key]
-            for perturbed, store, offset in slots:
-                target[key] = perturbed[position]
-                value = f(x)
-                if value.__class__ not in plain or not isfinite(value):
-                    eps_f = max(eps_f, value_eps(value))
-                    value = real_value(value, _at(name, x.shape, position, offset))
-                store(value)
-            target[key] = saved
-        finished = True
-    finally:
-        if key is not None:
-            target[key] = saved
-        # Compared as bytes: NaN payloads and -0.0 count, and an f that changed x is caught.
-        if x.tobytes() != backup.tobytes():
-            x[...] = backup
-            if finished:
-                raise ValueError(
-                    f"f modified its argument {name} (beyond the perturbation numerical_gradient "
-                    f"makes); {name} has been restored, but the gradient is meaningless: make f "
-                    "work on a copy"
-                )
-    for slot, offset in enumerate(moving):
-        values[offset].reshape(-1)[...] = got[slot]
-    return values, eps_f
+
+    step: Step
+    steps: np.ndarray
+    offsets: tuple
+    moved: dict
 
 
-def _at(name: str, shape: tuple, position: int, offset: float) -> str:
-    """Where a value came from, for an error message: ``x[1, 2]+1h``."""
-    index = [int(i) for i in np.unravel_index(position, shape)]
-    return f"{name}{index}{offset:+g}h"
+def checked_points(
+    x: np.ndarray, stencil: Stencil, step: Step, offsets, *, warn: bool = True, stacklevel=4
+) -> Points:
+    """The step of every element and the points f is evaluated at, checked once.
 
-
-def evaluate_complex(f, x: np.ndarray, steps: np.ndarray, scales) -> dict:
-    """scale -> ``Im f(x + i s h e_k) / (s h)`` for every element k: the complex step at s h.
-
-    f gets a complex copy of x with one element moved at a time; ``x`` is only read.
+    Refuses a non-finite x and a step lost to rounding (`check_steps_kept`); with ``warn``,
+    the PrecisionWarning of a float16/float32 x.  ``stacklevel`` is the public caller's.
     """
-    if not np.all(np.isfinite(x)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise ValueError(f"x must be finite, found {x[bad]} at index {bad}")
-    complex_dtype = np.result_type(x.dtype, np.complex64)
-    z = x.astype(complex_dtype)
-    backup = z.tobytes()
-    out = {s: np.empty(x.shape, dtype=np.float64) for s in scales}
-    for index in np.ndindex(x.shape):
-        for s in scales:
-            z[index] = complex(float(x[index]), s * steps[index])
-            value = complex_value(f(z), f"x{list(index)}+{s:g}ih")
-            z[index] = x[index]
-            out[s][index] = value.imag / (s * steps[index])
-    if z.tobytes() != backup:
-        raise ValueError(
-            "f modified its argument (the complex copy of x it was given); the gradient is "
-            "meaningless: make f work on a copy"
-        )
-    return out
+    steps = stencil.steps(x, step)
+    offsets = tuple(offsets)
+    moved = points(x, steps, {0.0, *offsets})
+    check_steps_kept(x, step, steps, offsets, moved, stacklevel=stacklevel)
+    if warn:
+        stencil.warn_if_low_precision(x, step, steps, stacklevel=stacklevel + 1)
+    return Points(step, steps, offsets, moved)

@@ -1,6 +1,6 @@
 """Short power series whose remainders are below rounding: σ differences, class sums, log1p.
 
-The network-aware gradient (`refnet.fast_gradient`) evaluates, for millions of
+The network-aware gradient (`refnet.engine.fast_gradient`) evaluates, for millions of
 perturbations, three functions of a small argument: the change of a sigmoid
 ``σ(a + e) - σ(a)``, a softmax's class sums ``Σ_k p_k expm1(u W_k)``, and ``log1p(v)``.
 Each is a convergent power series in its argument, whose coefficients depend only on the
@@ -21,6 +21,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "MAX_TERMS",
+    "SERIES_TOLERANCE",
+    "SIGMOID_POLYNOMIALS",
+    "SIGMOID_POLYNOMIAL_BOUNDS",
+    "class_sum_terms",
+    "horner",
+    "log1p_series",
+    "log1p_terms",
+    "power_sums",
+    "sigmoid_difference_coefficients",
+    "sigmoid_terms",
+]
 
 #: The largest remainder a truncated series may leave, relative to the scale at which the
 #: exact evaluation rounds: an eighth of the spacing of float64 numbers near 1.

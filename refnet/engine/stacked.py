@@ -20,7 +20,7 @@ whether that saving survives, measured by ``benchmarks/vectorized_blocks.py`` (n
   own work hides the per-call overhead, and stacking only adds memory traffic: then f is
   called on one point at a time, in the loop's order, on one private copy of x.
 
-The points are those of ``_stencil.points`` (x's dtype, rounded once), and each row of a
+The points are those of ``stencil.points`` (x's dtype, rounded once), and each row of a
 stack is computed by f as it would compute a single point, so every path here gives the
 loop's values bit for bit when f is a row-by-row function.  x is only read.
 
@@ -38,7 +38,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._stencil import value_eps
+from .quotients import value_eps
+
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "LOOP_ORDER_POINT_BYTES",
+    "MAX_BLOCK_BYTES",
+    "MIN_ROWS",
+    "Task",
+    "block_rows",
+    "evaluate_stacked",
+    "run",
+]
 
 #: Bytes of points aimed at per call of f: the best or within a few per cent of the best
 #: block on the development machine (512 KiB of L2 a core, 32 MiB of L3) for n from 100
@@ -111,7 +123,7 @@ class Task:
 
 
 def evaluate_stacked(f, x: np.ndarray, moved: dict, memory_budget=None, executor=None, rows=None):
-    """What ``_stencil.evaluate_loop`` returns, with f called on stacks of the points.
+    """What ``quotients.evaluate_loop`` returns, with f called on stacks of the points.
 
     ``moved`` maps an offset to the array of values the perturbed element takes (x's
     dtype).  Returns ``(values, eps_f)``: ``values[offset]`` a float64 array shaped

@@ -1,6 +1,6 @@
 """Every documentation figure and every number the documentation quotes, from one command.
 
-``refnet figures --out docs/figures`` (or [`generate`][refnet.figures.generate]) writes
+``refnet figures --out docs/figures`` (or `generate`) writes
 
 * PNG figures: the chapter's figures 4-3 to 4-10 and the figures of the explanation
   "How numerical differentiation errs";
@@ -10,7 +10,7 @@
 * ``*.md`` fragments (tables, reports) that the pages include whole.
 
 Exact derivatives are written by hand for the functions measured here, so JAX is not
-needed.  Matplotlib is imported inside [`generate`][refnet.figures.generate] (``pip install -e '.[docs]'``).
+needed.  Matplotlib is imported inside `generate` (``pip install -e '.[docs]'``).
 Figures 4-11 and 4-12 (learning curves) are drawn from a committed training run.
 """
 # Size: one module over 500 lines on purpose.  Every function draws the figures of one
@@ -28,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import PrecisionWarning, StepLostError, install_hint
-from ._stencil import stencil_of
-from .activations import sigmoid, step_function
-from .descent import gradient_descent
-from .differentiation import (
+from refnet._checks import PrecisionWarning, StepLostError, install_hint
+from refnet.activations import sigmoid, step_function
+from refnet.descent import gradient_descent
+from refnet.differentiation import (
     COMPLEX_STEP,
     SCHEMES,
     auto_step,
@@ -41,7 +40,8 @@ from .differentiation import (
     numerical_gradient,
     scheme_order,
 )
-from .gradcheck import check_gradient
+from refnet.engine.stencil import stencil_of
+from refnet.gradcheck import check_gradient
 
 __all__ = ["generate"]
 
@@ -304,8 +304,8 @@ def _delta_figure(plt, out, numbers):
     δ / (y_t + δ), about δ / y_t.  Measured with refnet's numerical gradient (Richardson,
     h="auto") of the book's loss; the exact gradient without δ is 1 - y_t by hand.
     """
-    from .activations import softmax
-    from .losses import cross_entropy_error
+    from refnet.activations import softmax
+    from refnet.losses import cross_entropy_error
 
     delta = 1e-7
     targets = np.logspace(-12, -0.05, 40)
@@ -530,8 +530,8 @@ def _chapter_figures(plt, out, numbers):
 
 def _accuracy_vs_loss(numbers):
     """Section 4.2.5 measured: the gradient of accuracy is zero almost everywhere."""
-    from .datasets import load_digits
-    from .two_layer_net import TwoLayerNet
+    from refnet.datasets import load_digits
+    from refnet.two_layer_net import TwoLayerNet
 
     (x_train, t_train), _ = load_digits()
     x, t = x_train[:50], t_train[:50]
@@ -548,7 +548,7 @@ def _accuracy_vs_loss(numbers):
 
 def _fast_gradient_numbers(numbers):
     """The counts and round-off sizes that explanation/fast-numerical-gradients.md quotes."""
-    from .differentiation import DEFAULT_MEMORY_BUDGET
+    from refnet.differentiation import DEFAULT_MEMORY_BUDGET
 
     sizes = (784, 50, 10)  # the book's MNIST network
     params = sizes[0] * sizes[1] + sizes[1] + sizes[1] * sizes[2] + sizes[2]

@@ -11,8 +11,8 @@ small argument, with coefficients computed once per batch:
 * the loss change:  ``Δℓ = -log1p(v)``,  ``v = ρ (Q_t - r) / (1 + r)``, log1p by its series.
 
 Each series is cut where its remainder is below ε/8 of the scale at which the exact
-evaluation (`refnet.fast_gradient.exact`) rounds (`series_plan`,
-`refnet._series`): the values are the exact ones to rounding, perturbation by
+evaluation (`refnet.engine.fast_gradient.exact`) rounds (`series_plan`,
+`refnet.engine.fast_gradient.power_series`): the values are the exact ones to rounding, perturbation by
 perturbation.  Nothing is expanded in h: every perturbation's loss change is evaluated at
 its own stored step, and the difference quotient is formed from those changes.
 Probability-row targets add one such target term per class k with some ``t_k > 0``, with
@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .._series import (
+from .power_series import (
     class_sum_terms,
     horner,
     log1p_series,
@@ -50,6 +50,20 @@ from .._series import (
     sigmoid_difference_coefficients,
     sigmoid_terms,
 )
+
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = [
+    "DENSE_FROM",
+    "PADDED_SAMPLES",
+    "WORK_BLOCK",
+    "Layer2Plan",
+    "SeriesPlan",
+    "block_sums",
+    "layer1_series",
+    "layer2_plan",
+    "layer2_series",
+    "series_plan",
+]
 
 #: Elements of one work array (offsets x hidden units x samples x inputs): 256 KiB, so that
 #: the half-dozen arrays of a block stay in the CPU's L2 cache between NumPy calls.

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import PARAM_NAMES
-from .._stencil import CENTRAL, points
-from ..activations import sigmoid, softmax
+from ..._checks import PARAM_NAMES
+from ...activations import sigmoid, softmax
+from ..stencil import CENTRAL, points
+
+# What this private module offers the rest of refnet (no reference page renders it).
+__all__ = ["LARGEST_CHANGE", "STENCIL", "Base", "Moves", "OutOfRange", "is_one_hot", "moves"]
 
 #: The scheme of TwoLayerNet.numerical_gradient.  Every formula of the package is written
 #: for any stencil whose weights sum to 0 (a loss *difference* is evaluated), as the

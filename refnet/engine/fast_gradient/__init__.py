@@ -42,16 +42,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import PARAM_NAMES
-from .._series import MAX_TERMS
-from .._stencil import DEFAULT_MEMORY_BUDGET
-from .base import STENCIL, Base, moves
-from .base import OutOfRange as OutOfRange  # TwoLayerNet catches it: re-exported
+from ..._checks import PARAM_NAMES
+from ..stencil import DEFAULT_MEMORY_BUDGET
+from .base import STENCIL, Base, OutOfRange, moves
 from .exact import layer1_exact, layer2_exact
+from .power_series import MAX_TERMS
 from .series import layer1_series, layer2_plan, layer2_series, series_plan
 
-# Internal: TwoLayerNet.numerical_gradient is the public entry point.
-__all__: list[str] = []
+# What the engine offers TwoLayerNet.numerical_gradient, its public entry point (no
+# reference page renders this package).
+__all__ = ["EVALUATIONS", "OutOfRange", "two_layer_numerical_gradient"]
 
 #: ``evaluation=`` choices: the series where their bounds hold, else exact; only one.
 EVALUATIONS = ("auto", "series", "exact")

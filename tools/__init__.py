@@ -1,0 +1,1 @@
+"""Tooling for the documentation site (docs/): not part of the refnet package."""
