@@ -74,6 +74,7 @@ class InterruptsDeferred:
         if self._held and kind is None:
             previous(signal.SIGINT, self._held[0])
 
+
 # What this private module offers the rest of refnet (no reference page renders it).
 __all__ = ["write_atomically"]
 

@@ -623,6 +623,7 @@ def test_check_does_not_offer_the_complex_step_and_says_why(capsys):
     assert "complex_step" not in scheme.choices
     assert "complex_step" in scheme.help and "one-sided" in scheme.help
 
+
 # --------------------------------------------------------------------------- refnet figures
 
 
