@@ -142,9 +142,12 @@ def test_the_pages_commands_run_in_the_environment_built_beside_them(tmp_path, c
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "docs" / "figures", source / "docs" / "figures")
-    shutil.copytree(
-        ROOT / "refnet", source / "refnet", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    # The source folder as the pages mean it: the package, and the figures generator that
+    # `refnet figures` runs from tools/ beside it.
+    for folder in ("refnet", "tools"):
+        shutil.copytree(
+            ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
     page = by_first_line(INSTALLATION)
 
     ran(bash(page[SET_UP], tmp_path), "the set-up block")
