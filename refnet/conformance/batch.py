@@ -33,6 +33,7 @@ import os
 import re
 import selectors
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import install_hint
+from . import sandbox
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -56,16 +58,6 @@ IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints
 CLUSTER_HINT = install_hint("cluster")
 #: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
 _STOPPING = threading.Event()
-
-# Run in the child before Python proper starts: set the limits, then become the runner.
-# A string run with ``python -c`` rather than a preexec_fn, which would fork a grader that
-# may have JAX (multithreaded) imported.
-_LIMITER = (
-    "import json, os, resource, sys\n"
-    "for name, (soft, hard) in json.loads(sys.argv[1]).items():\n"
-    "    resource.setrlimit(getattr(resource, name), (soft, hard))\n"
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
 
 
 class BatchError(Exception):
@@ -229,6 +221,8 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
     if submission.problem:
         return record | _empty("not-run", submission.problem)
     python = python or sys.executable
+    protections = sandbox.available()
+    uid = sandbox.new_user() if protections.own_user else None
     with tempfile.TemporaryDirectory(prefix="refnet-grade-") as scratch:
         copy_root = Path(scratch, "submission")
         for relative, contents in submission.files:
@@ -240,14 +234,17 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         report_path = Path(scratch, "report.json")
         runner = [python, "-m", "refnet.conformance", str(copy_root / submission.target)]
         runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
-        argv = limited(runner, options.limits)
-        watched = watch(argv, work, _child_environment(scratch), options.limits)
-        report = None
-        if report_path.is_file():
-            try:
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                report = None
+        if uid is not None:
+            sandbox.hand_over(Path(scratch), uid)
+        argv = sandbox.command(runner, options.limits, Path(scratch), protections, uid)
+        try:
+            watched = watch(argv, work, _child_environment(scratch), options.limits)
+        finally:
+            if uid is not None:
+                sandbox.kill_user(uid)  # what left the process group, or the sandbox
+        if protections.bubblewrap:
+            watched["exit_code"] = sandbox.end_signal(watched["exit_code"])
+        report = _read_report(report_path, uid)
         outcome, reason = classify(watched, report, options.limits)
         record |= {
             "outcome": outcome,
@@ -258,9 +255,27 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
             "output_bytes": watched["output_bytes"],
             "seconds": round(watched["seconds"], 2),
             "cpu_seconds": round(watched["cpu_seconds"], 2),
+            "protections": protections.describe(),
         }
         original = str(Path(submission.path).parent)
         return _replace_paths(record, [str(copy_root), os.path.realpath(copy_root)], original)
+
+
+def _read_report(path: Path, uid: int | None) -> dict | None:
+    """The runner's JSON report, if it is a regular file the submission's user wrote (never
+    a symbolic link to a file of the grader's, which the grader, root, could read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or (uid is not None and status.st_uid != uid):
+            return None
+        try:
+            return json.loads(handle.read(64 * MIB).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
 
 
 def _empty(outcome: str, reason: str) -> dict:
@@ -302,8 +317,10 @@ def _child_environment(scratch: str) -> dict[str, str]:
 
 
 def limited(argv: list[str], limits: Limits) -> list[str]:
-    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits."""
-    return [sys.executable, "-c", _LIMITER, json.dumps(limits.rlimits()), *argv]
+    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits,
+    soft and hard, and nothing else (sandbox.command adds the operating system's
+    protections)."""
+    return sandbox.command(argv, limits, Path(tempfile.gettempdir()), sandbox.Protections(), None)
 
 
 def watch(argv, cwd, env, limits: Limits) -> dict:

@@ -107,10 +107,17 @@ class _Child:
         if self.process.poll() is None:
             self.kill()
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=2)
+        # A process the target started in a session of its own may hold the pipes open:
+        # its reader thread then still waits in read(), and closing the stream under it
+        # would wait too (the stream's lock).  Such a pipe is left to the daemon thread;
+        # the grader's sandbox or user kills its holder (sandbox.py).
         assert self.process.stdout and self.process.stderr
-        self.process.stdout.close()
-        self.process.stderr.close()
+        for thread, stream in zip(
+            self.threads, (self.process.stdout, self.process.stderr), strict=True
+        ):
+            if not thread.is_alive():
+                stream.close()
 
 
 def _stopped(unit, reason: str, seconds: float, target: dict) -> dict:

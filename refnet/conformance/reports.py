@@ -36,7 +36,7 @@ EARNS = ("pass", "warn")
 _ORDER = ("error", "fail", "skip", "warn", "pass")
 #: Keys of a run record that are timings: they differ between two runs of the same batch.
 TIMINGS = ("seconds", "cpu_seconds", "execution_time")
-_RUN_KEYS = ("exit_code", "output", "output_bytes", "seconds", "cpu_seconds")
+_RUN_KEYS = ("exit_code", "output", "output_bytes", "seconds", "cpu_seconds", "protections")
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,19 @@ class Points:
 
     default: float = 1
     rules: dict = field(default_factory=dict)
+    #: Gradescope: when students see each check (prefix -> one of VISIBILITIES; the
+    #: longest match wins, none means Gradescope's default, visible), and the
+    #: ``visibility`` and ``stdout_visibility`` of the whole result.
+    visibility: dict = field(default_factory=dict)
+    gradescope: dict = field(default_factory=dict)
 
     def of(self, name: str) -> float:
         matching = [key for key in self.rules if _covers(key, name)]
         return self.rules[max(matching, key=len)] if matching else self.default
+
+    def visibility_of(self, name: str) -> str | None:
+        matching = [key for key in self.visibility if _covers(key, name)]
+        return self.visibility[max(matching, key=len)] if matching else None
 
 
 def _covers(key: str, name: str) -> bool:
@@ -80,19 +89,54 @@ def load_points(path, check_names) -> Points:
     except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise ValueError(f"--points {path}: not valid {kind}: {exc}") from None
-    if not isinstance(data, dict) or set(data) - {"default", "checks"}:
-        raise ValueError(f"--points {path}: expected only `default` and a `checks` table")
+    if not isinstance(data, dict) or set(data) - {"default", "checks", "visibility", "gradescope"}:
+        raise ValueError(
+            f"--points {path}: expected only `default` and the tables `checks`, `visibility` "
+            "and `gradescope`"
+        )
     default = _number(data.get("default", 1), path, "default")
-    rules = data.get("checks", {})
-    if not isinstance(rules, dict):
-        raise ValueError(f"--points {path}: `checks` must be a table of name = points")
+    rules = _table(data, "checks", path)
     for key, value in rules.items():
         _number(value, path, key)
-        if not any(_covers(key, name) for name in check_names):
+        _names_a_check(key, check_names, path)
+    visibility = _table(data, "visibility", path)
+    for key, value in visibility.items():
+        _visibility(value, path, f"[visibility] {key}")
+        _names_a_check(key, check_names, path)
+    gradescope = _table(data, "gradescope", path)
+    for key, value in gradescope.items():
+        if key not in ("visibility", "stdout_visibility"):
             raise ValueError(
-                f"--points {path}: {key!r} names no check (see `refnet conformance --list`)"
+                f"--points {path}: [gradescope] has only `visibility` and `stdout_visibility`, "
+                f"not {key!r}"
             )
-    return Points(default, dict(rules))
+        _visibility(value, path, f"[gradescope] {key}")
+    return Points(default, dict(rules), dict(visibility), dict(gradescope))
+
+
+#: Gradescope's visibility settings, from most hidden to shown at once.
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+
+def _table(data: dict, name: str, path) -> dict:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"--points {path}: `{name}` must be a table")
+    return table
+
+
+def _names_a_check(key: str, check_names, path) -> None:
+    if not any(_covers(key, name) for name in check_names):
+        raise ValueError(
+            f"--points {path}: {key!r} names no check (see `refnet conformance --list`)"
+        )
+
+
+def _visibility(value, path, key: str) -> None:
+    if value not in VISIBILITIES:
+        raise ValueError(
+            f"--points {path}: {key} = {value!r} is not one of {', '.join(VISIBILITIES)}"
+        )
 
 
 def _number(value, path, key) -> float:
@@ -152,6 +196,7 @@ def grade(run: dict, checks: list[dict], points: Points) -> dict:
                 files = ", ".join(str(r.get("file") or "?") for r in found)
                 row["reason"] = f"{row['reason']} (worst of {len(found)} definitions: {files})"
         row["points"] = worth if row["status"] in EARNS else 0
+        row["visibility"] = points.visibility_of(check["name"])
         graded.append(
             {"name": check["name"], "function": check["function"], **row} | {"max_points": worth}
         )
@@ -165,6 +210,7 @@ def grade(run: dict, checks: list[dict], points: Points) -> dict:
         "checks": graded,
         "run": {key: run[key] for key in _RUN_KEYS if key in run},
         "report": report,
+        "gradescope": dict(points.gradescope),
     }
 
 
@@ -242,23 +288,27 @@ def _summary_text(entry: dict) -> str:
 
 def gradescope_results(entry: dict) -> dict:
     """Gradescope's autograder results.json: one test per check."""
+    tests = []
+    for row in entry["checks"]:
+        test = {
+            "name": row["name"],
+            "score": row["points"],
+            "max_score": row["max_points"],
+            "status": "passed" if row["status"] in EARNS else "failed",
+            "output": _verdict_text(row),
+            "tags": [row["function"]],
+        }
+        if row.get("visibility"):
+            test["visibility"] = row["visibility"]
+        tests.append(test)
     return {
         "score": entry["score"],
         "execution_time": int(round(entry["run"].get("seconds", 0))),
         "output": _summary_text(entry),
         "output_format": "text",
         "test_output_format": "text",
-        "tests": [
-            {
-                "name": row["name"],
-                "score": row["points"],
-                "max_score": row["max_points"],
-                "status": "passed" if row["status"] in EARNS else "failed",
-                "output": _verdict_text(row),
-                "tags": [row["function"]],
-            }
-            for row in entry["checks"]
-        ],
+        **entry.get("gradescope", {}),
+        "tests": tests,
     }
 
 
