@@ -342,11 +342,13 @@ def test_the_same_on_a_dask_cluster(hostile_run, tmp_path):
         for student, entry in hostile_run["students"].items()
     }
     there = _grades(runs)
-    # Gus and Hal end as they can (how far Hal got before the CPU limit may differ); the
-    # others' outcomes and grades are the same as in the local run.
-    for student in set(here) - {"gus_kills_parent", "hal_raises_limits"}:
+    # Fay, Gus and Hal end as they can (whether JAX could start a thread beside Fay's
+    # sleepers, how far Hal got before the CPU limit: a matter of timing), with nothing;
+    # the others' outcomes and grades are the same as in the local run.
+    unstable = {"fay_fork_bomb", "gus_kills_parent", "hal_raises_limits"}
+    for student in set(here) - unstable:
         assert there[student] == here[student], student
-    assert there["gus_kills_parent"][1] == there["hal_raises_limits"][1] == 0
+    assert [there[student][1] for student in sorted(unstable)] == [0, 0, 0]
     for run in runs:
         attacks = _attacks({"report": run["report"], "run": run})
         for attack, outcome in attacks.items():

@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,7 @@ class RunOptions:
     maps: tuple[str, ...] = ()
     map_file: tuple[str, str] | None = None  # (file name, contents): shipped to the worker
     limits: Limits = field(default_factory=Limits)
+    cache: str | None = None  # a folder warm_up filled: the oracle's values, XLA's programs
 
     def runner_arguments(self, scratch: str) -> list[str]:
         argv = ["--seed", str(self.seed), "--max-examples", str(self.max_examples)]
@@ -236,9 +237,11 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
         if uid is not None:
             sandbox.hand_over(Path(scratch), uid)
-        argv = sandbox.command(runner, options.limits, Path(scratch), protections, uid)
+        readable = [Path(options.cache)] if options.cache else []
+        argv = sandbox.command(runner, options.limits, Path(scratch), protections, uid, readable)
+        env = _child_environment(scratch) | cache_environment(options.cache, write=False)
         try:
-            watched = watch(argv, work, _child_environment(scratch), options.limits)
+            watched = watch(argv, work, env, options.limits)
         finally:
             if uid is not None:
                 sandbox.kill_user(uid)  # what left the process group, or the sandbox
@@ -289,6 +292,40 @@ def _empty(outcome: str, reason: str) -> dict:
         "seconds": 0.0,
         "cpu_seconds": 0.0,
     }
+
+
+def cache_environment(cache: str | None, write: bool) -> dict[str, str]:
+    """The variables that point the oracle and JAX at the cache (none without one).
+
+    Reading, JAX is told to write no program (its threshold is out of reach): the folder
+    is read-only to a submission, and only the trusted warm-up fills it.
+    """
+    if not cache:
+        return {}
+    return {
+        ("REFNET_ORACLE_RECORD" if write else "REFNET_ORACLE_VALUES"): str(
+            Path(cache, "oracle.json")
+        ),
+        "JAX_COMPILATION_CACHE_DIR": str(Path(cache, "xla")),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0" if write else "1e9",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+
+
+def warm_up(options: RunOptions, cache: Path) -> dict:
+    """Fill ``cache`` by checking refnet's own implementation with ``options``: the oracle's
+    values for the seeded draws every faithful submission meets, and the programs XLA
+    compiled.  refnet's code is trusted: this run has the limits, not the sandbox."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="refnet-warm-") as scratch:
+        chosen = replace(options, maps=(), map_file=None, profile=options.profile or "book")
+        runner = [sys.executable, "-m", "refnet.conformance", "refnet"]
+        runner += ["--json", str(Path(scratch, "report.json")), *chosen.runner_arguments(scratch)]
+        env = _child_environment(scratch) | cache_environment(str(cache), write=True)
+        watched = watch(limited(runner, options.limits), scratch, env, options.limits)
+    for path in [cache, *cache.rglob("*")]:  # readable by a submission's own user
+        path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
+    return watched
 
 
 def _child_environment(scratch: str) -> dict[str, str]:

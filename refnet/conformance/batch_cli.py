@@ -9,8 +9,11 @@ cli.py adds these options to the runner's own and hands a ``--batch`` run to
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +28,16 @@ from .._command_line import (
     OutputFolder,
     Real,
 )
-from .batch import BatchError, Limits, RunOptions, discover, format_size, parse_size, run_all
+from .batch import (
+    BatchError,
+    Limits,
+    RunOptions,
+    discover,
+    format_size,
+    parse_size,
+    run_all,
+    warm_up,
+)
 
 if TYPE_CHECKING:
     from .reports import Points
@@ -277,6 +289,32 @@ def _write_autograder(args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _cache(args, options: RunOptions, count: int):
+    """``options`` with the grader's cache (batch.warm_up): the folder REFNET_GRADER_CACHE
+    names (filled once, kept: an autograder's image fills it at build time), else a
+    temporary one for a class of two or more; none on a cluster (its workers do not
+    share this machine's folders) or with REFNET_GRADER_CACHE=off."""
+    named = os.environ.get("REFNET_GRADER_CACHE", "")
+    if args.scheduler or named == "off" or (count < 2 and not named):
+        yield options
+        return
+    with contextlib.ExitStack() as stack:
+        folder = Path(named) if named else Path(stack.enter_context(_temporary()))
+        if not (folder / "oracle.json").is_file():
+            print(
+                "warming up: refnet's own implementation fills the oracle's cache", file=sys.stderr
+            )
+            warm_up(options, folder)
+        yield replace(options, cache=str(folder))
+
+
+def _temporary():
+    import tempfile
+
+    return tempfile.TemporaryDirectory(prefix="refnet-cache-")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Grade the class in ``args.batch``: 0 when the results are written, 2 on a usage
     error, 1 when the cluster cannot be reached or the results cannot be written."""
@@ -309,16 +347,17 @@ def run_command(args: argparse.Namespace) -> int:
     )
     if not args.scheduler:
         print(_settings(options)["protections"], file=sys.stderr)
-    try:
-        runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
-    except BatchError as exc:
-        say(str(exc))
-        return EXIT_FAILURE
-    except (OSError, ValueError) as exc:
-        if not args.scheduler:
-            raise
-        say(f"--scheduler {args.scheduler}: {exc}")  # unreachable, or refused the address
-        return EXIT_FAILURE
+    with _cache(args, options, len(submissions)) as options:
+        try:
+            runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
+        except BatchError as exc:
+            say(str(exc))
+            return EXIT_FAILURE
+        except (OSError, ValueError) as exc:
+            if not args.scheduler:
+                raise
+            say(f"--scheduler {args.scheduler}: {exc}")  # unreachable, or refused the address
+            return EXIT_FAILURE
     grades = [grade(run, checks, points) for run in runs]
     try:
         written = write_reports(grades, out, _settings(options))

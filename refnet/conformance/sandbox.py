@@ -167,13 +167,17 @@ def rlimits(limits, uid: int | None) -> dict[str, tuple[int, int]]:
     return values
 
 
-def command(argv: list[str], limits, scratch: Path, protections: Protections, uid) -> list[str]:
-    """``argv`` (an executable's path first) as the submission's child runs it."""
+def command(
+    argv: list[str], limits, scratch: Path, protections: Protections, uid, readable=()
+) -> list[str]:
+    """``argv`` (an executable's path first) as the submission's child runs it; the
+    folders in ``readable`` (the grader's cache) are shown to it read-only."""
     spec = json.dumps({"uid": uid, "rlimits": rlimits(limits, uid)})
     limited = [sys.executable, "-c", LIMITER, spec, *argv]
     if not protections.bubblewrap:
         return limited
-    return [protections.bubblewrap, *_namespaces(uid is not None), *_view(scratch), "--", *limited]
+    view = _view(scratch, [Path(p).resolve() for p in readable])
+    return [protections.bubblewrap, *_namespaces(uid is not None), *view, "--", *limited]
 
 
 def _namespaces(root: bool) -> list[str]:
@@ -198,7 +202,7 @@ def readable_roots() -> list[Path]:
     return sorted({root.resolve() for root in roots if root.exists()})
 
 
-def _view(scratch: Path) -> list[str]:
+def _view(scratch: Path, readable: list[Path]) -> list[str]:
     view: list[str] = []
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/", top)
@@ -209,6 +213,7 @@ def _view(scratch: Path) -> list[str]:
     view += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     view += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     roots = [r for r in readable_roots() if r != Path("/usr") and Path("/usr") not in r.parents]
+    roots += readable
     # Folders above them, traversable by the submission's user (bwrap would make them 0700).
     above = {str(p) for root in [*roots, scratch] for p in root.parents if p.parent != p}
     above -= {"/tmp", "/usr", "/etc", "/proc", "/dev"}

@@ -15,15 +15,13 @@ tests, and an instructor, can run them in a folder standing in for it.
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import shlex
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
-
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
 
 #: The extras whose packages the grader needs beyond refnet's own.
 EXTRAS = ("conformance",)
@@ -143,24 +141,38 @@ def build_wheel(source: Path, folder: Path) -> Path:
 
 
 def requirements() -> str:
-    """Every package refnet's grader needs, pinned at the version installed here."""
-    environment = {key: str(value) for key, value in default_environment().items()}
+    """Every package refnet's grader needs, pinned at the version installed here.
+
+    The closure of refnet's requirements with the ``conformance`` extra: a requirement
+    with an ``extra`` marker is followed when it names an extra asked for; one with
+    another marker (a Python version, a platform) when it is installed here.
+    """
     pinned: dict[str, str] = {}
-    todo = [Requirement(f"refnet[{','.join(EXTRAS)}]")]
+    todo: list[tuple[str, tuple[str, ...]]] = [("refnet", EXTRAS)]
     while todo:
-        requirement = todo.pop()
-        key = requirement.name.lower().replace("_", "-")
+        name, extras = todo.pop()
+        key = _canonical(name)
         if key in pinned:
             continue
-        pinned[key] = importlib.metadata.version(requirement.name)
-        for text in importlib.metadata.requires(requirement.name) or []:
-            child = Requirement(text)
-            extras = [""] + sorted(requirement.extras)
-            if child.marker is None or any(
-                child.marker.evaluate({**environment, "extra": extra}) for extra in extras
-            ):
-                todo.append(child)
+        try:
+            pinned[key] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # behind a marker that does not hold here
+        for text in importlib.metadata.requires(name) or []:
+            requirement, _, marker = text.partition(";")
+            match = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?", requirement)
+            if not match:
+                continue
+            wanted = re.findall(r"extra\s*==\s*[\"']([^\"']+)[\"']", marker)
+            if wanted and not set(wanted) & set(extras):
+                continue
+            child_extras = tuple(e.strip() for e in (match.group(2) or "").split(",") if e.strip())
+            todo.append((match.group(1), child_extras))
     del pinned["refnet"]
     lines = [f"{name}=={version}" for name, version in sorted(pinned.items())]
     header = "# Pinned by `refnet conformance --autograder`: the versions it was built with.\n"
     return header + "\n".join(lines) + "\n"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
