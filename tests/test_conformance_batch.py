@@ -651,3 +651,60 @@ def test_dask_cluster_gives_the_same_json(graded_class):
         on_cluster = _regrade(scheduler=cluster.scheduler_address)
     for student, entry in on_cluster.items():
         assert entry == _as_written(graded_class, student)
+
+
+# -- the class page -----------------------------------------------------------------------------
+
+
+def _class_of(students: int, checks: int, long_reason: str) -> list[dict]:
+    names = [{"name": f"function{k // 4}.check_number_{k}", "function": "f"} for k in range(checks)]
+    grades = []
+    for s in range(students):
+        report = {
+            "checks": [
+                {"name": c["name"], "status": "pass" if (s + k) % 3 else "fail", "reason": "no"}
+                for k, c in enumerate(names)
+            ]
+        }
+        run = _run_record(
+            report if s else None, "graded" if s else "timeout", long_reason if not s else ""
+        )
+        grades.append(grade(run | {"student": f"student_{s}"}, names, Points()))
+    return grades
+
+
+def test_class_statistics():
+    grades = _class_of(3, 6, "timed out after 600 s")
+    stats = reports.class_statistics(grades)
+    # Student 0 has no report (0 %); students 1 and 2 pass 4 of 6 checks each (66.7 %).
+    assert stats["scores"] == [1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]
+    # Check k passes for student s when (s + k) % 3 != 0, and never for student 0.
+    assert stats["pass_rates"]["function0.check_number_0"] == (2, 3)
+    assert stats["pass_rates"]["function0.check_number_1"] == (1, 3)
+    page = reports.html_page(grades, {"seed": 0})
+    assert 'id="distribution"' in page and 'id="pass-rates"' in page
+
+
+def test_the_class_page_fits_1280_pixels(tmp_path):
+    """60 checks, a long reason: no horizontal scrolling of the page, the reason in view."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[browser]'")
+    chromium = os.environ.get("REFNET_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.skip(f"no Chromium at {chromium} (Debian: apt-get install chromium)")
+    reason = "exited with code 1 without a report (does the submission call sys.exit?) " * 3
+    page_path = tmp_path / "index.html"
+    page_path.write_text(reports.html_page(_class_of(4, 60, reason), {"seed": 0}))
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(page_path.as_uri())
+            width = page.evaluate("document.documentElement.scrollWidth")
+            right = page.evaluate(
+                "document.querySelector('#grades td.reason').getBoundingClientRect().right"
+            )
+        finally:
+            browser.close()
+    assert width <= 1280 and right <= 1280, (width, right)

@@ -346,27 +346,35 @@ _MARKS = {
     "skip": ("skip", "\u2013"),
 }
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1200px; }
+.wide { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: center; }
-th.check { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
-td.student, td.reason { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 1px 4px; text-align: center; }
+th.check { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal;
+  font-size: 12px; }
+td.student, td.reason, td.name { text-align: left; }
+td.reason { min-width: 12em; max-width: 22em; white-space: normal; font-size: 13px; }
 td.pass { background: #e3f4e3; } td.warn { background: #fff3c4; }
 td.fail { background: #f9d6d5; } td.error { background: #f3c6f5; }
 td.skip, td.notrun { background: #eee; color: #777; }
+td.bar span { display: inline-block; height: 0.8em; background: #7a9cc6; }
 a { color: inherit; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 section { border-top: 2px solid #ccc; margin-top: 1.5em; }
 .key span { margin-right: 1.2em; }
+.stats { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
 """
 
 
 def html_page(grades: list[dict], settings: dict) -> str:
-    """The class at a glance: one static page, students x checks."""
+    """The class at a glance: one static page that fits a 1280-pixel screen: students x
+    checks (the run's reason beside the score; the checks scroll within their table),
+    the class's statistics, and each failure's counterexample."""
     esc = html.escape
     names = [row["name"] for row in grades[0]["checks"]] if grades else []
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>refnet conformance: class report</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>refnet conformance: class report</h1>",
@@ -375,14 +383,18 @@ def html_page(grades: list[dict], settings: dict) -> str:
         "<span>\u2717 fail (click for the counterexample)</span>"
         "<span>! the grader could not judge</span><span>\u2013 skipped</span>"
         "<span>\u00b7 not run</span></p>",
-        "<table><thead><tr><th>student</th><th>score</th>",
+        *_statistics(grades),
+        '<h2>Students</h2><div class="wide"><table id="grades"><thead><tr><th>student</th>'
+        "<th>score</th><th>run</th>",
     ]
     out += [f'<th class="check">{esc(name)}</th>' for name in names]
-    out.append("<th>run</th></tr></thead><tbody>")
+    out.append("</tr></thead><tbody>")
     for i, entry in enumerate(grades):
+        run = "graded" if entry["outcome"] == "graded" else entry["reason"]
         out.append(
             f'<tr><td class="student"><a href="#s{i}">{esc(entry["student"])}</a></td>'
             f"<td>{entry['score']} / {entry['max_score']}</td>"
+            f'<td class="reason">{esc(run)}</td>'
         )
         for j, row in enumerate(entry["checks"]):
             css, mark = _MARKS.get(row["status"], ("notrun", "\u00b7"))
@@ -390,13 +402,52 @@ def html_page(grades: list[dict], settings: dict) -> str:
             if row["status"] in ("fail", "error", "warn"):
                 mark = f'<a href="#s{i}-{j}">{mark}</a>'
             out.append(f'<td class="{css}" title="{tip}">{mark}</td>')
-        run = "graded" if entry["outcome"] == "graded" else entry["reason"]
-        out.append(f'<td class="reason">{esc(run)}</td></tr>')
-    out.append("</tbody></table>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
     for i, entry in enumerate(grades):
         out += _student_section(i, entry)
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def class_statistics(grades: list[dict]) -> dict:
+    """The score distribution (ten bins of the percentage: 0-9, ..., 90-99, 100) and each
+    check's pass rate (pass or warn, over every student)."""
+    bins = [0] * 11
+    for entry in grades:
+        percent = 100 * entry["score"] / entry["max_score"] if entry["max_score"] else 0
+        bins[min(10, int(percent // 10))] += 1
+    rates = {}
+    for j, row in enumerate(grades[0]["checks"] if grades else []):
+        passed = sum(entry["checks"][j]["status"] in EARNS for entry in grades)
+        rates[row["name"]] = (passed, len(grades))
+    return {"scores": bins, "pass_rates": rates}
+
+
+def _statistics(grades: list[dict]) -> list[str]:
+    if not grades:
+        return []
+    stats = class_statistics(grades)
+    most = max(stats["scores"]) or 1
+    labels = [f"{10 * b}\u2013{10 * b + 9} %" for b in range(10)] + ["100 %"]
+    out = ['<h2>The class</h2><div class="stats"><table id="distribution">']
+    out.append("<thead><tr><th>score</th><th>students</th><th></th></tr></thead><tbody>")
+    for label, count in zip(labels, stats["scores"], strict=True):
+        width = round(120 * count / most)
+        out.append(
+            f"<tr><td>{label}</td><td>{count}</td>"
+            f'<td class="bar"><span style="width: {width}px"></span></td></tr>'
+        )
+    out.append('</tbody></table><table id="pass-rates">')
+    out.append("<thead><tr><th>check</th><th>passed</th><th></th></tr></thead><tbody>")
+    for name, (passed, total) in stats["pass_rates"].items():
+        width = round(120 * passed / total) if total else 0
+        out.append(
+            f'<tr><td class="name">{html.escape(name)}</td><td>{passed} / {total}</td>'
+            f'<td class="bar"><span style="width: {width}px"></span></td></tr>'
+        )
+    out.append("</tbody></table></div>")
+    return out
 
 
 def _student_section(i: int, entry: dict) -> list[str]:

@@ -49,7 +49,15 @@ python3 -m venv "$root/refnet-venv"
 # The points file and the settings are the instructor's: readable by root only (without
 # bubblewrap, a submission runs as a user of its own and cannot read them).
 chmod -R go-rwx "$source_dir"
-"$root/refnet-venv/bin/refnet" conformance --list >/dev/null
+# Warm the grader's cache once, here: refnet's own implementation checked with the
+# grading options fills the oracle's values and JAX's compiled programs, which every
+# submission then reads (read-only) instead of computing them again.
+placeholder="$(mktemp -d)"
+mkdir "$placeholder/class" && echo "x = 1" > "$placeholder/class/placeholder.py"
+REFNET_GRADER_CACHE="$root/refnet-cache" "$root/refnet-venv/bin/refnet" conformance \
+    --batch "$placeholder/class" --out "$placeholder/out" {options} >/dev/null 2>&1 \
+    || echo "setup.sh: warming the cache failed: each submission will compute its own" >&2
+rm -rf "$placeholder"
 echo "setup.sh: refnet installed in $root/refnet-venv"
 """
 
@@ -62,6 +70,7 @@ root="${{AUTOGRADER_ROOT:-/autograder}}"
 out="$root/results"
 mkdir -p "$out"
 cd "$root"
+export REFNET_GRADER_CACHE="$root/refnet-cache"  # filled by setup.sh
 "$root/refnet-venv/bin/refnet" conformance --batch "$root/submission" --single \\
     --out "$out/refnet" {options}
 code=$?
@@ -87,13 +96,15 @@ def build_zip(out: Path, argv: list[str], points: Path | None) -> Path:
     with tempfile.TemporaryDirectory(prefix="refnet-autograder-") as scratch:
         wheel = build_wheel(source, Path(scratch))
         version = sys.version_info
+        quoted = " ".join(_quote(word) for word in options)
         files = {
             "setup.sh": SETUP.format(
+                options=quoted,
                 wheel=wheel.name,
                 python=f"({version.major}, {version.minor})",
                 python_text=f"{version.major}.{version.minor}",
             ),
-            "run_autograder": RUN.format(options=" ".join(_quote(word) for word in options)),
+            "run_autograder": RUN.format(options=quoted),
             "requirements.txt": requirements(),
         }
         out.parent.mkdir(parents=True, exist_ok=True)
