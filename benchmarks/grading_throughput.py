@@ -4,7 +4,8 @@
 
 Parts of one submission's cost, each the median CPU time of fresh interpreters: starting
 Python; importing the runner (hypothesis, the checks) without JAX; importing JAX; the
-runner on one faithful submission (tests/fixtures/class/ada_faithful.py) outside any
+runner on one faithful submission (the book's own code, tests/fixtures/book_chapter4.py, or
+REFNET_BENCH_SUBMISSION) outside any
 sandbox, whose remainder is the checks, the oracle's compilation and its values.
 
 Then a class of ``--students`` copies of that submission graded with ``--jobs`` (every
@@ -29,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-FAITHFUL = Path("tests/fixtures/class/ada_faithful.py")
+FAITHFUL = Path(os.environ.get("REFNET_BENCH_SUBMISSION", "tests/fixtures/book_chapter4.py"))
 #: A complete submission: every check, the runner's default examples, the book's contract.
 OPTIONS = ["--timeout", "60", "--cpu-time", "120", "--wall-time", "600", "--memory", "1GiB"]
 OPTIONS += ["--profile", "book"]

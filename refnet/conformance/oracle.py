@@ -65,10 +65,10 @@ def _part(value) -> Any:
     if isinstance(value, (bool, int, float, str)) or value is None:
         return [type(value).__name__, repr(value)]
     if isinstance(value, (np.ndarray, np.generic)):
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value)  # (not ascontiguousarray, which makes a 0-d array 1-d)
         if array.dtype.hasobject:
             raise _Unkeyable
-        digest = hashlib.sha256(array.tobytes()).hexdigest()
+        digest = hashlib.sha256(array.tobytes(order="C")).hexdigest()
         return ["a", array.dtype.str, list(array.shape), digest]
     if isinstance(value, dict):
         return [
@@ -87,7 +87,7 @@ def _encode(value) -> Any:
     if isinstance(value, float):
         return {"f": value.hex()}
     if isinstance(value, np.ndarray):
-        data = base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()
+        data = base64.b64encode(value.tobytes(order="C")).decode()
         return {"a": data, "dtype": value.dtype.str, "shape": list(value.shape)}
     if isinstance(value, dict):
         return {"d": {key: _encode(item) for key, item in value.items()}}

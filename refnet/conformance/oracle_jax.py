@@ -22,24 +22,6 @@ import numpy as np  # noqa: E402
 
 from .functions import DESCENT_OBJECTIVES, MODEL_LOSSES, SMOOTH_FUNCTIONS, ModelProblem  # noqa: E402
 
-__all__ = [
-    "as_numpy",
-    "cross_entropy",
-    "descent",
-    "linear_softmax_gradient",
-    "linear_softmax_loss",
-    "mean_squared_error",
-    "model_gradient",
-    "sigmoid",
-    "sigmoid_derivative",
-    "smooth_gradient",
-    "softmax",
-    "sum_squared_error",
-    "two_layer_gradient",
-    "two_layer_logits",
-    "two_layer_loss",
-]
-
 
 def as_numpy(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
