@@ -303,7 +303,8 @@ def _cache(args, options: RunOptions, count: int):
         folder = Path(named) if named else Path(stack.enter_context(_temporary()))
         if not (folder / "oracle.json").is_file():
             print(
-                "warming up: refnet's own implementation fills the oracle's cache", file=sys.stderr
+                "grading after a warm-up: refnet's own implementation fills the cache",
+                file=sys.stderr,
             )
             warm_up(options, folder)
         yield replace(options, cache=str(folder))
@@ -346,7 +347,8 @@ def run_command(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if not args.scheduler:
-        print(_settings(options)["protections"], file=sys.stderr)
+        protections = _settings(options)["protections"]
+        print(f"grading under these protections: {protections}", file=sys.stderr)
     with _cache(args, options, len(submissions)) as options:
         try:
             runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
