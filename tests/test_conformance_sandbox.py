@@ -202,7 +202,9 @@ def _attacks(entry: dict) -> dict[str, str]:
     for line in printed.splitlines():
         if line.startswith("hostile: ") and ": " in line[9:]:
             attack, outcome = line[9:].split(": ", 1)
-            found[attack] = outcome
+            # The first time: a runner that restarts its worker imports the file again
+            # (Fay's second bomb meets the first one's processes, still being reaped).
+            found.setdefault(attack, outcome)
     return found
 
 
