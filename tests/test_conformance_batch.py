@@ -282,8 +282,22 @@ def test_memory_limit(tmp_path):
 
 
 def test_cpu_limit(tmp_path):
-    watched = _run("while True:\n    pass\n", tmp_path, Limits(wall=60, cpu=1))
-    assert watched["exit_code"] in (-24, -9) and watched["cpu_seconds"] >= 0.9
+    # SIGXCPU is sent only by the CPU limit.  The CPU time the kernel reports for the child
+    # is sampled (ticks), so it may read a little under the 1 s it was stopped at; on a
+    # loaded machine the wall time (300 s) is far away either way.
+    watched = _run("while True:\n    pass\n", tmp_path, Limits(wall=300, cpu=1))
+    assert watched["stopped"] is None and watched["exit_code"] == -24
+    assert 0.5 < watched["cpu_seconds"] < 1 + 2 + 0.5
+    assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
+
+
+def test_the_hard_cpu_limit_kills_what_ignores_the_soft_one(tmp_path):
+    # A child that ignores SIGXCPU spins on to the hard limit (soft + 2 s), where the kernel
+    # kills it: with the hard limit left unlimited it would run until the wall time.
+    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    watched = _run(code, tmp_path, Limits(wall=300, cpu=1))
+    assert watched["stopped"] is None and watched["exit_code"] == -9
+    assert 2.0 < watched["cpu_seconds"] < 3 + 0.5
     assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
 
 
