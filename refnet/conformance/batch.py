@@ -32,6 +32,7 @@ import os
 import re
 import selectors
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,11 +40,12 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .._checks import install_hint
+from . import sandbox
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -55,16 +57,6 @@ IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints
 CLUSTER_HINT = install_hint("cluster")
 #: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
 _STOPPING = threading.Event()
-
-# Run in the child before Python proper starts: set the limits, then become the runner.
-# A string run with ``python -c`` rather than a preexec_fn, which would fork a grader that
-# may have JAX (multithreaded) imported.
-_LIMITER = (
-    "import json, os, resource, sys\n"
-    "for name, (soft, hard) in json.loads(sys.argv[1]).items():\n"
-    "    resource.setrlimit(getattr(resource, name), (soft, hard))\n"
-    "os.execv(sys.argv[2], sys.argv[2:])\n"
-)
 
 
 class BatchError(Exception):
@@ -104,6 +96,7 @@ class RunOptions:
     maps: tuple[str, ...] = ()
     map_file: tuple[str, str] | None = None  # (file name, contents): shipped to the worker
     limits: Limits = field(default_factory=Limits)
+    cache: str | None = None  # a folder warm_up filled: the oracle's values, XLA's programs
 
     def runner_arguments(self, scratch: str) -> list[str]:
         argv = ["--seed", str(self.seed), "--max-examples", str(self.max_examples)]
@@ -228,6 +221,8 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
     if submission.problem:
         return record | _empty("not-run", submission.problem)
     python = python or sys.executable
+    protections = sandbox.available()
+    uid = sandbox.new_user() if protections.own_user else None
     with tempfile.TemporaryDirectory(prefix="refnet-grade-") as scratch:
         copy_root = Path(scratch, "submission")
         for relative, contents in submission.files:
@@ -239,14 +234,19 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         report_path = Path(scratch, "report.json")
         runner = [python, "-m", "refnet.conformance", str(copy_root / submission.target)]
         runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
-        argv = limited(runner, options.limits)
-        watched = watch(argv, work, _child_environment(scratch), options.limits)
-        report = None
-        if report_path.is_file():
-            try:
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                report = None
+        if uid is not None:
+            sandbox.hand_over(Path(scratch), uid)
+        readable = [Path(options.cache)] if options.cache else []
+        argv = sandbox.command(runner, options.limits, Path(scratch), protections, uid, readable)
+        env = _child_environment(scratch) | cache_environment(options.cache, write=False)
+        try:
+            watched = watch(argv, work, env, options.limits)
+        finally:
+            if uid is not None:
+                sandbox.kill_user(uid)  # what left the process group, or the sandbox
+        if protections.bubblewrap:
+            watched["exit_code"] = sandbox.end_signal(watched["exit_code"])
+        report = _read_report(report_path, uid)
         outcome, reason = classify(watched, report, options.limits)
         record |= {
             "outcome": outcome,
@@ -257,9 +257,27 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
             "output_bytes": watched["output_bytes"],
             "seconds": round(watched["seconds"], 2),
             "cpu_seconds": round(watched["cpu_seconds"], 2),
+            "protections": protections.describe(),
         }
         original = str(Path(submission.path).parent)
         return _replace_paths(record, [str(copy_root), os.path.realpath(copy_root)], original)
+
+
+def _read_report(path: Path, uid: int | None) -> dict | None:
+    """The runner's JSON report, if it is a regular file the submission's user wrote (never
+    a symbolic link to a file of the grader's, which the grader, root, could read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or (uid is not None and status.st_uid != uid):
+            return None
+        try:
+            return json.loads(handle.read(64 * MIB).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
 
 
 def _empty(outcome: str, reason: str) -> dict:
@@ -273,6 +291,40 @@ def _empty(outcome: str, reason: str) -> dict:
         "seconds": 0.0,
         "cpu_seconds": 0.0,
     }
+
+
+def cache_environment(cache: str | None, write: bool) -> dict[str, str]:
+    """The variables that point the oracle and JAX at the cache (none without one).
+
+    Reading, JAX is told to write no program (its threshold is out of reach): the folder
+    is read-only to a submission, and only the trusted warm-up fills it.
+    """
+    if not cache:
+        return {}
+    return {
+        ("REFNET_ORACLE_RECORD" if write else "REFNET_ORACLE_VALUES"): str(
+            Path(cache, "oracle.json")
+        ),
+        "JAX_COMPILATION_CACHE_DIR": str(Path(cache, "xla")),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0" if write else "1e9",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+
+
+def warm_up(options: RunOptions, cache: Path) -> dict:
+    """Fill ``cache`` by checking refnet's own implementation with ``options``: the oracle's
+    values for the seeded draws every faithful submission meets, and the programs XLA
+    compiled.  refnet's code is trusted: this run has the limits, not the sandbox."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="refnet-warm-") as scratch:
+        chosen = replace(options, maps=(), map_file=None, profile=options.profile or "book")
+        runner = [sys.executable, "-m", "refnet.conformance", "refnet"]
+        runner += ["--json", str(Path(scratch, "report.json")), *chosen.runner_arguments(scratch)]
+        env = _child_environment(scratch) | cache_environment(str(cache), write=True)
+        watched = watch(limited(runner, options.limits), scratch, env, options.limits)
+    for path in [cache, *cache.rglob("*")]:  # readable by a submission's own user
+        path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
+    return watched
 
 
 def _child_environment(scratch: str) -> dict[str, str]:
@@ -301,8 +353,10 @@ def _child_environment(scratch: str) -> dict[str, str]:
 
 
 def limited(argv: list[str], limits: Limits) -> list[str]:
-    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits."""
-    return [sys.executable, "-c", _LIMITER, json.dumps(limits.rlimits()), *argv]
+    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits,
+    soft and hard, and nothing else (sandbox.command adds the operating system's
+    protections)."""
+    return sandbox.command(argv, limits, Path(tempfile.gettempdir()), sandbox.Protections(), None)
 
 
 def watch(argv, cwd, env, limits: Limits) -> dict:

@@ -9,8 +9,11 @@ cli.py adds these options to the runner's own and hands a ``--batch`` run to
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +28,16 @@ from .._command_line import (
     OutputFolder,
     Real,
 )
-from .batch import BatchError, Limits, RunOptions, discover, format_size, parse_size, run_all
+from .batch import (
+    BatchError,
+    Limits,
+    RunOptions,
+    discover,
+    format_size,
+    parse_size,
+    run_all,
+    warm_up,
+)
 
 if TYPE_CHECKING:
     from .reports import Points
@@ -92,6 +104,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--single",
         action="store_true",
         help="DIR is one student's submission (Gradescope's /autograder/submission)",
+    )
+    group.add_argument(
+        "--autograder",
+        choices=("gradescope", "github-actions"),
+        metavar="KIND",
+        help="instead of grading, write a drop-in autograder to TARGET with these options: "
+        "gradescope (an autograder zip) or github-actions (a workflow file)",
     )
     group.add_argument(
         "--out",
@@ -182,6 +201,8 @@ def _options(args, checks_names) -> tuple[RunOptions, Points]:
 
 def _settings(options: RunOptions) -> dict:
     """What decided the grades: written into every student's JSON and onto the page."""
+    from . import sandbox
+
     limits = options.limits
     return {
         "seed": options.seed,
@@ -194,6 +215,7 @@ def _settings(options: RunOptions) -> dict:
             f"wall {limits.wall:g} s, CPU {limits.cpu:g} s, memory {format_size(limits.memory)}, "
             f"output {format_size(limits.output)}, files {format_size(limits.file_size)}"
         ),
+        "protections": sandbox.available().describe(),
     }
 
 
@@ -211,12 +233,100 @@ def _output_folder(args) -> Path:
         raise BatchError(f"--out {exc}; choose a folder with --out") from None
 
 
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether the command line asks for this module's work (grading, an autograder)."""
+    return bool(getattr(args, "batch", None) or getattr(args, "single", False) or args.autograder)
+
+
+def _grading_argv(args) -> list[str]:
+    """The options an autograder passes to ``--batch``: the given ones, and the platform's
+    limits where the default was left."""
+    from .autograder import PLATFORM_LIMITS
+
+    defaults = Limits()
+    wall = PLATFORM_LIMITS["wall"] if args.wall_time == defaults.wall else args.wall_time
+    cpu = args.cpu_time if args.cpu_time is not None else min(wall, PLATFORM_LIMITS["cpu"])
+    memory = PLATFORM_LIMITS["memory"] if args.memory == defaults.memory else args.memory
+    timeout = PLATFORM_LIMITS["timeout"] if args.timeout == 120.0 else args.timeout
+    argv = ["--seed", str(args.seed), "--max-examples", str(args.max_examples)]
+    argv += ["--timeout", f"{timeout:g}", "--wall-time", f"{wall:g}", "--cpu-time", f"{cpu:g}"]
+    argv += ["--memory", str(memory), "--output-limit", str(args.output_limit)]
+    argv += ["--file-size", str(args.file_size)]
+    for prefix in args.select or ():
+        argv += ["-k", prefix]
+    for entry in args.map or ():
+        argv += ["--map", entry]
+    if getattr(args, "profile", None):
+        argv += ["--profile", args.profile]
+    return argv
+
+
+def _write_autograder(args) -> int:
+    from .autograder import build
+    from .checks import CHECKS
+    from .reports import load_points
+
+    say = Guard("refnet conformance").say
+    if not args.target:
+        suffix = ".zip" if args.autograder == "gradescope" else ".yml"
+        say(f"--autograder {args.autograder}: give the file to write (e.g. autograder{suffix})")
+        return EXIT_USAGE
+    if args.batch or args.single or args.scheduler:
+        say("--autograder writes an autograder: it takes no --batch, --single or --scheduler")
+        return EXIT_USAGE
+    if args.points:
+        try:
+            load_points(args.points, [check.name for check in CHECKS])
+        except ValueError as exc:
+            say(str(exc))
+            return EXIT_USAGE
+    try:
+        written = build(args.autograder, Path(args.target), _grading_argv(args), args.points)
+    except (OSError, RuntimeError) as exc:
+        say(f"--autograder {args.autograder}: {exc}")
+        return EXIT_FAILURE
+    print(f"wrote {written}")
+    return 0
+
+
+@contextlib.contextmanager
+def _cache(args, options: RunOptions, count: int):
+    """``options`` with the grader's cache (batch.warm_up): the folder REFNET_GRADER_CACHE
+    names (filled once, kept: an autograder's image fills it at build time), else a
+    temporary one for a class of two or more; none on a cluster (its workers do not
+    share this machine's folders) or with REFNET_GRADER_CACHE=off."""
+    named = os.environ.get("REFNET_GRADER_CACHE", "")
+    if args.scheduler or named == "off" or (count < 2 and not named):
+        yield options
+        return
+    with contextlib.ExitStack() as stack:
+        folder = Path(named) if named else Path(stack.enter_context(_temporary()))
+        if not (folder / "oracle.json").is_file():
+            print(
+                "grading after a warm-up: refnet's own implementation fills the cache",
+                file=sys.stderr,
+            )
+            warm_up(options, folder)
+        yield replace(options, cache=str(folder))
+
+
+def _temporary():
+    import tempfile
+
+    return tempfile.TemporaryDirectory(prefix="refnet-cache-")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Grade the class in ``args.batch``: 0 when the results are written, 2 on a usage
     error, 1 when the cluster cannot be reached or the results cannot be written."""
     from .reports import expected_checks, grade, write_reports
 
+    if args.autograder:
+        return _write_autograder(args)
     say = Guard("refnet conformance").say
+    if not args.batch:
+        say("--single needs --batch DIR (DIR is then one student's submission)")
+        return EXIT_USAGE
     try:
         if args.target:
             raise BatchError("give either a TARGET or --batch DIR, not both")
@@ -236,16 +346,20 @@ def run_command(args: argparse.Namespace) -> int:
         f"check(s), {'on ' + args.scheduler if args.scheduler else f'{args.jobs} at a time'}",
         file=sys.stderr,
     )
-    try:
-        runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
-    except BatchError as exc:
-        say(str(exc))
-        return EXIT_FAILURE
-    except (OSError, ValueError) as exc:
-        if not args.scheduler:
-            raise
-        say(f"--scheduler {args.scheduler}: {exc}")  # unreachable, or refused the address
-        return EXIT_FAILURE
+    if not args.scheduler:
+        protections = _settings(options)["protections"]
+        print(f"grading under these protections: {protections}", file=sys.stderr)
+    with _cache(args, options, len(submissions)) as options:
+        try:
+            runs = run_all(submissions, options, args.jobs, args.scheduler, progress=_progress)
+        except BatchError as exc:
+            say(str(exc))
+            return EXIT_FAILURE
+        except (OSError, ValueError) as exc:
+            if not args.scheduler:
+                raise
+            say(f"--scheduler {args.scheduler}: {exc}")  # unreachable, or refused the address
+            return EXIT_FAILURE
     grades = [grade(run, checks, points) for run in runs]
     try:
         written = write_reports(grades, out, _settings(options))

@@ -202,9 +202,9 @@ def run(args: argparse.Namespace) -> int:
 
         print(listing(profile=args.profile), end="")
         return 0
-    if getattr(args, "batch", None):
-        from .batch_cli import run_command
+    from .batch_cli import run_command, wanted
 
+    if wanted(args):  # --batch, --single or --autograder
         return run_command(args)
     if not args.target:
         return _fail("give a TARGET (a file, a folder or a module)")

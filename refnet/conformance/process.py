@@ -59,6 +59,7 @@ class _Child:
             start_new_session=True,  # its own process group: killed with whatever it started
         )
         self.events: queue.Queue = queue.Queue()
+        self.finished = False  # the child sent its report
         self.stderr: deque = deque(maxlen=64)
         self.threads = [
             threading.Thread(target=self._read, daemon=True),
@@ -103,14 +104,28 @@ class _Child:
         self.process.wait()
 
     def close(self):
-        """Stop the child if it still runs, and close its pipes."""
+        """Stop the child if it still runs, and close its pipes.  A child that has sent its
+        report is given a few seconds to exit on its own (the oracle writes its table at
+        exit, oracle.py)."""
+        if self.finished:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process.poll() is None:
             self.kill()
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=2)
+        # A process the target started in a session of its own may hold the pipes open:
+        # its reader thread then still waits in read(), and closing the stream under it
+        # would wait too (the stream's lock).  Such a pipe is left to the daemon thread;
+        # the grader's sandbox or user kills its holder (sandbox.py).
         assert self.process.stdout and self.process.stderr
-        self.process.stdout.close()
-        self.process.stderr.close()
+        for thread, stream in zip(
+            self.threads, (self.process.stdout, self.process.stderr), strict=True
+        ):
+            if not thread.is_alive():
+                stream.close()
 
 
 def _stopped(unit, reason: str, seconds: float, target: dict) -> dict:
@@ -191,6 +206,7 @@ class _Supervisor:
                     self.results[event["index"]] = event["result"]
                     phase, current = "loaded", None
                 elif kind == "done":
+                    child.finished = True
                     return Outcome(self._report(event["report"]))
                 elif kind == "error":
                     return Outcome(error=event["message"])

@@ -36,7 +36,7 @@ EARNS = ("pass", "warn")
 _ORDER = ("error", "fail", "skip", "warn", "pass")
 #: Keys of a run record that are timings: they differ between two runs of the same batch.
 TIMINGS = ("seconds", "cpu_seconds", "execution_time")
-_RUN_KEYS = ("exit_code", "output", "output_bytes", "seconds", "cpu_seconds")
+_RUN_KEYS = ("exit_code", "output", "output_bytes", "seconds", "cpu_seconds", "protections")
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,19 @@ class Points:
 
     default: float = 1
     rules: dict = field(default_factory=dict)
+    #: Gradescope: when students see each check (prefix -> one of VISIBILITIES; the
+    #: longest match wins, none means Gradescope's default, visible), and the
+    #: ``visibility`` and ``stdout_visibility`` of the whole result.
+    visibility: dict = field(default_factory=dict)
+    gradescope: dict = field(default_factory=dict)
 
     def of(self, name: str) -> float:
         matching = [key for key in self.rules if _covers(key, name)]
         return self.rules[max(matching, key=len)] if matching else self.default
+
+    def visibility_of(self, name: str) -> str | None:
+        matching = [key for key in self.visibility if _covers(key, name)]
+        return self.visibility[max(matching, key=len)] if matching else None
 
 
 def _covers(key: str, name: str) -> bool:
@@ -80,19 +89,54 @@ def load_points(path, check_names) -> Points:
     except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise ValueError(f"--points {path}: not valid {kind}: {exc}") from None
-    if not isinstance(data, dict) or set(data) - {"default", "checks"}:
-        raise ValueError(f"--points {path}: expected only `default` and a `checks` table")
+    if not isinstance(data, dict) or set(data) - {"default", "checks", "visibility", "gradescope"}:
+        raise ValueError(
+            f"--points {path}: expected only `default` and the tables `checks`, `visibility` "
+            "and `gradescope`"
+        )
     default = _number(data.get("default", 1), path, "default")
-    rules = data.get("checks", {})
-    if not isinstance(rules, dict):
-        raise ValueError(f"--points {path}: `checks` must be a table of name = points")
+    rules = _table(data, "checks", path)
     for key, value in rules.items():
         _number(value, path, key)
-        if not any(_covers(key, name) for name in check_names):
+        _names_a_check(key, check_names, path)
+    visibility = _table(data, "visibility", path)
+    for key, value in visibility.items():
+        _visibility(value, path, f"[visibility] {key}")
+        _names_a_check(key, check_names, path)
+    gradescope = _table(data, "gradescope", path)
+    for key, value in gradescope.items():
+        if key not in ("visibility", "stdout_visibility"):
             raise ValueError(
-                f"--points {path}: {key!r} names no check (see `refnet conformance --list`)"
+                f"--points {path}: [gradescope] has only `visibility` and `stdout_visibility`, "
+                f"not {key!r}"
             )
-    return Points(default, dict(rules))
+        _visibility(value, path, f"[gradescope] {key}")
+    return Points(default, dict(rules), dict(visibility), dict(gradescope))
+
+
+#: Gradescope's visibility settings, from most hidden to shown at once.
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+
+def _table(data: dict, name: str, path) -> dict:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"--points {path}: `{name}` must be a table")
+    return table
+
+
+def _names_a_check(key: str, check_names, path) -> None:
+    if not any(_covers(key, name) for name in check_names):
+        raise ValueError(
+            f"--points {path}: {key!r} names no check (see `refnet conformance --list`)"
+        )
+
+
+def _visibility(value, path, key: str) -> None:
+    if value not in VISIBILITIES:
+        raise ValueError(
+            f"--points {path}: {key} = {value!r} is not one of {', '.join(VISIBILITIES)}"
+        )
 
 
 def _number(value, path, key) -> float:
@@ -152,6 +196,7 @@ def grade(run: dict, checks: list[dict], points: Points) -> dict:
                 files = ", ".join(str(r.get("file") or "?") for r in found)
                 row["reason"] = f"{row['reason']} (worst of {len(found)} definitions: {files})"
         row["points"] = worth if row["status"] in EARNS else 0
+        row["visibility"] = points.visibility_of(check["name"])
         graded.append(
             {"name": check["name"], "function": check["function"], **row} | {"max_points": worth}
         )
@@ -165,6 +210,7 @@ def grade(run: dict, checks: list[dict], points: Points) -> dict:
         "checks": graded,
         "run": {key: run[key] for key in _RUN_KEYS if key in run},
         "report": report,
+        "gradescope": dict(points.gradescope),
     }
 
 
@@ -242,23 +288,27 @@ def _summary_text(entry: dict) -> str:
 
 def gradescope_results(entry: dict) -> dict:
     """Gradescope's autograder results.json: one test per check."""
+    tests = []
+    for row in entry["checks"]:
+        test = {
+            "name": row["name"],
+            "score": row["points"],
+            "max_score": row["max_points"],
+            "status": "passed" if row["status"] in EARNS else "failed",
+            "output": _verdict_text(row),
+            "tags": [row["function"]],
+        }
+        if row.get("visibility"):
+            test["visibility"] = row["visibility"]
+        tests.append(test)
     return {
         "score": entry["score"],
         "execution_time": int(round(entry["run"].get("seconds", 0))),
         "output": _summary_text(entry),
         "output_format": "text",
         "test_output_format": "text",
-        "tests": [
-            {
-                "name": row["name"],
-                "score": row["points"],
-                "max_score": row["max_points"],
-                "status": "passed" if row["status"] in EARNS else "failed",
-                "output": _verdict_text(row),
-                "tags": [row["function"]],
-            }
-            for row in entry["checks"]
-        ],
+        **entry.get("gradescope", {}),
+        "tests": tests,
     }
 
 
@@ -296,27 +346,35 @@ _MARKS = {
     "skip": ("skip", "\u2013"),
 }
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1200px; }
+.wide { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: center; }
-th.check { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
-td.student, td.reason { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 1px 4px; text-align: center; }
+th.check { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal;
+  font-size: 12px; }
+td.student, td.reason, td.name { text-align: left; }
+td.reason { min-width: 12em; max-width: 22em; white-space: normal; font-size: 13px; }
 td.pass { background: #e3f4e3; } td.warn { background: #fff3c4; }
 td.fail { background: #f9d6d5; } td.error { background: #f3c6f5; }
 td.skip, td.notrun { background: #eee; color: #777; }
+td.bar span { display: inline-block; height: 0.8em; background: #7a9cc6; }
 a { color: inherit; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 section { border-top: 2px solid #ccc; margin-top: 1.5em; }
 .key span { margin-right: 1.2em; }
+.stats { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
 """
 
 
 def html_page(grades: list[dict], settings: dict) -> str:
-    """The class at a glance: one static page, students x checks."""
+    """The class at a glance: one static page that fits a 1280-pixel screen: students x
+    checks (the run's reason beside the score; the checks scroll within their table),
+    the class's statistics, and each failure's counterexample."""
     esc = html.escape
     names = [row["name"] for row in grades[0]["checks"]] if grades else []
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>refnet conformance: class report</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>refnet conformance: class report</h1>",
@@ -325,14 +383,18 @@ def html_page(grades: list[dict], settings: dict) -> str:
         "<span>\u2717 fail (click for the counterexample)</span>"
         "<span>! the grader could not judge</span><span>\u2013 skipped</span>"
         "<span>\u00b7 not run</span></p>",
-        "<table><thead><tr><th>student</th><th>score</th>",
+        *_statistics(grades),
+        '<h2>Students</h2><div class="wide"><table id="grades"><thead><tr><th>student</th>'
+        "<th>score</th><th>run</th>",
     ]
     out += [f'<th class="check">{esc(name)}</th>' for name in names]
-    out.append("<th>run</th></tr></thead><tbody>")
+    out.append("</tr></thead><tbody>")
     for i, entry in enumerate(grades):
+        run = "graded" if entry["outcome"] == "graded" else entry["reason"]
         out.append(
             f'<tr><td class="student"><a href="#s{i}">{esc(entry["student"])}</a></td>'
             f"<td>{entry['score']} / {entry['max_score']}</td>"
+            f'<td class="reason">{esc(run)}</td>'
         )
         for j, row in enumerate(entry["checks"]):
             css, mark = _MARKS.get(row["status"], ("notrun", "\u00b7"))
@@ -340,13 +402,52 @@ def html_page(grades: list[dict], settings: dict) -> str:
             if row["status"] in ("fail", "error", "warn"):
                 mark = f'<a href="#s{i}-{j}">{mark}</a>'
             out.append(f'<td class="{css}" title="{tip}">{mark}</td>')
-        run = "graded" if entry["outcome"] == "graded" else entry["reason"]
-        out.append(f'<td class="reason">{esc(run)}</td></tr>')
-    out.append("</tbody></table>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
     for i, entry in enumerate(grades):
         out += _student_section(i, entry)
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def class_statistics(grades: list[dict]) -> dict:
+    """The score distribution (ten bins of the percentage: 0-9, ..., 90-99, 100) and each
+    check's pass rate (pass or warn, over every student)."""
+    bins = [0] * 11
+    for entry in grades:
+        percent = 100 * entry["score"] / entry["max_score"] if entry["max_score"] else 0
+        bins[min(10, int(percent // 10))] += 1
+    rates = {}
+    for j, row in enumerate(grades[0]["checks"] if grades else []):
+        passed = sum(entry["checks"][j]["status"] in EARNS for entry in grades)
+        rates[row["name"]] = (passed, len(grades))
+    return {"scores": bins, "pass_rates": rates}
+
+
+def _statistics(grades: list[dict]) -> list[str]:
+    if not grades:
+        return []
+    stats = class_statistics(grades)
+    most = max(stats["scores"]) or 1
+    labels = [f"{10 * b}\u2013{10 * b + 9} %" for b in range(10)] + ["100 %"]
+    out = ['<h2>The class</h2><div class="stats"><table id="distribution">']
+    out.append("<thead><tr><th>score</th><th>students</th><th></th></tr></thead><tbody>")
+    for label, count in zip(labels, stats["scores"], strict=True):
+        width = round(120 * count / most)
+        out.append(
+            f"<tr><td>{label}</td><td>{count}</td>"
+            f'<td class="bar"><span style="width: {width}px"></span></td></tr>'
+        )
+    out.append('</tbody></table><table id="pass-rates">')
+    out.append("<thead><tr><th>check</th><th>passed</th><th></th></tr></thead><tbody>")
+    for name, (passed, total) in stats["pass_rates"].items():
+        width = round(120 * passed / total) if total else 0
+        out.append(
+            f'<tr><td class="name">{html.escape(name)}</td><td>{passed} / {total}</td>'
+            f'<td class="bar"><span style="width: {width}px"></span></td></tr>'
+        )
+    out.append("</tbody></table></div>")
+    return out
 
 
 def _student_section(i: int, entry: dict) -> list[str]:

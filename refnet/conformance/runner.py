@@ -409,8 +409,9 @@ def run(
 
 
 def versions() -> dict:
+    from importlib.metadata import version
+
     import hypothesis
-    import jax
 
     from refnet import __version__
 
@@ -419,5 +420,5 @@ def versions() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "hypothesis": hypothesis.__version__,
-        "jax": jax.__version__,
+        "jax": version("jax"),  # without importing JAX: the oracle may not need it
     }
