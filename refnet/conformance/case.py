@@ -179,8 +179,13 @@ def assert_within(actual, expected, bound, what: str) -> None:
 class Case:
     """A namespace in which one example of a check runs, and the lines that ran there."""
 
-    def __init__(self, target, profile: str = "strict", journal: Journal | None = None):
+    def __init__(
+        self, target, profile: str = "strict", journal: Journal | None = None, domains=None
+    ):
         self.target = target
+        #: (name, id of the object) -> its domain (probing.py), filled as checks ask; None:
+        #: nothing is probed and every form is drawn (the suite's own tests of the bodies)
+        self.domains = domains
         #: "book" accepts the book's conventions and only warns of its pitfalls; "strict"
         #: is refnet's contract (tests/ run the checks' bodies under it).
         self.profile = profile
@@ -288,6 +293,58 @@ class Case:
         if self.profile == "strict":
             self.fail(f"{consequence}: {detail}")
         self.journal.pitfall(consequence, detail, self.reproduction())
+
+    # -- the domain: what the target's code accepts (probing.py) ----------------------------
+
+    def domain(self, function: str) -> dict:
+        """The forms of ``function`` (as found) and their refusals, probed on first use."""
+        from .probing import probe
+
+        if self.domains is None or function not in self.target.found:
+            return {}
+        key = (function, id(self.target.found[function].obj))
+        if key not in self.domains:
+            self.domains[key] = probe(function, lambda: Case(self.target, self.profile))
+        return self.domains[key]
+
+    def accepted(self, function: str, names) -> list[str]:
+        """Those of the forms ``names`` that ``function`` accepts (no verdict)."""
+        domain = self.domain(function)
+        return [name for name in names if domain.get(name) is None]
+
+    def forms(self, function: str, judged, *, also=(), need_one: bool = True) -> list[str]:
+        """The forms among ``judged`` and ``also`` that ``function`` accepts, to draw from.
+
+        A refusal of a ``judged`` form is the profile's to judge: a failure under strict
+        (refnet's contract takes every form), a note under book.  With ``need_one``, a
+        function that accepts none of them fails under both profiles (the book's contract
+        needs one of the book's versions).
+        """
+        from .probing import form
+
+        domain = self.domain(function)
+        for name in judged:
+            refusal = domain.get(name)
+            if refusal is None:
+                continue
+            what = form(function, name).description
+            if self.profile == "strict":
+                raise CheckFailed(
+                    f"{function} refuses {what} ({refusal.exception}): refnet's contract takes "
+                    "it (--profile book notes a refusal instead)",
+                    _Replay(refusal.reproduction),
+                )
+            self.note(f"refuses {what} ({refusal.exception}); the book's contract allows it")
+        names = [*judged, *also]
+        accepted = self.accepted(function, names)
+        if need_one and not accepted:
+            refusal = domain[names[0]]
+            described = " and ".join(form(function, n).description for n in names)
+            raise CheckFailed(
+                f"{function} refuses {described}: {refusal.exception}",
+                _Replay(refusal.reproduction),
+            )
+        return accepted
 
     # -- the target's spellings (--map NAME.MEMBER=SPELLING) -------------------------------
 
@@ -405,6 +462,16 @@ class Case:
         head = ["import numpy as np", *self.imports]
         head += self.target.setup_lines(used & set(self.target.found))
         return "\n".join(head + self.lines).rstrip() + "\n"
+
+
+class _Replay:
+    """Stands for a Case whose reproduction is already written (a probe's)."""
+
+    def __init__(self, reproduction: str):
+        self._reproduction = reproduction
+
+    def reproduction(self) -> str:
+        return self._reproduction
 
 
 def vars_of(obj) -> list[str]:

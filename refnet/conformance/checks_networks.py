@@ -12,6 +12,7 @@ import inspect
 
 import numpy as np
 from hypothesis import assume
+from hypothesis import strategies as st
 
 from . import oracle
 from .case import member_hint, vars_of, within_message
@@ -136,6 +137,17 @@ def simple_net_gradient(case, data):
 # -- TwoLayerNet --------------------------------------------------------------------------
 
 
+def _targets(case, data, method: str, judged: bool) -> str:
+    """``one_hot`` or ``labels``: a target form ``net.method`` accepts (probing.py); with
+    ``judged``, a refusal of one-hot targets gets the profile's verdict."""
+    names = [f"{method}_one_hot", f"{method}_labels"]
+    if judged:
+        accepted = case.forms("TwoLayerNet", names[:1], also=names[1:])
+    else:
+        accepted = case.accepted("TwoLayerNet", names) or names[:1]
+    return data.draw(st.sampled_from(accepted), label="targets").split("_", 1)[1]
+
+
 def _two_layer_net(case, data, targets):
     """Build the network in the case; return its params, x and the labels (whatever form
     the target is given)."""
@@ -162,8 +174,8 @@ def _method(case, method):
     return f"net.{case.member('TwoLayerNet', method)}"
 
 
-def two_layer_loss(case, data, *, targets="one_hot"):
-    params, x, t = _two_layer_net(case, data, targets)
+def two_layer_loss(case, data):
+    params, x, t = _two_layer_net(case, data, _targets(case, data, "loss", judged=True))
     case.call("loss", f"{_method(case, 'loss')}(x, t)")
     logits = oracle.two_layer_logits(params, x)
     error = two_layer_logit_error(params, x)
@@ -202,8 +214,8 @@ def _difference_answers(params, x, t):
     return answers
 
 
-def two_layer_numerical_gradient(case, data, *, targets="one_hot"):
-    params, x, t = _two_layer_net(case, data, targets)
+def two_layer_numerical_gradient(case, data):
+    params, x, t = _two_layer_net(case, data, _targets(case, data, "loss", judged=False))
     store = case.member("TwoLayerNet", "params")
     case.setup(f"params_before = {{key: value.copy() for key, value in net.{store}.items()}}")
     case.call("grads", f"{_method(case, 'numerical_gradient')}(x, t)")
@@ -222,7 +234,12 @@ def two_layer_numerical_gradient(case, data, *, targets="one_hot"):
     )
 
 
-def two_layer_accuracy(case, data, *, targets="one_hot"):
+def two_layer_accuracy(case, data, *, targets=None):
+    if targets == "labels":  # accuracy_labels: a refusal of labels is the verdict
+        if not case.forms("TwoLayerNet", ["accuracy_labels"], need_one=False):
+            return
+    else:
+        targets = _targets(case, data, "accuracy", judged=True)
     params, x, t = _two_layer_net(case, data, targets)
     logits = oracle.two_layer_logits(params, x)
     # The argmax of the target's probabilities is the true one when the top two logits are
@@ -240,8 +257,8 @@ def two_layer_accuracy(case, data, *, targets="one_hot"):
     )
 
 
-def two_layer_backprop_gradient(case, data, *, targets="one_hot"):
-    params, x, t = _two_layer_net(case, data, targets)
+def two_layer_backprop_gradient(case, data):
+    params, x, t = _two_layer_net(case, data, _targets(case, data, "gradient", judged=False))
     case.call("grads", f"{_method(case, 'gradient')}(x, t)")
     # Every entry is a sum over <= N·K (<= 16) products of factors bounded by 1 (z, σ', x)
     # and |y - t| / N <= 1/N, times weights <= 1 and up to H = 4 hidden paths:

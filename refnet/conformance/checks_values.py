@@ -18,6 +18,8 @@ from .tolerances import same_formula_bound, sigmoid_bound, softmax_bound
 
 
 def softmax_values(case, data, *, min_dims=1, max_dims=1, max_side=5, low=-20.0, high=20.0):
+    if min_dims == 2 and not case.forms("softmax", ["batch"], need_one=False):
+        return  # a batch is refused: the refusal is the verdict (Case.forms)
     shape = data.draw(array_shapes(min_dims, max_dims, max_side), label="shape")
     a = case.let("a", data.draw(finite_arrays(shape, low, high), label="a"))
     case.call("y", "softmax(a)")
@@ -39,6 +41,8 @@ def softmax_of_large_logits(case, data):
 
 
 def softmax_rows_apart(case, data):
+    if not case.accepted("softmax", ["batch"]):
+        return  # softmax.batch judges the refusal
     batch = data.draw(st.integers(2, 4), label="batch")
     classes = data.draw(st.integers(1, 5), label="classes")
     base = data.draw(finite_arrays((batch, classes), -10.0, 10.0), label="base")
@@ -77,9 +81,15 @@ def arguments_unchanged(case, data, *, function):
         case.run("softmax(a)")
         require_unchanged(case, "a", "a_before")
         return
-    batch = data.draw(st.integers(1, 4), label="batch")
+    if function == "cross_entropy_error":
+        kinds = ("one_hot", "labels", "one_hot_sample", "label_sample")
+    else:
+        kinds = ("batch", "one_sample")
+    kind = data.draw(st.sampled_from(case.accepted(function, kinds) or ["one_sample"]), label="t")
+    batch = None if kind.endswith("sample") else data.draw(st.integers(1, 4), label="batch")
     case.let("y", data.draw(probability_rows(batch, classes), label="y"))
-    case.let("t", one_hot_labels(data.draw(labels(batch, classes), label="t"), classes))
+    t = data.draw(labels(batch, classes), label="t")
+    case.let("t", t if kind.startswith("label") else one_hot_labels(t, classes))
     case.setup("y_before, t_before = y.copy(), t.copy()")
     case.run(f"{function}(y, t)")
     require_unchanged(case, "y", "y_before")
@@ -89,6 +99,8 @@ def arguments_unchanged(case, data, *, function):
 def squared_error_value(case, data, *, function, batch=True):
     """½ Σ (y - t)² per sample; a batch's value is the mean or the sum by ``function``
     (under the book profile ``mean_squared_error`` may be either, as the book's sums)."""
+    if batch and not case.forms(function, ["batch"], need_one=False):
+        return  # a batch is refused: the refusal is the verdict (Case.forms)
     classes = data.draw(st.integers(2, 6), label="classes")
     n = data.draw(st.integers(1, 6), label="batch") if batch else None
     y = case.let("y", data.draw(probability_rows(n, classes), label="y"))
@@ -125,12 +137,16 @@ def squared_error_value(case, data, *, function, batch=True):
     case.compare("loss", expected, bound, f"{function}(y, t)", source, hint=hint)
 
 
-def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets="one_hot"):
+def cross_entropy_value(case, data, *, batch=True, max_batch=6):
+    # The book has a one-hot and a label version: the book profile needs one of them.
+    judged, also = (["one_hot"], ["labels"]) if batch else (["one_hot_sample"], ["label_sample"])
+    accepted = case.forms("cross_entropy_error", judged, also=also)
+    targets = data.draw(st.sampled_from(accepted), label="targets")
     classes = data.draw(st.integers(2, 6), label="classes")
     n = data.draw(st.integers(1, max_batch), label="batch") if batch else None
     y = case.let("y", data.draw(probability_rows(n, classes), label="y"))
     t = data.draw(labels(n, classes), label="t")
-    if targets == "labels":
+    if targets.startswith("label"):
         case.let("t", t, "labels")
     else:
         case.let("t", one_hot_labels(t, classes), "one-hot")
@@ -156,6 +172,8 @@ def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets="one_hot
 
 
 def cross_entropy_target_forms(case, data, *, max_batch=6):
+    if len(case.forms("cross_entropy_error", ["labels"], also=["one_hot"], need_one=False)) < 2:
+        return  # one form refused: the refusal is the verdict (Case.forms)
     batch = data.draw(st.integers(1, max_batch), label="batch")
     classes = data.draw(st.integers(2, 6), label="classes")
     y = case.let("y", data.draw(probability_rows(batch, classes), label="y"))
