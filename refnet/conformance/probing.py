@@ -49,6 +49,9 @@ class Form:
     call: str
     #: forms of which the book profile needs at least one (the book's two versions)
     book_group: str | None = None
+    #: a form this one belongs with: refused with it (a cross-entropy that refuses labels
+    #: for a batch is one-hot only, whatever a 0-d label broadcasts to)
+    requires: str | None = None
 
 
 def _let(**values):
@@ -120,6 +123,7 @@ FORMS = (
         _let(y=_Y[0], t=_ONE_HOT[0]),
         "cross_entropy_error(y, t)",
         "sample",
+        "one_hot",
     ),
     Form(
         "cross_entropy_error",
@@ -128,6 +132,7 @@ FORMS = (
         _let(y=_Y[0], t=np.array(_LABELS[0])),
         "cross_entropy_error(y, t)",
         "sample",
+        "labels",
     ),
     *(
         Form(
@@ -177,6 +182,9 @@ def probe(function: str, make_case) -> dict[str, Refusal | None]:
 
     domain: dict[str, Refusal | None] = {}
     for entry in forms_of(function):
+        if entry.requires is not None and domain.get(entry.requires) is not None:
+            domain[entry.name] = domain[entry.requires]
+            continue
         case = make_case()
         try:
             entry.setup(case)

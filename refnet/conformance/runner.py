@@ -215,6 +215,9 @@ def _cannot_run(check: Check, target: Target, result: Result) -> bool:
             )
             return True
         result.reason = f"{name} not found in the target"
+        if other is not None and _first_of(other, name) == other:
+            result.graded = False  # the assignment asks for the squared error once
+            result.reason = f"not graded: {name} not found (the squared error is graded as {other})"
         result.map_hint = target.hints.get(name) or f"--map {name}=MODULE:NAME"
         return True
     if check.precondition is not None:
@@ -238,11 +241,14 @@ def _covered(check: Check, target: Target) -> str | None:
     """The name that the grade counts instead of ``check``'s (both squared errors found:
     the one listed first, mean_squared_error, is graded)."""
     other = api_name(check.function).alternative
-    if other and other in target.found:
-        first = next(api.name for api in API if api.name in (other, check.function))
-        if first == other:
-            return other
+    if other and other in target.found and _first_of(other, check.function) == other:
+        return other
     return None
+
+
+def _first_of(*names: str) -> str:
+    """The name of ``names`` the API lists first."""
+    return next(api.name for api in API if api.name in names)
 
 
 def _hypothesis_test(check, target, profile, journal, latest, domains):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -33,8 +34,9 @@ from types import ModuleType
 
 from .api import API, API_NAMES, CANONICAL, TargetError, api_name
 from .discovery import SourceFile, discover
-from .isolation import CappedOutput, CheckTimeout, importing
+from .isolation import CappedOutput, CheckTimeout, deadline, importing
 from .mapping import Mapping, parse_entries
+from .notebooks import run_notebook
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -55,8 +57,15 @@ class Found:
     attribute: str  # its name in that module
     file: str | None = None  # relative to the target's root, forward slashes
     path_entries: tuple[str, ...] = ()  # absolute folders a reproduction puts on sys.path
+    #: the file a reproduction loads by path (its name is not a module name, or a notebook)
+    load_path: str | None = None
 
     def import_line(self) -> str:
+        if self.load_path:
+            return (
+                "from refnet.conformance.notebooks import load_file; "
+                f"{self.name} = load_file({self.load_path!r}).{self.attribute}"
+            )
         alias = "" if self.attribute == self.name else f" as {self.name}"
         return f"from {self.module} import {self.attribute}{alias}"
 
@@ -80,6 +89,7 @@ class Target:
     hints: dict[str, str] = field(default_factory=dict)  # missing name -> --map line
     root: str | None = None
     layout: str = "a module"
+    not_graded: list[dict] = field(default_factory=list)  # {"file", "reason"}
 
     def __post_init__(self):
         for name, found in self.found.items():
@@ -148,6 +158,7 @@ class Target:
             "problems": list(self.problems),
             "broken": dict(self.broken),
             "import_output": self.import_output,
+            "not_graded": list(self.not_graded),
         }
 
     @classmethod
@@ -218,6 +229,12 @@ class _Collector:
                 return source.path_entries
         return ()
 
+    def _load_path(self, module_name: str) -> str | None:
+        for module, source in self.modules:
+            if module.__name__ == module_name and source is not None and source.by_path:
+                return source.path
+        return None
+
     def _found(self, name, obj, module, attribute) -> Found:
         # Attribute an object imported from another of the target's files to that file.
         home = sys.modules.get(getattr(obj, "__module__", None) or "")
@@ -232,11 +249,18 @@ class _Collector:
             attribute,
             _relative(_source_path(obj, module), self.root),
             self._entries(module.__name__),
+            self._load_path(module.__name__),
         )
 
     def _add(self, found: Found) -> None:
-        if id(found.obj) in self.seen:
+        # One definition once, also when its module was imported under two names
+        # (common/functions.py as `functions` and as `common.functions`).
+        code = getattr(found.obj, "__code__", None)
+        same = (found.file, getattr(found.obj, "__qualname__", None), getattr(code, "co_firstlineno", None))
+        key = same if found.file and same[1] else id(found.obj)
+        if key in self.seen or id(found.obj) in self.seen:
             return
+        self.seen[key] = found
         self.seen[id(found.obj)] = found
         self.definitions.setdefault(found.name, []).append(found)
 
@@ -318,8 +342,13 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
         _put_first_on_path(entry)
     caught: list[str] = []
     try:
-        with importing(os.path.dirname(source.path), output, timeout, caught):
-            module = importlib.import_module(source.module)
+        if source.path.endswith(".ipynb"):
+            # Cell by cell, each under what is left of the time limit (notebooks.py).
+            with importing(os.path.dirname(source.path), output, None, caught):
+                module = run_notebook(source.path, source.module, deadline, timeout, collected.notes)
+        else:
+            with importing(os.path.dirname(source.path), output, timeout, caught):
+                module = _import(source)
     except CheckTimeout:
         sys.modules.pop(source.module, None)
         problems.append({"file": source.label, "problem": script_problem(source.label, timeout)})
@@ -345,6 +374,24 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
     collected.add_module(module, source)
     collected.notes += [f"importing {source.label} warned: {w}" for w in caught[:3]]
     return True
+
+
+def _import(source: SourceFile) -> ModuleType:
+    """Import a discovered file: by its dotted name, or by its path (notebooks.py)."""
+    if not source.by_path:
+        return importlib.import_module(source.module)
+    loader = importlib.machinery.SourceFileLoader(source.module, source.path)
+    spec = importlib.util.spec_from_file_location(source.module, source.path, loader=loader)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{source.label} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[source.module] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(source.module, None)
+        raise
+    return module
 
 
 def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Target:
@@ -375,6 +422,7 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
             sys.path.append(entry)  # for modules named in --map NAME=MODULE:ATTRIBUTE
     target = Target(spec, {}, members=dict(mapping.members), root=layout.root)
     target.layout = layout.description
+    target.not_graded = layout.not_graded
     target.problems = problems
     target.import_output = output.getvalue()
     collected.finish(target)
