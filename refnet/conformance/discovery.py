@@ -204,7 +204,11 @@ def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile |
     parts = os.path.relpath(folder, base).split(os.sep) if folder != base else []
     module = ".".join([*parts, stem])
     label = os.path.relpath(path, root).replace(os.sep, "/")
-    by_path = not path.endswith(".py") or not all(p.isidentifier() for p in module.split("."))
+    by_path = (
+        not path.endswith(".py")
+        or not stem.isidentifier()
+        or not all(part.isidentifier() for part in parts)
+    )
     if by_path:
         module = module_name(path)
     entries = tuple(dict.fromkeys([folder if by_path else base, root]))

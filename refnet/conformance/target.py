@@ -438,6 +438,22 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
     return target
 
 
+def _require_python(path: str) -> None:
+    """A file without a .py or .ipynb suffix is graded when its text is Python."""
+    try:
+        with open(path, "rb") as handle:
+            compile(handle.read(), path, "exec")
+    except (SyntaxError, ValueError) as exc:
+        where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise TargetError(
+            f"{path}: not a Python file or a notebook (its text is not Python: "
+            f"{getattr(exc, 'msg', exc)}{where}); give a .py file, a .ipynb notebook, a "
+            "folder or a module name"
+        ) from None
+    except OSError as exc:
+        raise TargetError(f"{path}: {exc.strerror}") from None
+
+
 def _is_module_name(spec: str) -> bool:
     """A dotted name that imports as a regular module (``refnet``, ``mypackage.ch4``), not a
     folder of the working directory that merely has such a name (``ch04``)."""
@@ -472,6 +488,8 @@ def load_target(spec: str, mapping=(), *, timeout=None, excluded=None, on_import
     if os.path.isfile(spec) or spec.endswith(".py"):
         if not os.path.isfile(spec):
             raise TargetError(f"{spec}: no such file")
+        if not spec.endswith((".py", ".ipynb")):
+            _require_python(spec)
         return _load_files(spec, mapping, timeout, excluded or {}, on_import)
     if os.path.isdir(spec):
         return _load_files(spec, mapping, timeout, excluded or {}, on_import)
