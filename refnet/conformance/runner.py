@@ -73,6 +73,7 @@ from hypothesis.errors import FlakyFailure, Unsatisfiable
 from .api import API, api_name
 from .case import Case, CheckFailed, Journal, MissingMember, TargetRaised
 from .checks import CHECKS, Check
+from .causes import group
 from .hangs import CHECK_METHODS, blocked_by, key
 from .isolation import CappedOutput, CheckTimeout, isolated
 from .schema import STATUSES, report_dict
@@ -122,6 +123,7 @@ class Report:
     versions: dict = field(default_factory=dict)
     select: list[str] | None = None
     profile: str = "strict"
+    causes: list[dict] = field(default_factory=list)  # causes.py: root failures, grouped
 
     def counts(self) -> dict[str, int]:
         return {s: sum(r.status == s for r in self.results) for s in STATUSES}
@@ -147,6 +149,7 @@ class Report:
             profile=self.profile,
             settings=self.settings(),
             versions=self.versions,
+            causes=self.causes,
         )
 
     def to_json(self) -> str:
@@ -480,7 +483,9 @@ def run(
         if on_result is not None:
             on_result(index, result)
     select = list(select) if select else None
-    return Report(target, results, max_examples, seed, timeout or None, versions(), select, profile)
+    report = Report(target, results, max_examples, seed, timeout or None, versions(), select, profile)
+    report.causes = group(results, target)
+    return report
 
 
 def versions() -> dict:

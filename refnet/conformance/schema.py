@@ -31,7 +31,7 @@ def conventions(target: dict, profile: str) -> dict[str, str]:
     return out
 
 
-def report_dict(target: dict, results: list[dict], *, profile, settings, versions) -> dict:
+def report_dict(target: dict, results: list[dict], *, profile, settings, versions, causes=()) -> dict:
     """The report (see runner.py's docstring) from its parts, all plain data."""
     counts = summary(results)
     return {
@@ -42,6 +42,7 @@ def report_dict(target: dict, results: list[dict], *, profile, settings, version
         "conventions": conventions(target, profile),
         "settings": settings,
         "checks": results,
+        "causes": list(causes),
         "summary": counts,
         "exit_code": 1 if counts["fail"] or counts["error"] else 0,
     }
