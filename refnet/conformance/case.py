@@ -265,13 +265,17 @@ class Case:
             raise TargetRaised(code, exc, self) from exc
         return None
 
-    def unexpected(self, exc: BaseException):
-        """The exception the last `run` caught is not one the property allows: show
-        that call unwrapped (so that the reproduction raises it too) and fail with it."""
+    def unwrap(self) -> None:
+        """Show the last call `run` caught as it ran, not inside a try (it raises there)."""
         start, code = self._wrapped
         del self.lines[start:]
         self.lines.append(code)
-        raise TargetRaised(code, exc, self)
+
+    def unexpected(self, exc: BaseException):
+        """The exception the last `run` caught is not one the property allows: show
+        that call unwrapped (so that the reproduction raises it too) and fail with it."""
+        self.unwrap()
+        raise TargetRaised(self._wrapped[1], exc, self)
 
     def call(self, name: str, expression: str):
         """Run ``name = expression`` (the target's code) and return the value."""

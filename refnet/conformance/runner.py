@@ -38,11 +38,22 @@ The report (``Report.to_dict()``, written by ``--json``) is a contract, read by 
         "exception": {"type", "message", "traceback"} | null,
         "output": str, "seconds": float,
         "warnings": [str], "notes": [str],
-        "file": str | null, "map_hint": str | null, "profiles": [str]
+        "file": str | null, "map_hint": str | null, "profiles": [str],
+        "graded": bool,                    # false: in no maximum (covered by another
+                                           # name, or optional and absent)
+        "cause": str | null,               # the root failure it follows from
+        "timed_out": bool                  # no answer within the time limit
       }],
+      "causes": [{"root", "cause", "checks", "message"}],  # one cause, one message
       "summary": {"pass", "warn", "fail", "error", "skip": int},
-      "exit_code": 0 | 1
+      "exit_code": 0 | 1,
+      "complete": bool                     # (--json) false while checks still run
     }
+
+The target also lists ``"not_graded": [{"file", "reason"}]``: what the target holds that
+is not graded, and why.  A check whose function does not return is failed once with
+``timed_out``; the rest of that function's checks, and those of its callers, fail as
+"not run: NAME did not return within T s" without waiting again (hangs.py).
 
 ``status``: ``pass`` the property holds; ``warn`` it holds but one of the book's pitfalls
 was found (``warnings`` says which, with its consequence; it counts as passed for a grade;
