@@ -54,6 +54,7 @@ from .checks_networks import (
     simple_net_loss,
     two_layer_accuracy,
     two_layer_backprop_gradient,
+    two_layer_initial_params,
     two_layer_loss,
     two_layer_numerical_gradient,
 )
@@ -250,6 +251,11 @@ CHECKS = (
        precondition=has_method("simpleNet", "loss"),
        book="numerical_gradient(lambda w: net.loss(x, t), net.W) matches jax.grad of the loss "
        "with or without delta, and leaves net.W unchanged"),
+    _c("TwoLayerNet.initial_params",
+       "TwoLayerNet(input_size, hidden_size, output_size) has params W1 (input, hidden), b1 "
+       "(hidden,), W2 (hidden, output), b2 (output,), and W1 and W2 are not constant (equal "
+       "weights keep every hidden unit equal)",
+       two_layer_initial_params, ("TwoLayerNet",), precondition=constructible),
     _c("TwoLayerNet.loss",
        "net.loss(x, t) with one-hot t is the mean cross-entropy of the network, as JAX "
        "computes it",

@@ -180,6 +180,33 @@ def _two_layer_net(case, data, targets):
     return params, x, t
 
 
+def two_layer_initial_params(case, data):
+    """A new network: the four parameters in their shapes, and weights that break the
+    symmetry between hidden units (equal weights give every hidden unit the same gradient,
+    so they stay equal and the network learns one unit's worth)."""
+    sizes = {
+        key: data.draw(st.integers(2, 5), label=key)
+        for key in ("input_size", "hidden_size", "output_size")
+    }
+    case.run(f"net = {case.constructor('TwoLayerNet', **sizes)}")
+    case.require_member("net", "TwoLayerNet", "params")
+    store = case.member("TwoLayerNet", "params")
+    d, hidden, classes = sizes.values()
+    shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, classes), "b2": (classes,)}
+    for key, shape in shapes.items():
+        case.require(
+            f"np.shape(net.{store}[{key!r}]) == {shape!r}",
+            lambda key=key, shape=shape: f"net.{store}[{key!r}] has shape "
+            f"{np.shape(case.ns['net'].__dict__.get(store, {}).get(key))}, expected {shape}",
+        )
+    for key in ("W1", "W2"):
+        case.require(
+            f"np.ptp(net.{store}[{key!r}]) > 0",
+            f"every entry of a new network's {key} is the same: the hidden units start equal, "
+            "get equal gradients and stay equal (draw weight_init_std * np.random.randn)",
+        )
+
+
 def _method(case, method):
     return f"net.{case.member('TwoLayerNet', method)}"
 

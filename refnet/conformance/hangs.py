@@ -17,6 +17,7 @@ import types
 CHECK_METHODS = {
     "simpleNet.loss": ("loss",),
     "simpleNet.gradient": ("loss",),
+    "TwoLayerNet.initial_params": (),
     "TwoLayerNet.loss": ("loss",),
     "TwoLayerNet.numerical_gradient": ("numerical_gradient",),
     "TwoLayerNet.accuracy": ("accuracy",),

@@ -227,6 +227,15 @@ class _Supervisor:
         self.results[current] = _stopped(
             self.loaded["units"][current], reason, seconds, self.loaded["target"]
         )
+        self.results[current]["timed_out"] = True
+        # The next child does not wait on this function again (hangs.py).
+        name, file = self.loaded["units"][current]
+        function = name.split(".")[0]
+        found = (self.loaded["target"].get("found") or {}).get(function) or {}
+        spelling = found.get("attribute") or function
+        hung = list(self.config.get("hung") or [])
+        hung.append([function, file, f"{spelling} did not return within {self.timeout:g} s"])
+        self.config["hung"] = hung
         self.config["start"] = current + 1
         return None
 
