@@ -572,7 +572,9 @@ def numerical_gradient(f, x):
         x[idx] = tmp
     return grad
 """
-ROWS_GRADIENT = ONE_D_GRADIENT.replace("def numerical_gradient(", "def _one(") + """
+ROWS_GRADIENT = (
+    ONE_D_GRADIENT.replace("def numerical_gradient(", "def _one(")
+    + """
 def numerical_gradient(f, X):
     if X.ndim == 1:
         return _one(f, X)
@@ -581,6 +583,7 @@ def numerical_gradient(f, X):
         grad[i] = _one(f, x)
     return grad
 """
+)
 
 
 @pytest.mark.parametrize(("source", "book"), [(ONE_D_GRADIENT, "pass"), (ROWS_GRADIENT, "warn")])
@@ -590,8 +593,10 @@ def test_any_shape_draws_inside_the_domain_and_the_row_by_row_gradient_is_a_pitf
     target = module_target(tmp_path, f"grad_{book}", source)
     select = ["numerical_gradient.any_shape", "numerical_gradient.closure"]
     report = run(target, profile="book", max_examples=10, select=select)
-    assert statuses_of(report) == {"numerical_gradient.any_shape": book,
-                                   "numerical_gradient.closure": "pass"}
+    assert statuses_of(report) == {
+        "numerical_gradient.any_shape": book,
+        "numerical_gradient.closure": "pass",
+    }
     strict = run(target, profile="strict", max_examples=10, select=select[:1])
     (result,) = strict.results
     assert result.status == "fail"
@@ -608,7 +613,9 @@ STEPS = {"1e-4": "pass", "2e-4": "fail", "3e-7": "fail"}
 
 
 @pytest.mark.parametrize(("h", "verdict"), STEPS.items())
-def test_each_bound_of_the_central_difference_is_pinned_by_a_step_on_each_side(tmp_path, h, verdict):
+def test_each_bound_of_the_central_difference_is_pinned_by_a_step_on_each_side(
+    tmp_path, h, verdict
+):
     source = f"""
     import numpy as np
     def numerical_diff(f, x):
@@ -625,11 +632,15 @@ def test_a_softmax_shifted_by_the_batchs_maximum_fails_rows_apart_on_every_seed(
     with working_directory(ROOT):
         target = load_target(f"{FIXTURES}/global_max_softmax.py")
     for seed in range(10):
-        report = run(target, profile="book", max_examples=1, seed=seed, select=["softmax.rows_apart"])
+        report = run(
+            target, profile="book", max_examples=1, seed=seed, select=["softmax.rows_apart"]
+        )
         assert statuses_of(report) == {"softmax.rows_apart": "fail"}, seed
 
 
-@pytest.mark.parametrize(("init", "verdict"), [("np.zeros", "fail"), ("0.01 * rng.standard_normal", "pass")])
+@pytest.mark.parametrize(
+    ("init", "verdict"), [("np.zeros", "fail"), ("0.01 * rng.standard_normal", "pass")]
+)
 def test_a_network_whose_weights_start_equal_fails_its_initial_params(tmp_path, init, verdict):
     source = f"""
     import numpy as np
@@ -669,7 +680,9 @@ def numerical_gradient(f, x):
 def test_float32_x_is_judged_by_its_result_with_one_bound(tmp_path, work, book, strict):
     target = module_target(tmp_path, f"f32_{book}", FLOAT32.format(work=work))
     for profile, verdict in (("book", book), ("strict", strict)):
-        report = run(target, profile=profile, max_examples=10, select=["numerical_gradient.float32_x"])
+        report = run(
+            target, profile=profile, max_examples=10, select=["numerical_gradient.float32_x"]
+        )
         (result,) = report.results
         assert result.status == verdict, (profile, result.reason)
         if result.counterexample:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -326,12 +326,25 @@ def test_a_vectorised_chapter_that_refuses_nothing_scores_100_percent_under_stri
     ("name", "strict_failures"),
     [
         # The text's label version: one-hot targets refused (a note under book).
-        ("label_only.py", {"cross_entropy_error.one_sample", "cross_entropy_error.batch",
-                           "TwoLayerNet.loss", "TwoLayerNet.accuracy"}),
+        (
+            "label_only.py",
+            {
+                "cross_entropy_error.one_sample",
+                "cross_entropy_error.batch",
+                "TwoLayerNet.loss",
+                "TwoLayerNet.accuracy",
+            },
+        ),
         # Section 4.4's loop over range(x.size): 1-D x only.
-        ("one_d_only.py", {"numerical_gradient.any_shape", "numerical_gradient.integer_x",
-                           "numerical_gradient.restores_x_on_error",
-                           "numerical_gradient.float32_x"}),
+        (
+            "one_d_only.py",
+            {
+                "numerical_gradient.any_shape",
+                "numerical_gradient.integer_x",
+                "numerical_gradient.restores_x_on_error",
+                "numerical_gradient.float32_x",
+            },
+        ),
     ],
 )
 def test_a_narrower_contract_the_book_allows_costs_nothing_under_book_and_fails_under_strict(
@@ -432,7 +445,9 @@ def test_one_root_failure_is_one_message_naming_the_checks_it_explains(tmp_path)
     report, _ = graded(path, "-k", "numerical_gradient", "-k", "gradient_descent")
     (cause,) = report["causes"]
     assert cause["root"] == "numerical_gradient.restores_x"
-    assert cause["message"].endswith("fail because numerical_gradient leaves x perturbed after each call")
+    assert cause["message"].endswith(
+        "fail because numerical_gradient leaves x perturbed after each call"
+    )
     failed = [r for r in report["checks"] if r["status"] == "fail"]
     assert cause["checks"] == [r["name"] for r in failed if r["name"] == cause["root"]] + [
         r["name"] for r in failed if r["name"] != cause["root"]

@@ -160,7 +160,9 @@ def discover(directory, single: bool = False) -> list[Submission]:
             raise BatchError(f"{root}: two submissions are both named {student!r}")
         found[student] = _pack(student, entry)
     if not found:
-        raise BatchError(f"--batch {directory}: no submissions (no *.py or *.ipynb file and no folder)")
+        raise BatchError(
+            f"--batch {directory}: no submissions (no *.py or *.ipynb file and no folder)"
+        )
     return list(found.values())
 
 

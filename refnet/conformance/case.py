@@ -21,7 +21,7 @@ import numpy as np
 class CheckFailed(AssertionError):
     """The property does not hold for this example; ``message`` says how."""
 
-    def __init__(self, message: str, case: Case | None = None):
+    def __init__(self, message: str, case: Case | _Replay | None = None):
         super().__init__(message)
         self.message = message
         self.case = case

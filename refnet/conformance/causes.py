@@ -44,7 +44,11 @@ def group(results, target) -> list[dict]:
         for result in results:
             if result is root or result.status != "fail" or result.cause is not None:
                 continue
-            if result.name in ROOTS and result.name != root_name and result.function != root.function:
+            if (
+                result.name in ROOTS
+                and result.name != root_name
+                and result.function != root.function
+            ):
                 continue
             if root.file and result.function == root.function and result.file != root.file:
                 continue  # another definition of the same name: its own verdict

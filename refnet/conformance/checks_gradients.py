@@ -149,8 +149,12 @@ def _row_by_row(case, fn, x) -> bool:
         return False
     case.comment(f"grad is the gradient of f(x[i]) for each row x[i] of x {x.shape}, not of f(x)")
     case.compare(
-        "grad", exact, _gradient_bound(fn, x, exact), "numerical_gradient(f, x)",
-        "jax.grad(f)(x)", pitfall=ROW_BY_ROW,
+        "grad",
+        exact,
+        _gradient_bound(fn, x, exact),
+        "numerical_gradient(f, x)",
+        "jax.grad(f)(x)",
+        pitfall=ROW_BY_ROW,
     )
     return True
 
@@ -254,7 +258,7 @@ def gradient_of_float32_x(case, data, *, max_side=4, function=None):
     # float64's error at x (x's float32 values are exact in float64), and one rounding of
     # each element of the result to float32: at most eps32 |value| (eps32 / 2, doubled for
     # the float64 error the value carries into the rounding).
-    accurate = _gradient_bound(fn, x, exact) + EPS[np.dtype(np.float32)] * np.abs(exact)
+    accurate = _gradient_bound(fn, x, exact) + float(np.finfo(np.float32).eps) * np.abs(exact)
     coarse = _gradient_bound(fn, x, exact, np.float32)  # arithmetic in float32 throughout
     value = case.ns["grad"]
     what = "numerical_gradient(f, x) of a float32 x"

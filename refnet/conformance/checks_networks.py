@@ -196,8 +196,10 @@ def two_layer_initial_params(case, data):
     for key, shape in shapes.items():
         case.require(
             f"np.shape(net.{store}[{key!r}]) == {shape!r}",
-            lambda key=key, shape=shape: f"net.{store}[{key!r}] has shape "
-            f"{np.shape(case.ns['net'].__dict__.get(store, {}).get(key))}, expected {shape}",
+            lambda key=key, shape=shape: (
+                f"net.{store}[{key!r}] has shape "
+                f"{np.shape(case.ns['net'].__dict__.get(store, {}).get(key))}, expected {shape}"
+            ),
         )
     for key in ("W1", "W2"):
         case.require(

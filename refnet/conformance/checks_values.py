@@ -81,10 +81,9 @@ def arguments_unchanged(case, data, *, function):
         case.run("softmax(a)")
         require_unchanged(case, "a", "a_before")
         return
+    kinds: tuple[str, ...] = ("batch", "one_sample")
     if function == "cross_entropy_error":
         kinds = ("one_hot", "labels", "one_hot_sample", "label_sample")
-    else:
-        kinds = ("batch", "one_sample")
     kind = data.draw(st.sampled_from(case.accepted(function, kinds) or ["one_sample"]), label="t")
     batch = None if kind.endswith("sample") else data.draw(st.integers(1, 4), label="batch")
     case.let("y", data.draw(probability_rows(batch, classes), label="y"))

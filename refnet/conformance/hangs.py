@@ -49,7 +49,9 @@ def names_called(obj, methods=None) -> set[str]:
     ``__init__`` and ``methods`` (and the methods those reach through ``self.NAME``)."""
     if not isinstance(obj, type):
         return loaded_names(_codes(obj))
-    members = {name: value for klass in reversed(obj.__mro__) for name, value in vars(klass).items()}
+    members = {
+        name: value for klass in reversed(obj.__mro__) for name, value in vars(klass).items()
+    }
     todo = ["__init__", *(methods or [n for n in members if not n.startswith("__")])]
     seen: set[str] = set()
     names: set[str] = set()
@@ -82,9 +84,8 @@ def blocked_by(check, target, hung: dict, member) -> str | None:
     found = target.found.get(check.function)
     if found is None:
         return None
-    methods = CHECK_METHODS.get(check.name)
-    if methods is not None:
-        methods = [member(check.function, m) for m in methods]
+    used = CHECK_METHODS.get(check.name)
+    methods = None if used is None else [member(check.function, m) for m in used]
     loaded = names_called(found.obj, methods)
     for other in target.found.values():
         if key(other) in hung and other.attribute in loaded:

@@ -106,13 +106,17 @@ def run_notebook(path: str, name: str, deadline, timeout, notes: list[str]) -> t
     for number, source in enumerate(cells, 1):
         spent = time.monotonic() - start
         if timeout and spent > DEFINITIONS_ONLY_AFTER * timeout and not _defines(source):
-            notes.append(f"{label}, code cell {number}: not run (the notebook's time is spent, "
-                         "and the cell defines nothing)")
+            notes.append(
+                f"{label}, code cell {number}: not run (the notebook's time is spent, "
+                "and the cell defines nothing)"
+            )
             continue
         try:
             code = compile(source, module.__file__, "exec")
         except SyntaxError as exc:
-            notes.append(f"{label}, code cell {number}: not Python ({exc.msg}, line {exc.lineno}): left out")
+            notes.append(
+                f"{label}, code cell {number}: not Python ({exc.msg}, line {exc.lineno}): left out"
+            )
             continue
         limit = max(1.0, timeout - spent) if timeout else None
         try:
@@ -121,7 +125,9 @@ def run_notebook(path: str, name: str, deadline, timeout, notes: list[str]) -> t
         except CheckTimeout:
             notes.append(f"{label}, code cell {number}: stopped after {limit:g} s (left out)")
         except (Exception, SystemExit) as exc:
-            notes.append(f"{label}, code cell {number} raised {type(exc).__name__}: {exc} (left out)")
+            notes.append(
+                f"{label}, code cell {number} raised {type(exc).__name__}: {exc} (left out)"
+            )
     return module
 
 

@@ -75,7 +75,9 @@ def _network(targets, method):
     def setup(case):
         case.let("x", np.array([[0.5, -0.25], [1.0, 0.75], [-0.5, 0.5]]))
         case.let("t", targets)
-        case.run(f"net = {case.constructor('TwoLayerNet', input_size=2, hidden_size=3, output_size=4)}")
+        case.run(
+            f"net = {case.constructor('TwoLayerNet', input_size=2, hidden_size=3, output_size=4)}"
+        )
         case.require_member("net", "TwoLayerNet", method)
 
     return setup

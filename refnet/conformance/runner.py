@@ -83,8 +83,8 @@ from hypothesis.errors import FlakyFailure, Unsatisfiable
 
 from .api import API, api_name
 from .case import Case, CheckFailed, Journal, MissingMember, TargetRaised
-from .checks import CHECKS, Check
 from .causes import group
+from .checks import CHECKS, Check
 from .hangs import CHECK_METHODS, blocked_by, key
 from .isolation import CappedOutput, CheckTimeout, isolated
 from .schema import STATUSES, report_dict
@@ -246,9 +246,7 @@ def _cannot_run(check: Check, target: Target, result: Result) -> bool:
 
 
 #: Why an optional check is left out of the grade when the target lacks what it checks.
-OPTIONAL = (
-    "backpropagation is chapter 5's; a points file that gives this check points grades it"
-)
+OPTIONAL = "backpropagation is chapter 5's; a points file that gives this check points grades it"
 
 
 def _covered(check: Check, target: Target) -> str | None:
@@ -494,7 +492,9 @@ def run(
         if on_result is not None:
             on_result(index, result)
     select = list(select) if select else None
-    report = Report(target, results, max_examples, seed, timeout or None, versions(), select, profile)
+    report = Report(
+        target, results, max_examples, seed, timeout or None, versions(), select, profile
+    )
     report.causes = group(results, target)
     return report
 

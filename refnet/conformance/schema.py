@@ -31,7 +31,9 @@ def conventions(target: dict, profile: str) -> dict[str, str]:
     return out
 
 
-def report_dict(target: dict, results: list[dict], *, profile, settings, versions, causes=()) -> dict:
+def report_dict(
+    target: dict, results: list[dict], *, profile, settings, versions, causes=()
+) -> dict:
     """The report (see runner.py's docstring) from its parts, all plain data."""
     counts = summary(results)
     return {

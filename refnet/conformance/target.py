@@ -216,7 +216,7 @@ class _Collector:
         self.root = root
         self.renamed = {attr for module, attr in mapping.names.values() if module is None}
         self.definitions: dict[str, list[Found]] = {}
-        self.seen: dict[int, Found] = {}
+        self.seen: dict[object, Found] = {}
         self.modules: list[tuple[ModuleType, SourceFile | None]] = []
         self.notes: list[str] = []
 
@@ -256,7 +256,11 @@ class _Collector:
         # One definition once, also when its module was imported under two names
         # (common/functions.py as `functions` and as `common.functions`).
         code = getattr(found.obj, "__code__", None)
-        same = (found.file, getattr(found.obj, "__qualname__", None), getattr(code, "co_firstlineno", None))
+        same = (
+            found.file,
+            getattr(found.obj, "__qualname__", None),
+            getattr(code, "co_firstlineno", None),
+        )
         key = same if found.file and same[1] else id(found.obj)
         if key in self.seen or id(found.obj) in self.seen:
             return
@@ -345,7 +349,9 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
         if source.path.endswith(".ipynb"):
             # Cell by cell, each under what is left of the time limit (notebooks.py).
             with importing(os.path.dirname(source.path), output, None, caught):
-                module = run_notebook(source.path, source.module, deadline, timeout, collected.notes)
+                module = run_notebook(
+                    source.path, source.module, deadline, timeout, collected.notes
+                )
         else:
             with importing(os.path.dirname(source.path), output, timeout, caught):
                 module = _import(source)
@@ -444,7 +450,8 @@ def _require_python(path: str) -> None:
         with open(path, "rb") as handle:
             compile(handle.read(), path, "exec")
     except (SyntaxError, ValueError) as exc:
-        where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        line = getattr(exc, "lineno", None)
+        where = f", line {line}" if line else ""
         raise TargetError(
             f"{path}: not a Python file or a notebook (its text is not Python: "
             f"{getattr(exc, 'msg', exc)}{where}); give a .py file, a .ipynb notebook, a "
