@@ -37,7 +37,7 @@ from .functions import (
     model_third_derivative_bound,
 )
 from .strategies import array_shapes, finite_arrays, model_problems, parameter_vectors, spd_matrices
-from .tolerances import EPS, central_difference_bound, descent_bound
+from .tolerances import central_difference_bound, descent_bound
 
 #: How f may hand back its value: each must give the same derivative.
 VALUE_FORMS = {
