@@ -41,6 +41,15 @@ class TargetRaised(CheckFailed):
         super().__init__(f"{code.strip()} raised {type(exception).__name__}: {exception}", case)
 
 
+class Refused(CheckFailed):
+    """The target refused a form of input the profile requires; ``refusal`` is the probe's
+    (probing.py): its exception and the reproduction that raises it."""
+
+    def __init__(self, message: str, refusal):
+        super().__init__(message, _Replay(refusal.reproduction))
+        self.exception_info = {"type": refusal.type, "message": refusal.exception, "traceback": ""}
+
+
 class MissingMember(BaseException):
     """The target lacks a member a check needs (a method, an attribute, a keyword): the
     check is skipped, with the ``--map`` line that would enable it.
@@ -333,10 +342,10 @@ class Case:
                 continue
             what = form(function, name).description
             if self.profile == "strict":
-                raise CheckFailed(
+                raise Refused(
                     f"{function} refuses {what} ({refusal.exception}): refnet's contract takes "
                     "it (--profile book notes a refusal instead)",
-                    _Replay(refusal.reproduction),
+                    refusal,
                 )
             self.note(f"refuses {what} ({refusal.exception}); the book's contract allows it")
         names = [*judged, *also]
@@ -344,10 +353,7 @@ class Case:
         if need_one and not accepted:
             refusal = domain[names[0]]
             described = " and ".join(form(function, n).description for n in names)
-            raise CheckFailed(
-                f"{function} refuses {described}: {refusal.exception}",
-                _Replay(refusal.reproduction),
-            )
+            raise Refused(f"{function} refuses {described}: {refusal.exception}", refusal)
         return accepted
 
     # -- the target's spellings (--map NAME.MEMBER=SPELLING) -------------------------------

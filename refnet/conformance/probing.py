@@ -169,6 +169,7 @@ class Refusal:
 
     exception: str  # "IndexError: index 2 is out of bounds ..."
     reproduction: str
+    type: str = "Exception"  # the exception's type name, "IndexError"
 
     def to_dict(self) -> dict:
         return {"exception": self.exception, "reproduction": self.reproduction}
@@ -200,7 +201,7 @@ def probe(function: str, make_case) -> dict[str, Refusal | None]:
         else:
             case.unwrap()  # the reproduction raises, as the call did
             text = f"{type(error).__name__}: {error}".strip()
-            domain[entry.name] = Refusal(text[:300], case.reproduction())
+            domain[entry.name] = Refusal(text[:300], case.reproduction(), type(error).__name__)
     return domain if _answers_base(function, domain, make_case) else {}
 
 

@@ -82,7 +82,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure, Unsatisfiable
 
 from .api import API, api_name
-from .case import Case, CheckFailed, Journal, MissingMember, TargetRaised
+from .case import Case, CheckFailed, Journal, MissingMember, Refused, TargetRaised
 from .causes import group
 from .checks import CHECKS, Check
 from .hangs import CHECK_METHODS, blocked_by, key
@@ -366,6 +366,8 @@ def run_check(
         result.shrunk = True
         if isinstance(exc, TargetRaised):
             result.exception = _exception_info(exc.exception)
+        elif isinstance(exc, Refused):
+            result.exception = exc.exception_info
     except Unsatisfiable as exc:
         result.status = "error"
         result.reason = (
