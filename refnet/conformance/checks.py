@@ -32,6 +32,7 @@ from .checks_common import (
     INTEGER_TRUNCATED,
     PERTURBED_ON_ERROR,
     ROW_BY_ROW,
+    WHOLE_BATCH_SOFTMAX,
 )
 from .checks_gradients import (
     accepts_keywords,
@@ -125,11 +126,11 @@ CHECKS = (
        "softmax of a batch (N, K) normalises each row: equal to JAX's row by row",
        softmax_values, ("softmax",), {"min_dims": 2, "max_dims": 2, "max_side": 4},
        book="softmax of a batch (N, K) normalises each row, or the batch is refused with an "
-       "exception (noted): never a silent wrong number"),
+       "exception (noted)", pitfall=WHOLE_BATCH_SOFTMAX),
     _c("softmax.rows_apart",
        "a batch whose rows lie 750 to 1000 apart is normalised row by row, not NaN: subtract "
        "each row's maximum, not the batch's",
-       softmax_rows_apart, ("softmax",)),
+       softmax_rows_apart, ("softmax",), pitfall=WHOLE_BATCH_SOFTMAX),
     _c("softmax.large_logits",
        "logits shifted by +-750 to 1000, where exp overflows or underflows, still give JAX's "
        "probabilities, not NaN: subtract the row maximum",

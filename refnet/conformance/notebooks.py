@@ -59,14 +59,14 @@ def notebook_cells(path: str) -> tuple[list[str], list[str]]:
         if lines and lines[0].lstrip().startswith("%%"):
             magic = lines[0].split()[0]
             if magic not in PYTHON_CELL_MAGICS:
-                notes.append(f"{label}, code cell {number}: {magic} cell is not Python: left out")
+                notes.append(f"{label}, {unit} {number}: {magic} cell is not Python: left out")
                 continue
-            notes.append(f"{label}, code cell {number}: {magic} removed (the cell runs as Python)")
+            notes.append(f"{label}, {unit} {number}: {magic} removed (the cell runs as Python)")
             lines = lines[1:]
         kept = []
         for line in lines:
             if _IPYTHON_LINE.search(line) and not _is_python(line):
-                notes.append(f"{label}, code cell {number}: removed {line.strip()!r} (IPython)")
+                notes.append(f"{label}, {unit} {number}: removed {line.strip()!r} (IPython)")
                 kept.append("")  # keep the line numbers of tracebacks
             else:
                 kept.append(line)
@@ -91,13 +91,31 @@ def _defines(source: str) -> bool:
     return any(isinstance(node, kinds) for node in tree.body)
 
 
-def run_notebook(path: str, name: str, deadline, timeout, notes: list[str]) -> types.ModuleType:
-    """Run a notebook's cells, in order, as module ``name``; each cell under ``deadline``
-    (isolation.deadline) of ``timeout``; a cell that fails or runs out of time is noted."""
+def statements(path: str) -> list[str]:
+    """The top-level statements of a Python file, each as its source (blank lines kept, so
+    that tracebacks name the file's own line numbers)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        source = handle.read()
+    lines = source.splitlines()
+    out = []
+    for node in ast.parse(source).body:
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        end = node.end_lineno or node.lineno
+        out.append("\n" * (start - 1) + "\n".join(lines[start - 1 : end]))
+    return out
+
+
+def run_notebook(
+    path: str, name: str, deadline, timeout, notes: list[str], cells=None, unit="code cell"
+) -> types.ModuleType:
+    """Run a notebook's cells (or ``cells`` given), in order, as module ``name``; each cell
+    under ``deadline`` (isolation.deadline) of ``timeout``; a cell that fails or runs out of
+    time is left out with a note."""
     from .isolation import CheckTimeout
 
-    cells, removed = notebook_cells(path)
-    notes += removed
+    if cells is None:
+        cells, removed = notebook_cells(path)
+        notes += removed
     module = types.ModuleType(name)
     module.__file__ = os.path.abspath(path)
     sys.modules[name] = module
@@ -107,7 +125,7 @@ def run_notebook(path: str, name: str, deadline, timeout, notes: list[str]) -> t
         spent = time.monotonic() - start
         if timeout and spent > DEFINITIONS_ONLY_AFTER * timeout and not _defines(source):
             notes.append(
-                f"{label}, code cell {number}: not run (the notebook's time is spent, "
+                f"{label}, {unit} {number}: not run (the notebook's time is spent, "
                 "and the cell defines nothing)"
             )
             continue
@@ -115,7 +133,7 @@ def run_notebook(path: str, name: str, deadline, timeout, notes: list[str]) -> t
             code = compile(source, module.__file__, "exec")
         except SyntaxError as exc:
             notes.append(
-                f"{label}, code cell {number}: not Python ({exc.msg}, line {exc.lineno}): left out"
+                f"{label}, {unit} {number}: not Python ({exc.msg}, line {exc.lineno}): left out"
             )
             continue
         limit = max(1.0, timeout - spent) if timeout else None
@@ -123,11 +141,9 @@ def run_notebook(path: str, name: str, deadline, timeout, notes: list[str]) -> t
             with deadline(limit):
                 exec(code, module.__dict__)
         except CheckTimeout:
-            notes.append(f"{label}, code cell {number}: stopped after {limit:g} s (left out)")
+            notes.append(f"{label}, {unit} {number}: stopped after {limit:g} s (left out)")
         except (Exception, SystemExit) as exc:
-            notes.append(
-                f"{label}, code cell {number} raised {type(exc).__name__}: {exc} (left out)"
-            )
+            notes.append(f"{label}, {unit} {number} raised {type(exc).__name__}: {exc} (left out)")
     return module
 
 

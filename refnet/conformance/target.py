@@ -36,7 +36,7 @@ from .api import API, API_NAMES, CANONICAL, TargetError, api_name
 from .discovery import SourceFile, discover
 from .isolation import CappedOutput, CheckTimeout, deadline, importing
 from .mapping import Mapping, parse_entries
-from .notebooks import run_notebook
+from .notebooks import module_name, run_notebook, statements
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -346,15 +346,8 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
         _put_first_on_path(entry)
     caught: list[str] = []
     try:
-        if source.path.endswith(".ipynb"):
-            # Cell by cell, each under what is left of the time limit (notebooks.py).
-            with importing(os.path.dirname(source.path), output, None, caught):
-                module = run_notebook(
-                    source.path, source.module, deadline, timeout, collected.notes
-                )
-        else:
-            with importing(os.path.dirname(source.path), output, timeout, caught):
-                module = _import(source)
+        with importing(os.path.dirname(source.path), output, None, caught):
+            module, source = _load(source, timeout, collected.notes)
     except CheckTimeout:
         sys.modules.pop(source.module, None)
         problems.append({"file": source.label, "problem": script_problem(source.label, timeout)})
@@ -367,19 +360,37 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
             }
         )
         return False
-    where = os.path.abspath(getattr(module, "__file__", "") or "")
-    if where != source.path:
-        problems.append(
-            {
-                "file": source.label,
-                "problem": f"{source.label} imports as {source.module!r}, "
-                f"but that name is already taken by {where or 'a built-in module'}: rename the file",
-            }
-        )
-        return False
     collected.add_module(module, source)
     collected.notes += [f"importing {source.label} warned: {w}" for w in caught[:3]]
     return True
+
+
+def _load(source: SourceFile, timeout, notes: list[str]) -> tuple[ModuleType, SourceFile]:
+    """The module of a discovered file, and its entry (loaded by path when its dotted name
+    is another file's).  A notebook runs cell by cell; a file whose top level raises is run
+    again statement by statement, the statements that raise left out with a note."""
+    if source.path.endswith(".ipynb"):
+        return run_notebook(source.path, source.module, deadline, timeout, notes), source
+    try:
+        with deadline(timeout):
+            module = _import(source)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(source.module, None)
+        notes.append(
+            f"importing {source.label} raised {type(exc).__name__}: {exc}; its top-level "
+            "statements were run one by one, and those that raise left out"
+        )
+        cells = statements(source.path)  # a SyntaxError here: the file cannot be imported
+        module = run_notebook(
+            source.path, source.module, deadline, timeout, notes, cells, "statement"
+        )
+        return module, source
+    where = os.path.abspath(getattr(module, "__file__", "") or "")
+    if where != source.path:  # the dotted name is taken (two common/ folders): by path
+        source = replace(source, module=module_name(source.path), by_path=True)
+        with deadline(timeout):
+            module = _import(source)
+    return module, source
 
 
 def _import(source: SourceFile) -> ModuleType:
