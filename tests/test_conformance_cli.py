@@ -178,3 +178,18 @@ def test_the_reference_page_lists_every_key_of_the_json_report():
     section = page.split("## The JSON report", 1)[1]
     for key in RESULT_KEYS | {"profile", "target", "summary", "exit_code", "settings"}:
         assert f"`{key}`" in section, key
+
+
+def test_a_file_without_the_py_suffix_is_checked_when_it_is_python_and_refused_clearly_if_not(
+    tmp_path, capsys
+):
+    (tmp_path / "afile").write_text(
+        "import numpy as np\n\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n"
+    )
+    (tmp_path / "notes").write_text("my answers are in the notebook\n")
+    with working_directory(tmp_path):
+        assert main(["afile", "-k", "sigmoid", "--max-examples", "3"]) == 0
+        assert "sigmoid.values" in capsys.readouterr().out
+        assert main(["notes"]) == 2
+    err = capsys.readouterr().err
+    assert "notes: not a Python file or a notebook" in err and "No module named" not in err

@@ -453,3 +453,35 @@ def test_one_root_failure_is_one_message_naming_the_checks_it_explains(tmp_path)
         r["name"] for r in failed if r["name"] != cause["root"]
     ]
     assert all(r["reason"].startswith("follows from") for r in failed if r["name"] != cause["root"])
+
+
+def test_a_check_not_graded_is_in_no_maximum_and_no_failed_test_unless_the_points_file_names_it():
+    from refnet.conformance.reports import Points, grade, gradescope_results
+
+    def result(name, status, graded=True, reason=""):
+        return {"name": name, "status": status, "graded": graded, "reason": reason}
+
+    report = {
+        "checks": [
+            result("softmax.values", "pass"),
+            result("sum_squared_error.batch", "skip", False, "not graded: graded as mean"),
+            result("TwoLayerNet.gradient", "skip", False, "not graded: no gradient method"),
+            result("sigmoid.values", "skip", True, "sigmoid not found in the target"),
+        ]
+    }
+    checks = [{"name": r["name"], "function": r["name"].split(".")[0]} for r in report["checks"]]
+    run_record = {"student": "s", "submission": "s.py", "outcome": "graded", "reason": ""}
+    entry = grade(run_record | {"report": report}, checks, Points())
+    assert (entry["score"], entry["max_score"]) == (1, 2)  # "not found" counts, 0 points
+    tests = {t["name"]: t for t in gradescope_results(entry | {"run": {}})["tests"]}
+    not_graded = tests["sum_squared_error.batch (not graded)"]
+    assert "status" not in not_graded and not_graded["max_score"] == 0
+    assert tests["sigmoid.values"]["status"] == "failed"
+    # A points file that names the optional check grades it for everyone.
+    named = grade(
+        run_record | {"report": report}, checks, Points(rules={"TwoLayerNet.gradient": 2})
+    )
+    assert (named["score"], named["max_score"]) == (1, 4)
+    # And 0 points leaves a check out.
+    zero = grade(run_record | {"report": report}, checks, Points(rules={"sigmoid": 0}))
+    assert (zero["score"], zero["max_score"]) == (1, 1)
