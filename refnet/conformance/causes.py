@@ -36,7 +36,12 @@ def group(results, target) -> list[dict]:
     """Mark the failures each failed root explains; return the groups (root, cause, checks)."""
     groups = []
     for root_name, cause in ROOTS.items():
-        roots = [r for r in results if r.name == root_name and r.status == "fail"]
+        # A root that raised is no statement about its property: its own failure only.
+        roots = [
+            r
+            for r in results
+            if r.name == root_name and r.status == "fail" and r.exception is None and not r.cause
+        ]
         if not roots:
             continue
         root = roots[0]
