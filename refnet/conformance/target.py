@@ -171,6 +171,20 @@ class Target:
         return collected.finish(target)
 
 
+#: How the book builds each network: a class that cannot be called so is another network.
+BOOK_CALLS = {"simpleNet": (), "TwoLayerNet": (2, 3, 4)}
+
+
+def _binds(obj, arguments: tuple) -> bool:
+    try:
+        inspect.signature(obj).bind(*arguments)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read: try it
+        return True
+    return True
+
+
 def _module_root(module: ModuleType) -> str | None:
     path = getattr(module, "__file__", None)
     if not path:
@@ -315,12 +329,31 @@ class _Collector:
                         self._add(self._found(api.name, obj, module, spelling))
         for name, (source, attribute) in self.mapping.names.items():
             self._mapped(name, source, attribute)
+        for name, call in BOOK_CALLS.items():
+            self._keep_buildable(name, call)
         target.definitions = {n: self.definitions[n] for n in API_NAMES if n in self.definitions}
         target.found = {n: d[0] for n, d in target.definitions.items()}
         target.notes += list(dict.fromkeys(self.notes))
         target.root = target.root or self.root
         target.hints = {name: self._hint(name) for name in target.missing}
         return target
+
+    def _keep_buildable(self, name: str, arguments: tuple) -> None:
+        """A class that cannot be built as the book builds it (``simpleNet()``) is another
+        network, not a definition of ``name``, when another definition can be: noted."""
+        definitions = self.definitions.get(name) or []
+        if self.mapping.names.get(name) or len(definitions) < 2:
+            return
+        buildable = [found for found in definitions if _binds(found.obj, arguments)]
+        if not buildable:
+            return
+        for found in definitions:
+            if found not in buildable:
+                self.notes.append(
+                    f"{found.file}: {found.attribute} cannot be built as the book's "
+                    f"{name}{arguments!r}, and another definition can: it is not graded as {name}"
+                )
+        self.definitions[name] = buildable
 
     def _hint(self, name: str) -> str:
         """The --map line that would bring a missing name in (a guess where one fits)."""
