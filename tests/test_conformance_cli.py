@@ -22,7 +22,7 @@ from .conftest import ROOT, generated_block, working_directory
 FIXTURES = ROOT / "tests" / "fixtures"
 REFERENCE = ROOT / "docs" / "reference" / "conformance.md"
 
-#: Every key of a check's result in the JSON report (runner.py's docstring).
+#: Every key of a check's result in the JSON report (schema.py's docstring).
 RESULT_KEYS = {
     "name",
     "function",

@@ -16,11 +16,19 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
 import os
 import re
 import sys
 import time
 import types
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .discovery import SourceFile
 
 #: The code of a cell magic that is still Python (the magic only times or captures it).
 PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
@@ -59,14 +67,14 @@ def notebook_cells(path: str) -> tuple[list[str], list[str]]:
         if lines and lines[0].lstrip().startswith("%%"):
             magic = lines[0].split()[0]
             if magic not in PYTHON_CELL_MAGICS:
-                notes.append(f"{label}, {unit} {number}: {magic} cell is not Python: left out")
+                notes.append(f"{label}, code cell {number}: {magic} cell is not Python: left out")
                 continue
-            notes.append(f"{label}, {unit} {number}: {magic} removed (the cell runs as Python)")
+            notes.append(f"{label}, code cell {number}: {magic} removed (the cell runs as Python)")
             lines = lines[1:]
         kept = []
         for line in lines:
             if _IPYTHON_LINE.search(line) and not _is_python(line):
-                notes.append(f"{label}, {unit} {number}: removed {line.strip()!r} (IPython)")
+                notes.append(f"{label}, code cell {number}: removed {line.strip()!r} (IPython)")
                 kept.append("")  # keep the line numbers of tracebacks
             else:
                 kept.append(line)
@@ -178,3 +186,75 @@ def load_file(path: str):
         sys.modules.pop(name, None)
         raise
     return module
+
+
+# -- loading a discovered file (target.py) ---------------------------------------------
+
+
+def require_python(path: str) -> None:
+    """A file without a .py or .ipynb suffix is graded when its text is Python."""
+    from .api import TargetError
+
+    try:
+        with open(path, "rb") as handle:
+            compile(handle.read(), path, "exec")
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f", line {line}" if line else ""
+        raise TargetError(
+            f"{path}: not a Python file or a notebook (its text is not Python: "
+            f"{getattr(exc, 'msg', exc)}{where}); give a .py file, a .ipynb notebook, a "
+            "folder or a module name"
+        ) from None
+    except OSError as exc:
+        raise TargetError(f"{path}: {exc.strerror}") from None
+
+
+def import_source(source: SourceFile) -> types.ModuleType:
+    """Import a discovered file: by its dotted name, or by its path (notebooks.py)."""
+    if not source.by_path:
+        return importlib.import_module(source.module)
+    loader = importlib.machinery.SourceFileLoader(source.module, source.path)
+    spec = importlib.util.spec_from_file_location(source.module, source.path, loader=loader)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{source.label} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[source.module] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(source.module, None)
+        raise
+    return module
+
+
+def load_source(
+    source: SourceFile, timeout, notes: list[str]
+) -> tuple[types.ModuleType, SourceFile]:
+    """The module of a discovered file, and its entry (loaded by path when its dotted name
+    is another file's).  A notebook runs cell by cell; a file whose top level raises is run
+    again statement by statement, the statements that raise left out with a note."""
+    from .isolation import deadline
+
+    if source.path.endswith(".ipynb"):
+        return run_notebook(source.path, source.module, deadline, timeout, notes), source
+    try:
+        with deadline(timeout):
+            module = import_source(source)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(source.module, None)
+        notes.append(
+            f"importing {source.label} raised {type(exc).__name__}: {exc}; its top-level "
+            "statements were run one by one, and those that raise left out"
+        )
+        cells = statements(source.path)  # a SyntaxError here: the file cannot be imported
+        module = run_notebook(
+            source.path, source.module, deadline, timeout, notes, cells, "statement"
+        )
+        return module, source
+    where = os.path.abspath(getattr(module, "__file__", "") or "")
+    if where != source.path:  # the dotted name is taken (two common/ folders): by path
+        source = replace(source, module=module_name(source.path), by_path=True)
+        with deadline(timeout):
+            module = import_source(source)
+    return module, source

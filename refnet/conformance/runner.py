@@ -11,59 +11,8 @@ warnings recorded, NumPy's default error state, a time limit.  A target that rai
 a property needs an answer fails that check only; a stub raising NotImplementedError
 fails, it never makes the runner give up.
 
-The report (``Report.to_dict()``, written by ``--json``) is a contract, read by graders::
-
-    {
-      "tool": "refnet.conformance",
-      "profile": "book" | "strict",
-      "versions": {"refnet", "python", "numpy", "hypothesis", "jax"},
-      "target": {
-        "label": str,                      # the target as given
-        "root": str | null,                # folder the "file" fields are relative to
-        "layout": str,                     # what discovery recognised
-        "found": {NAME: {"module", "attribute", "file"}},          # first definition
-        "definitions": {NAME: [{"module", "attribute", "file"}]},  # every definition
-        "missing": [NAME], "hints": {NAME: "--map ..."},
-        "members": {"NAME.MEMBER": spelling}, "notes": [str],
-        "problems": [{"file", "problem"}],  # files that could not be imported, and why
-        "broken": {NAME: {"file", "problem"}},  # names defined only in such files
-        "import_output": str               # what importing printed (its first 20,000
-      },                                   # characters, then a count of the rest)
-      "conventions": {NAME: str},          # how a squared-error name is judged
-      "settings": {"max_examples", "seed", "timeout", "select"},
-      "checks": [{
-        "name": str, "function": str, "found_as": str | null, "statement": str,
-        "status": "pass" | "warn" | "fail" | "error" | "skip",
-        "reason": str, "counterexample": str | null, "shrunk": bool,
-        "exception": {"type", "message", "traceback"} | null,
-        "output": str, "seconds": float,
-        "warnings": [str], "notes": [str],
-        "file": str | null, "map_hint": str | null, "profiles": [str],
-        "graded": bool,                    # false: in no maximum (covered by another
-                                           # name, or optional and absent)
-        "cause": str | null,               # the root failure it follows from
-        "timed_out": bool                  # no answer within the time limit
-      }],
-      "causes": [{"root", "cause", "checks", "message"}],  # one cause, one message
-      "summary": {"pass", "warn", "fail", "error", "skip": int},
-      "exit_code": 0 | 1,
-      "complete": bool                     # (--json) false while checks still run
-    }
-
-The target also lists ``"not_graded": [{"file", "reason"}]``: what the target holds that
-is not graded, and why.  A check whose function does not return is failed once with
-``timed_out``; the rest of that function's checks, and those of its callers, fail as
-"not run: NAME did not return within T s" without waiting again (hangs.py).
-
-``status``: ``pass`` the property holds; ``warn`` it holds but one of the book's pitfalls
-was found (``warnings`` says which, with its consequence; it counts as passed for a grade;
-only under the book profile); ``fail`` the property does not hold (or the target could not
-be imported, or raised, or ran out of time); ``error`` the runner itself could not judge
-(a bug to report); ``skip`` the check could not run because a name is missing
-(``map_hint`` is the ``--map`` line that would enable it, when one can).  A result is
-identified by ``(name, file)``: a name with several definitions has one result per file.
-``exit_code`` is 1 when a check fails or errs, else 0; the command exits 2, without a
-report, when the target cannot be loaded or the usage is wrong.
+The report (``Report.to_dict()``, written by ``--json``) is a contract, read by graders:
+schema.py writes it out, key by key.
 """
 
 from __future__ import annotations
@@ -258,6 +207,13 @@ def _covered(check: Check, target: Target) -> str | None:
     return None
 
 
+def _mark_covered(result: Result, check: Check, target: Target) -> None:
+    other = _covered(check, target)
+    if other is not None:
+        result.graded = False
+        result.notes.append(f"not graded: the squared error is graded as {other}")
+
+
 def _first_of(*names: str) -> str:
     """The name of ``names`` the API lists first."""
     return next(api.name for api in API if api.name in names)
@@ -384,10 +340,7 @@ def run_check(
     else:
         _judge(result, journal)
     result.notes = list(journal.notes)
-    other = _covered(check, target)
-    if other is not None:
-        result.graded = False
-        result.notes.append(f"not graded: the squared error is graded as {other}")
+    _mark_covered(result, check, target)
     result.seconds = round(time.perf_counter() - start, 3)
     result.output = output.getvalue()
     return result
@@ -468,6 +421,7 @@ def run(
     results = []
     domains: dict = {}
     hung = dict(hung or {})
+    options = {"profile": profile, "max_examples": max_examples, "seed": seed, "timeout": timeout}
     for index in range(start, len(plan)):
         check, definition = plan[index]
         if progress is not None:
@@ -477,16 +431,7 @@ def run(
         if blocked is not None:
             result = not_run(check, view, profile, blocked)
         else:
-            result = run_check(
-                check,
-                target,
-                profile=profile,
-                max_examples=max_examples,
-                seed=seed,
-                timeout=timeout,
-                definition=definition,
-                domains=domains,
-            )
+            result = run_check(check, target, definition=definition, domains=domains, **options)
         found = view.found.get(check.function)
         if result.timed_out and found is not None and check.name not in CHECK_METHODS:
             hung[key(found)] = f"{found.attribute} did not return within {timeout:g} s"

@@ -34,9 +34,9 @@ from types import ModuleType
 
 from .api import API, API_NAMES, CANONICAL, TargetError, api_name
 from .discovery import SourceFile, discover
-from .isolation import CappedOutput, CheckTimeout, deadline, importing
+from .isolation import CappedOutput, CheckTimeout, importing
 from .mapping import Mapping, parse_entries
-from .notebooks import module_name, run_notebook, statements
+from .notebooks import load_source, require_python
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -380,7 +380,7 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
     caught: list[str] = []
     try:
         with importing(os.path.dirname(source.path), output, None, caught):
-            module, source = _load(source, timeout, collected.notes)
+            module, source = load_source(source, timeout, collected.notes)
     except CheckTimeout:
         sys.modules.pop(source.module, None)
         problems.append({"file": source.label, "problem": script_problem(source.label, timeout)})
@@ -396,52 +396,6 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
     collected.add_module(module, source)
     collected.notes += [f"importing {source.label} warned: {w}" for w in caught[:3]]
     return True
-
-
-def _load(source: SourceFile, timeout, notes: list[str]) -> tuple[ModuleType, SourceFile]:
-    """The module of a discovered file, and its entry (loaded by path when its dotted name
-    is another file's).  A notebook runs cell by cell; a file whose top level raises is run
-    again statement by statement, the statements that raise left out with a note."""
-    if source.path.endswith(".ipynb"):
-        return run_notebook(source.path, source.module, deadline, timeout, notes), source
-    try:
-        with deadline(timeout):
-            module = _import(source)
-    except (Exception, SystemExit) as exc:
-        sys.modules.pop(source.module, None)
-        notes.append(
-            f"importing {source.label} raised {type(exc).__name__}: {exc}; its top-level "
-            "statements were run one by one, and those that raise left out"
-        )
-        cells = statements(source.path)  # a SyntaxError here: the file cannot be imported
-        module = run_notebook(
-            source.path, source.module, deadline, timeout, notes, cells, "statement"
-        )
-        return module, source
-    where = os.path.abspath(getattr(module, "__file__", "") or "")
-    if where != source.path:  # the dotted name is taken (two common/ folders): by path
-        source = replace(source, module=module_name(source.path), by_path=True)
-        with deadline(timeout):
-            module = _import(source)
-    return module, source
-
-
-def _import(source: SourceFile) -> ModuleType:
-    """Import a discovered file: by its dotted name, or by its path (notebooks.py)."""
-    if not source.by_path:
-        return importlib.import_module(source.module)
-    loader = importlib.machinery.SourceFileLoader(source.module, source.path)
-    spec = importlib.util.spec_from_file_location(source.module, source.path, loader=loader)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"{source.label} cannot be loaded as Python")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[source.module] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(source.module, None)
-        raise
-    return module
 
 
 def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Target:
@@ -488,23 +442,6 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
     return target
 
 
-def _require_python(path: str) -> None:
-    """A file without a .py or .ipynb suffix is graded when its text is Python."""
-    try:
-        with open(path, "rb") as handle:
-            compile(handle.read(), path, "exec")
-    except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f", line {line}" if line else ""
-        raise TargetError(
-            f"{path}: not a Python file or a notebook (its text is not Python: "
-            f"{getattr(exc, 'msg', exc)}{where}); give a .py file, a .ipynb notebook, a "
-            "folder or a module name"
-        ) from None
-    except OSError as exc:
-        raise TargetError(f"{path}: {exc.strerror}") from None
-
-
 def _is_module_name(spec: str) -> bool:
     """A dotted name that imports as a regular module (``refnet``, ``mypackage.ch4``), not a
     folder of the working directory that merely has such a name (``ch04``)."""
@@ -540,7 +477,7 @@ def load_target(spec: str, mapping=(), *, timeout=None, excluded=None, on_import
         if not os.path.isfile(spec):
             raise TargetError(f"{spec}: no such file")
         if not spec.endswith((".py", ".ipynb")):
-            _require_python(spec)
+            require_python(spec)
         return _load_files(spec, mapping, timeout, excluded or {}, on_import)
     if os.path.isdir(spec):
         return _load_files(spec, mapping, timeout, excluded or {}, on_import)
