@@ -328,6 +328,12 @@ class Case:
         obj = self.ns[variable]
         if hasattr(obj, spelling):
             return
+        same = [a for a in vars_of(obj) if a.lower() == spelling.lower()]
+        if (name, member) not in self.target.members and len(same) == 1:
+            # The one spelling that differs only in case (net.w for net.W): used, and said.
+            self.target.members[(name, member)] = same[0]
+            self.note(f"{name}.{member} is spelled {same[0]!r}: checked as it")
+            return
         raise MissingMember(
             f"{name} has no {member!r} {'(mapped to ' + repr(spelling) + ') ' if spelling != member else ''}"
             f"after {variable} = {name}(...)",

@@ -82,11 +82,24 @@ def constructible(target):
 # -- simpleNet --------------------------------------------------------------------------------
 
 
-def _simple_net(case, data):
+def _simple_net(case, data, judged=False):
+    """Build the network; return W, x and the one-hot target (the target is given the
+    form its loss accepts: one-hot, or a label, probing.py)."""
+    names = ["loss_one_hot", "loss_labels"]
+    if judged:
+        accepted = case.forms("simpleNet", names[:1], also=names[1:])
+    else:
+        accepted = case.accepted("simpleNet", names) or names[:1]
+    form = data.draw(st.sampled_from(accepted), label="targets")
     # Weights and inputs in [-1, 1]: logits in [-2, 2], every softmax output >= e^-4 / 3.
     W = case.let("W", data.draw(finite_arrays((2, 3), -1.0, 1.0), label="W"))
     x = case.let("x", data.draw(finite_arrays((2,), -1.0, 1.0), label="x"))
-    t = case.let("t", one_hot_labels(data.draw(labels(None, 3), label="t"), 3), "one-hot")
+    label = data.draw(labels(None, 3), label="t")
+    t = one_hot_labels(label, 3)
+    if form == "loss_labels":
+        case.let("t", label, "a label")
+    else:
+        case.let("t", t, "one-hot")
     case.run("net = simpleNet()")
     case.require_member("net", "simpleNet", "W")
     case.run(f"net.{case.member('simpleNet', 'W')} = W.copy()")
@@ -94,7 +107,7 @@ def _simple_net(case, data):
 
 
 def simple_net_loss(case, data):
-    W, x, t = _simple_net(case, data)
+    W, x, t = _simple_net(case, data, judged=True)
     case.call("loss", f"net.{case.member('simpleNet', 'loss')}(x, t)")
     # Logits x0 W0k + x1 W1k: a dot product of 2 terms (affine_error).
     logit_error = 2 * EPS64 * float(np.max(np.abs(x) @ np.abs(W)))

@@ -211,7 +211,9 @@ def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile |
     )
     if by_path:
         module = module_name(path)
-    entries = tuple(dict.fromkeys([folder if by_path else base, root]))
+    # The file's own folder first, as when its author runs it (`python two_layer_net.py`
+    # imports `functions` beside it), then its package's base and the root.
+    entries = tuple(dict.fromkeys([folder, base, root]))
     return SourceFile(path, label, module, entries, defines, None, by_path)
 
 

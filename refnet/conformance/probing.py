@@ -83,6 +83,24 @@ def _network(targets, method):
     return setup
 
 
+def _simple(targets: str) -> Form:
+    def setup(case):
+        case.let("x", np.array([0.5, -0.25]))
+        case.let("t", np.array(_LABELS[0]) if targets == "labels" else _ONE_HOT[0][:3])
+        case.run("net = simpleNet()")
+        case.require_member("net", "simpleNet", "loss")
+
+    what = "an integer label t (0-d)" if targets == "labels" else "a one-hot target t (3,)"
+    return Form(
+        "simpleNet",
+        f"loss_{targets}",
+        f"net.loss(x, t) with {what}",
+        setup,
+        "net.loss(x, t)",
+        "loss",
+    )
+
+
 def _two_layer(method: str, targets: str, group: str) -> Form:
     value = _LABELS if targets == "labels" else _ONE_HOT
     what = "integer labels t (N,)" if targets == "labels" else "one-hot targets t (N, K)"
@@ -146,6 +164,8 @@ FORMS = (
         )
         for rank, shape in RANK_SHAPES.items()
     ),
+    _simple("one_hot"),
+    _simple("labels"),
     _two_layer("loss", "one_hot", "loss"),
     _two_layer("loss", "labels", "loss"),
     _two_layer("accuracy", "one_hot", "accuracy"),
