@@ -286,12 +286,13 @@ def graded(path, *more, profile="book", timeout=300):
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"{os.getpid()}-{abs(hash(str(path)))}.json"
     argv = [str(path), "--max-examples", str(SMALL), "--json", str(json_path), *more]
+    select = [more[i + 1] for i, arg in enumerate(more) if arg == "-k"]
     done = command(*argv, "--profile", profile, timeout=timeout)
     assert done.returncode in (0, 1), done.stderr
     report = json.loads(json_path.read_text(encoding="utf-8"))
     json_path.unlink()
     run_record = {"student": "s", "submission": str(path), "outcome": "graded", "reason": ""}
-    return report, grade(run_record | {"report": report}, expected_checks(), Points())
+    return report, grade(run_record | {"report": report}, expected_checks(select), Points())
 
 
 @pytest.mark.parametrize(

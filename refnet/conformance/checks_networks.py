@@ -90,7 +90,9 @@ def _simple_net(case, data, judged=False):
         accepted = case.forms("simpleNet", names[:1], also=names[1:])
     else:
         accepted = case.accepted("simpleNet", names) or names[:1]
-    form = data.draw(st.sampled_from(accepted), label="targets")
+    # The book's simpleNet takes a one-hot t; a label only where one-hot is refused (a 0-d
+    # label broadcasts silently against a one-hot cross-entropy's t * log(y)).
+    form = "loss_one_hot" if "loss_one_hot" in accepted else "loss_labels"
     # Weights and inputs in [-1, 1]: logits in [-2, 2], every softmax output >= e^-4 / 3.
     W = case.let("W", data.draw(finite_arrays((2, 3), -1.0, 1.0), label="W"))
     x = case.let("x", data.draw(finite_arrays((2,), -1.0, 1.0), label="x"))

@@ -211,9 +211,9 @@ def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile |
     )
     if by_path:
         module = module_name(path)
-    # The file's own folder first, as when its author runs it (`python two_layer_net.py`
-    # imports `functions` beside it), then its package's base and the root.
-    entries = tuple(dict.fromkeys([folder, base, root]))
+    # Its package's base and the root, then the file's own folder, as when its author runs
+    # it from there (`python two_layer_net.py` in a package imports `functions` beside it).
+    entries = tuple(dict.fromkeys([base, root, folder]))
     return SourceFile(path, label, module, entries, defines, None, by_path)
 
 

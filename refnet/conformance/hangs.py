@@ -52,7 +52,9 @@ def names_called(obj, methods=None) -> set[str]:
     members = {
         name: value for klass in reversed(obj.__mro__) for name, value in vars(klass).items()
     }
-    todo = ["__init__", *(methods or [n for n in members if not n.startswith("__")])]
+    if methods is None:
+        methods = [n for n in members if not n.startswith("__")]
+    todo = ["__init__", *methods]
     seen: set[str] = set()
     names: set[str] = set()
     while todo:
