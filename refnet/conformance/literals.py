@@ -7,8 +7,6 @@ import math
 
 import numpy as np
 
-__all__ = ["literal"]
-
 
 def _float(value: float) -> str:
     if math.isnan(value):
