@@ -241,6 +241,8 @@ def load_source(
     try:
         with deadline(timeout):
             module = import_source(source)
+    except MemoryError:
+        raise  # a limit, not a statement to leave out: the file is reported as it ran
     except (Exception, SystemExit) as exc:
         sys.modules.pop(source.module, None)
         notes.append(
