@@ -228,8 +228,9 @@ def _method(case, method):
     return f"net.{case.member('TwoLayerNet', method)}"
 
 
-def two_layer_loss(case, data):
-    params, x, t = _two_layer_net(case, data, _targets(case, data, "loss", judged=True))
+def two_layer_loss(case, data, *, targets=None):
+    targets = targets or _targets(case, data, "loss", judged=True)
+    params, x, t = _two_layer_net(case, data, targets)
     case.call("loss", f"{_method(case, 'loss')}(x, t)")
     logits = oracle.two_layer_logits(params, x)
     error = two_layer_logit_error(params, x)
@@ -268,8 +269,9 @@ def _difference_answers(params, x, t):
     return answers
 
 
-def two_layer_numerical_gradient(case, data):
-    params, x, t = _two_layer_net(case, data, _targets(case, data, "loss", judged=False))
+def two_layer_numerical_gradient(case, data, *, targets=None):
+    targets = targets or _targets(case, data, "loss", judged=False)
+    params, x, t = _two_layer_net(case, data, targets)
     store = case.member("TwoLayerNet", "params")
     case.setup(f"params_before = {{key: value.copy() for key, value in net.{store}.items()}}")
     case.call("grads", f"{_method(case, 'numerical_gradient')}(x, t)")
@@ -311,8 +313,9 @@ def two_layer_accuracy(case, data, *, targets=None):
     )
 
 
-def two_layer_backprop_gradient(case, data):
-    params, x, t = _two_layer_net(case, data, _targets(case, data, "gradient", judged=False))
+def two_layer_backprop_gradient(case, data, *, targets=None):
+    targets = targets or _targets(case, data, "gradient", judged=False)
+    params, x, t = _two_layer_net(case, data, targets)
     case.call("grads", f"{_method(case, 'gradient')}(x, t)")
     # Every entry is a sum over <= N·K (<= 16) products of factors bounded by 1 (z, σ', x)
     # and |y - t| / N <= 1/N, times weights <= 1 and up to H = 4 hidden paths:

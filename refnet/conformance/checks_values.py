@@ -170,11 +170,15 @@ def squared_error_value(case, data, *, function, batch=True):
     case.compare("loss", expected, bound, f"{function}(y, t)", source, hint=hint)
 
 
-def cross_entropy_value(case, data, *, batch=True, max_batch=6):
-    # The book has a one-hot and a label version: the book profile needs one of them.
-    judged, also = (["one_hot"], ["labels"]) if batch else (["one_hot_sample"], ["label_sample"])
-    accepted = case.forms("cross_entropy_error", judged, also=also)
-    targets = data.draw(st.sampled_from(accepted), label="targets")
+def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets=None):
+    """``targets`` ("one_hot" or "labels") fixes the form; by default it is drawn from
+    those the target accepts (the book has a one-hot and a label version: one is needed)."""
+    if targets is None:
+        judged, also = (
+            (["one_hot"], ["labels"]) if batch else (["one_hot_sample"], ["label_sample"])
+        )
+        accepted = case.forms("cross_entropy_error", judged, also=also)
+        targets = data.draw(st.sampled_from(accepted), label="targets")
     classes = data.draw(st.integers(2, 6), label="classes")
     n = data.draw(st.integers(1, max_batch), label="batch") if batch else None
     y = case.let("y", data.draw(probability_rows(n, classes), label="y"))
