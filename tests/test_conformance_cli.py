@@ -22,7 +22,7 @@ from .conftest import ROOT, generated_block, working_directory
 FIXTURES = ROOT / "tests" / "fixtures"
 REFERENCE = ROOT / "docs" / "reference" / "conformance.md"
 
-#: Every key of a check's result in the JSON report (runner.py's docstring).
+#: Every key of a check's result in the JSON report (schema.py's docstring).
 RESULT_KEYS = {
     "name",
     "function",
@@ -40,6 +40,9 @@ RESULT_KEYS = {
     "file",
     "map_hint",
     "profiles",
+    "graded",
+    "cause",
+    "timed_out",
 }
 
 
@@ -116,7 +119,7 @@ def test_a_map_file_enables_the_checks_of_another_spelling(capsys):
         (["tests/fixtures/trains_at_import.py", "--timeout", "2"], "looks like a script"),
         ([], "give a TARGET"),
         (["refnet", "--max-examples", "0"], "--max-examples must be >= 1"),
-        (["refnet", "-k", "TwoLayerNet.accuracy_labels", "--profile", "book"], "no check of"),
+        (["refnet", "-k", "TwoLayerNet.no_such_check", "--profile", "book"], "no check of"),
     ],
 )
 def test_the_command_exits_2_when_the_target_cannot_be_loaded_or_the_usage_is_wrong(
@@ -135,7 +138,7 @@ def test_list_states_every_check_with_its_profiles(capsys):
     assert len({check.name for check in CHECKS}) == len(CHECKS)
     assert main(["--list", "--profile", "book"]) == 0
     book = capsys.readouterr().out
-    assert "TwoLayerNet.accuracy_labels" not in book
+    assert "TwoLayerNet.accuracy_labels [book, strict]" in book  # no check is strict-only
     assert "numerical_gradient.integer_x [book, strict]\n    an integer x gets a TypeError" in book
 
 
@@ -175,3 +178,18 @@ def test_the_reference_page_lists_every_key_of_the_json_report():
     section = page.split("## The JSON report", 1)[1]
     for key in RESULT_KEYS | {"profile", "target", "summary", "exit_code", "settings"}:
         assert f"`{key}`" in section, key
+
+
+def test_a_file_without_the_py_suffix_is_checked_when_it_is_python_and_refused_clearly_if_not(
+    tmp_path, capsys
+):
+    (tmp_path / "afile").write_text(
+        "import numpy as np\n\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n"
+    )
+    (tmp_path / "notes").write_text("my answers are in the notebook\n")
+    with working_directory(tmp_path):
+        assert main(["afile", "-k", "sigmoid", "--max-examples", "3"]) == 0
+        assert "sigmoid.values" in capsys.readouterr().out
+        assert main(["notes"]) == 2
+    err = capsys.readouterr().err
+    assert "notes: not a Python file or a notebook" in err and "No module named" not in err

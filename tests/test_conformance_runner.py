@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -266,3 +267,223 @@ def test_what_importing_prints_is_reported_and_a_relative_path_is_not_imported_o
         assert printed == "from print\nfrom sys.stderr\n", spec
         assert "importing printed:\n  | from print\n  | from sys.stderr\n" in done.stdout
         assert "from print" not in done.stderr and "from fd 2" in done.stderr, spec
+
+
+# -- grades an instructor can sign (tests/fixtures/class_grades) ------------------------------
+
+GRADES = FIXTURES / "class_grades"
+#: Checks every complete chapter is graded on: all but the squared error's second name
+#: (graded once) and chapter 5's backpropagation (optional, absent).
+COMPLETE_MAXIMUM = len(CHECKS) - 4
+
+
+def graded(path, *more, profile="book", timeout=300):
+    """Run the command on ``path`` (a fresh process: every submission imports its own
+    ``common``) and grade its report with default points: (report, grade)."""
+    from refnet.conformance.reports import Points, expected_checks, grade
+
+    out = ROOT / "runs" / "test-grades"
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"{os.getpid()}-{abs(hash(str(path)))}.json"
+    argv = [str(path), "--max-examples", str(SMALL), "--json", str(json_path), *more]
+    select = [more[i + 1] for i, arg in enumerate(more) if arg == "-k"]
+    done = command(*argv, "--profile", profile, timeout=timeout)
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    json_path.unlink()
+    run_record = {"student": "s", "submission": str(path), "outcome": "graded", "reason": ""}
+    return report, grade(run_record | {"report": report}, expected_checks(select), Points())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "book_style.py",
+        "vectorised.py",
+        "class_based.py",
+        "notebook.ipynb",
+        "magics.ipynb",
+        "folder_with_notebook",
+        "odd_names/alice-ch4.py",
+    ],
+)
+def test_a_complete_correct_chapter_scores_100_percent_under_the_book_profile(name):
+    report, entry = graded(GRADES / name)
+    missed = {r["name"]: r["reason"] for r in entry["checks"] if r["points"] < r["max_points"]}
+    assert not missed, missed
+    assert entry["score"] == entry["max_score"] == COMPLETE_MAXIMUM
+    not_graded = {r["name"] for r in entry["checks"] if r["status"] == "not graded"}
+    assert "TwoLayerNet.gradient" in not_graded and len(not_graded) == 4
+
+
+def test_a_vectorised_chapter_that_refuses_nothing_scores_100_percent_under_strict_too():
+    report, entry = graded(GRADES / "vectorised.py", profile="strict")
+    assert entry["score"] == entry["max_score"] == COMPLETE_MAXIMUM, [
+        (r["name"], r["reason"]) for r in entry["checks"] if r["points"] < r["max_points"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "strict_failures"),
+    [
+        # The text's label version: one-hot targets refused (a note under book).
+        (
+            "label_only.py",
+            {
+                "cross_entropy_error.one_sample",
+                "cross_entropy_error.batch",
+                "TwoLayerNet.loss",
+                "TwoLayerNet.accuracy",
+            },
+        ),
+        # Section 4.4's loop over range(x.size): 1-D x only.
+        (
+            "one_d_only.py",
+            {
+                "cross_entropy_error.target_forms",  # its one-hot cross-entropy refuses labels
+                "numerical_gradient.any_shape",
+                "numerical_gradient.integer_x",
+                "numerical_gradient.restores_x_on_error",
+                "numerical_gradient.float32_x",
+            },
+        ),
+    ],
+)
+def test_a_narrower_contract_the_book_allows_costs_nothing_under_book_and_fails_under_strict(
+    name, strict_failures
+):
+    book, entry = graded(GRADES / name)
+    lost = {r["name"] for r in entry["checks"] if r["status"] in ("fail", "error")}
+    assert not lost, lost
+    refusals = [n for r in book["checks"] for n in r["notes"] if n.startswith("refuses")]
+    assert refusals  # each refusal is said, with its exception
+    strict, _ = graded(GRADES / name, profile="strict")
+    failed = {r["name"] for r in strict["checks"] if r["status"] == "fail"}
+    assert failed == strict_failures
+
+
+def test_a_chapter_5_network_with_layers_sharing_params_passes_every_network_check():
+    report, entry = graded(GRADES / "chapter5_net.py", "-k", "TwoLayerNet")
+    rows = {r["name"]: r for r in entry["checks"] if r["name"].startswith("TwoLayerNet")}
+    assert {name: row["status"] for name, row in rows.items()} == dict.fromkeys(rows, "pass")
+    assert rows["TwoLayerNet.gradient"]["max_points"] == 1  # present: graded
+    # Weights are set in place, so the layers that hold them see them.
+    (loss,) = [r for r in report["checks"] if r["name"] == "TwoLayerNet.loss"]
+    assert loss["status"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("name", "functions"),
+    [
+        ("alice-ch4.py", None),
+        ("4장 과제.py", {"softmax", "cross_entropy_error"}),
+        ("이영희 과제4.py", {"numerical_diff"}),
+        ("4-3-1NumericalDiff.py", {"numerical_diff"}),
+        ("ex4-14.py", {"sigmoid"}),
+        ("ch4.final.v2.py", {"mean_squared_error"}),
+    ],
+)
+def test_any_file_name_is_imported_by_its_path_and_reported_as_named(name, functions):
+    report, entry = graded(GRADES / "odd_names" / name)
+    assert report["target"]["problems"] == []
+    found = report["target"]["found"]
+    assert {entry["file"] for entry in found.values()} == {name}
+    if functions is not None:
+        assert set(found) == functions
+    ran = [r for r in report["checks"] if r["function"] in found]
+    assert ran and all(r["file"] == name for r in ran)
+    if name.startswith("이영희"):  # a forward difference: the grade still sees the defect
+        assert {r["status"] for r in ran} == {"fail"}
+    else:
+        assert {r["status"] for r in ran} <= {"pass", "warn", "skip"}
+
+
+def test_a_notebooks_magics_and_failing_cells_are_removed_each_with_a_note():
+    report, entry = graded(GRADES / "magics.ipynb", "-k", "softmax")
+    notes = "\n".join(report["target"]["notes"])
+    assert "removed '%matplotlib inline'" in notes and "removed '!pip install numpy'" in notes
+    assert "removed 'files = !ls'" in notes and "%%bash cell is not Python" in notes
+    assert "%%time removed" in notes and "removed 'np.sum?'" in notes
+    assert "raised NameError" in notes  # a cell that fails is left out, the rest still run
+    assert entry["score"] == entry["max_score"] == 5
+
+
+def test_what_a_folder_holds_that_is_not_graded_is_listed_with_the_reason(tmp_path):
+    shutil.copytree(GRADES / "folder_with_notebook", tmp_path / "sub")
+    (tmp_path / "sub" / "notes.txt").write_text("my notes")
+    (tmp_path / "sub" / "plot.py").write_text("print('a plot')\n")
+    report, _ = graded(tmp_path / "sub", "-k", "softmax")
+    listed = {e["file"]: e["reason"] for e in report["target"]["not_graded"]}
+    assert listed["notes.txt"] == "not Python"
+    assert "defines none of the chapter's names" in listed["plot.py"]
+    assert "chapter4.ipynb" not in listed and "common/functions.py" not in listed
+
+
+def test_a_function_that_never_returns_costs_only_its_own_and_its_callers_checks():
+    start = time.monotonic()
+    report, entry = graded(GRADES / "hang_in_numerical_gradient.py", "--timeout", "30")
+    assert time.monotonic() - start < 180
+    rows = {r["name"]: r for r in entry["checks"]}
+    callers = {"gradient_descent", "simpleNet.gradient", "TwoLayerNet.numerical_gradient"}
+    for name, row in rows.items():
+        if name.startswith("numerical_gradient.") or any(name.startswith(c) for c in callers):
+            assert row["points"] == 0, name
+        elif row["status"] != "not graded":
+            assert row["points"] == row["max_points"] == 1, (name, row["reason"])
+    timed_out = [r for r in report["checks"] if r["timed_out"]]
+    assert [r["name"] for r in timed_out] == ["numerical_gradient.vector"]
+    not_run = [r for r in report["checks"] if r["reason"].startswith("not run:")]
+    assert all(
+        r["reason"] == "not run: numerical_gradient did not return within 30 s" for r in not_run
+    )
+    assert len(not_run) == 8 + 2 + 1 + 1  # its other checks, descent (2), the two networks'
+    assert report["complete"] is True
+
+
+def test_one_root_failure_is_one_message_naming_the_checks_it_explains(tmp_path):
+    source = (GRADES / "vectorised.py").read_text(encoding="utf-8")
+    path = tmp_path / "no_restore.py"
+    path.write_text(source.replace("            x[idx] = kept\n", "            pass\n"))
+    report, _ = graded(path, "-k", "numerical_gradient", "-k", "gradient_descent")
+    (cause,) = report["causes"]
+    assert cause["root"] == "numerical_gradient.restores_x"
+    assert cause["message"].endswith(
+        "fail because numerical_gradient leaves x perturbed after each call"
+    )
+    failed = [r for r in report["checks"] if r["status"] == "fail"]
+    assert cause["checks"] == [r["name"] for r in failed if r["name"] == cause["root"]] + [
+        r["name"] for r in failed if r["name"] != cause["root"]
+    ]
+    assert all(r["reason"].startswith("follows from") for r in failed if r["name"] != cause["root"])
+
+
+def test_a_check_not_graded_is_in_no_maximum_and_no_failed_test_unless_the_points_file_names_it():
+    from refnet.conformance.reports import Points, grade, gradescope_results
+
+    def result(name, status, graded=True, reason=""):
+        return {"name": name, "status": status, "graded": graded, "reason": reason}
+
+    report = {
+        "checks": [
+            result("softmax.values", "pass"),
+            result("sum_squared_error.batch", "skip", False, "not graded: graded as mean"),
+            result("TwoLayerNet.gradient", "skip", False, "not graded: no gradient method"),
+            result("sigmoid.values", "skip", True, "sigmoid not found in the target"),
+        ]
+    }
+    checks = [{"name": r["name"], "function": r["name"].split(".")[0]} for r in report["checks"]]
+    run_record = {"student": "s", "submission": "s.py", "outcome": "graded", "reason": ""}
+    entry = grade(run_record | {"report": report}, checks, Points())
+    assert (entry["score"], entry["max_score"]) == (1, 2)  # "not found" counts, 0 points
+    tests = {t["name"]: t for t in gradescope_results(entry | {"run": {}})["tests"]}
+    not_graded = tests["sum_squared_error.batch (not graded)"]
+    assert "status" not in not_graded and not_graded["max_score"] == 0
+    assert tests["sigmoid.values"]["status"] == "failed"
+    # A points file that names the optional check grades it for everyone.
+    named = grade(
+        run_record | {"report": report}, checks, Points(rules={"TwoLayerNet.gradient": 2})
+    )
+    assert (named["score"], named["max_score"]) == (1, 4)
+    # And 0 points leaves a check out.
+    zero = grade(run_record | {"report": report}, checks, Points(rules={"sigmoid": 0}))
+    assert (zero["score"], zero["max_score"]) == (1, 1)

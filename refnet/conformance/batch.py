@@ -129,7 +129,8 @@ class Submission:
 
 
 def discover(directory, single: bool = False) -> list[Submission]:
-    """The submissions in ``directory``: one per ``*.py`` file and one per folder.
+    """The submissions in ``directory``: one per ``*.py`` or ``*.ipynb`` file and one per
+    folder.
 
     With ``single``, ``directory`` is one student's submission (Gradescope's
     /autograder/submission).  Entries whose name starts with ``.`` or ``_`` are skipped,
@@ -144,14 +145,16 @@ def discover(directory, single: bool = False) -> list[Submission]:
     for entry in sorted(root.iterdir()):
         if entry.name.startswith((".", "_")) or entry.is_symlink() or entry.name in IGNORED:
             continue
-        if entry.is_file() and entry.suffix != ".py":
+        if entry.is_file() and entry.suffix not in (".py", ".ipynb"):
             continue
         student = entry.stem if entry.is_file() else entry.name
         if student in found:
             raise BatchError(f"{root}: two submissions are both named {student!r}")
         found[student] = _pack(student, entry)
     if not found:
-        raise BatchError(f"--batch {directory}: no submissions (no *.py file and no folder)")
+        raise BatchError(
+            f"--batch {directory}: no submissions (no *.py or *.ipynb file and no folder)"
+        )
     return list(found.values())
 
 
@@ -195,12 +198,12 @@ def _choose_target(entry: Path) -> tuple[str, str]:
         return entry.name, ""
     scripts = sorted(
         p.name
-        for p in entry.glob("*.py")
+        for p in [*entry.glob("*.py"), *entry.glob("*.ipynb")]
         if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
     )
     if len(scripts) == 1:
         return f"{entry.name}/{scripts[0]}", ""
-    if not scripts and not any(entry.rglob("*.py")):
+    if not scripts and not any(entry.rglob("*.py")) and not any(entry.rglob("*.ipynb")):
         return "", "no Python file in the submission"
     return entry.name, ""
 

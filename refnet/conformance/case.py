@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 import re
 import textwrap
 
 import numpy as np
 
+from .literals import literal
+
 
 class CheckFailed(AssertionError):
     """The property does not hold for this example; ``message`` says how."""
 
-    def __init__(self, message: str, case: Case | None = None):
+    def __init__(self, message: str, case: Case | _Replay | None = None):
         super().__init__(message)
         self.message = message
         self.case = case
@@ -39,6 +40,15 @@ class TargetRaised(CheckFailed):
         self.code = code
         self.exception = exception
         super().__init__(f"{code.strip()} raised {type(exception).__name__}: {exception}", case)
+
+
+class Refused(CheckFailed):
+    """The target refused a form of input the profile requires; ``refusal`` is the probe's
+    (probing.py): its exception and the reproduction that raises it."""
+
+    def __init__(self, message: str, refusal):
+        super().__init__(message, _Replay(refusal.reproduction))
+        self.exception_info = {"type": refusal.type, "message": refusal.exception, "traceback": ""}
 
 
 class MissingMember(BaseException):
@@ -67,58 +77,6 @@ class Journal:
         kept = self.pitfalls.get(consequence)
         if kept is None or len(reproduction) < len(kept[1]):
             self.pitfalls[consequence] = (detail, reproduction)
-
-
-def _float(value: float) -> str:
-    if math.isnan(value):
-        return "-np.nan" if math.copysign(1.0, value) < 0 else "np.nan"
-    if math.isinf(value):
-        return "np.inf" if value > 0 else "-np.inf"
-    return repr(value)
-
-
-def _nested(value) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_nested(v) for v in value) + "]"
-    if isinstance(value, float):
-        return _float(value)
-    return repr(value)
-
-
-def literal(value) -> str:
-    """Python source that evaluates (with ``import numpy as np``) to ``value``, bit for bit.
-
-    Arrays become ``np.array([...], dtype=np.<dtype>)`` (the dtype left out for float64);
-    floats use ``repr``, which round-trips, and ``np.nan``/``np.inf`` where needed.
-
-    Examples
-    --------
-    >>> literal(np.array([1.5, -0.0, np.inf]))
-    'np.array([1.5, -0.0, np.inf])'
-    >>> literal(np.array([[3, 4]], dtype=np.int8))
-    'np.array([[3, 4]], dtype=np.int8)'
-    >>> literal((0.1, 2))
-    '(0.1, 2)'
-    """
-    if isinstance(value, np.ndarray):
-        dtype = "" if value.dtype == np.float64 else f", dtype=np.{value.dtype.name}"
-        if value.size == 0:
-            return f"np.zeros({value.shape!r}{dtype})"
-        return f"np.array({_nested(value.tolist())}{dtype})"
-    if isinstance(value, np.generic):
-        return f"np.{value.dtype.name}({_nested(value.item())})"
-    if isinstance(value, float):
-        return _float(value)
-    if isinstance(value, tuple):
-        items = ", ".join(literal(v) for v in value)
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
-    if value is None or isinstance(value, (bool, int, str)):
-        return repr(value)
-    raise TypeError(f"no literal for {type(value).__name__}")
 
 
 def function_source(formula, name: str = "f") -> str:
@@ -179,8 +137,13 @@ def assert_within(actual, expected, bound, what: str) -> None:
 class Case:
     """A namespace in which one example of a check runs, and the lines that ran there."""
 
-    def __init__(self, target, profile: str = "strict", journal: Journal | None = None):
+    def __init__(
+        self, target, profile: str = "strict", journal: Journal | None = None, domains=None
+    ):
         self.target = target
+        #: (name, id of the object) -> its domain (probing.py), filled as checks ask; None:
+        #: nothing is probed and every form is drawn (the suite's own tests of the bodies)
+        self.domains = domains
         #: "book" accepts the book's conventions and only warns of its pitfalls; "strict"
         #: is refnet's contract (tests/ run the checks' bodies under it).
         self.profile = profile
@@ -260,13 +223,17 @@ class Case:
             raise TargetRaised(code, exc, self) from exc
         return None
 
-    def unexpected(self, exc: BaseException):
-        """The exception the last `run` caught is not one the property allows: show
-        that call unwrapped (so that the reproduction raises it too) and fail with it."""
+    def unwrap(self) -> None:
+        """Show the last call `run` caught as it ran, not inside a try (it raises there)."""
         start, code = self._wrapped
         del self.lines[start:]
         self.lines.append(code)
-        raise TargetRaised(code, exc, self)
+
+    def unexpected(self, exc: BaseException):
+        """The exception the last `run` caught is not one the property allows: show
+        that call unwrapped (so that the reproduction raises it too) and fail with it."""
+        self.unwrap()
+        raise TargetRaised(self._wrapped[1], exc, self)
 
     def call(self, name: str, expression: str):
         """Run ``name = expression`` (the target's code) and return the value."""
@@ -288,6 +255,55 @@ class Case:
         if self.profile == "strict":
             self.fail(f"{consequence}: {detail}")
         self.journal.pitfall(consequence, detail, self.reproduction())
+
+    # -- the domain: what the target's code accepts (probing.py) ----------------------------
+
+    def domain(self, function: str) -> dict:
+        """The forms of ``function`` (as found) and their refusals, probed on first use."""
+        from .probing import probe
+
+        if self.domains is None or function not in self.target.found:
+            return {}
+        key = (function, id(self.target.found[function].obj))
+        if key not in self.domains:
+            self.domains[key] = probe(function, lambda: Case(self.target, self.profile))
+        return self.domains[key]
+
+    def accepted(self, function: str, names) -> list[str]:
+        """Those of the forms ``names`` that ``function`` accepts (no verdict)."""
+        domain = self.domain(function)
+        return [name for name in names if domain.get(name) is None]
+
+    def forms(self, function: str, judged, *, also=(), need_one: bool = True) -> list[str]:
+        """The forms among ``judged`` and ``also`` that ``function`` accepts, to draw from.
+
+        A refusal of a ``judged`` form is the profile's to judge: a failure under strict
+        (refnet's contract takes every form), a note under book.  With ``need_one``, a
+        function that accepts none of them fails under both profiles (the book's contract
+        needs one of the book's versions).
+        """
+        from .probing import form
+
+        domain = self.domain(function)
+        for name in judged:
+            refusal = domain.get(name)
+            if refusal is None:
+                continue
+            what = form(function, name).description
+            if self.profile == "strict":
+                raise Refused(
+                    f"{function} refuses {what} ({refusal.exception}): refnet's contract takes "
+                    "it (--profile book notes a refusal instead)",
+                    refusal,
+                )
+            self.note(f"refuses {what} ({refusal.exception}); the book's contract allows it")
+        names = [*judged, *also]
+        accepted = self.accepted(function, names)
+        if need_one and not accepted:
+            refusal = domain[names[0]]
+            described = " and ".join(form(function, n).description for n in names)
+            raise Refused(f"{function} refuses {described}: {refusal.exception}", refusal)
+        return accepted
 
     # -- the target's spellings (--map NAME.MEMBER=SPELLING) -------------------------------
 
@@ -311,6 +327,12 @@ class Case:
         spelling = self.member(name, member)
         obj = self.ns[variable]
         if hasattr(obj, spelling):
+            return
+        same = [a for a in vars_of(obj) if a.lower() == spelling.lower()]
+        if (name, member) not in self.target.members and len(same) == 1:
+            # The one spelling that differs only in case (net.w for net.W): used, and said.
+            self.target.members[(name, member)] = same[0]
+            self.note(f"{name}.{member} is spelled {same[0]!r}: checked as it")
             return
         raise MissingMember(
             f"{name} has no {member!r} {'(mapped to ' + repr(spelling) + ') ' if spelling != member else ''}"
@@ -405,6 +427,16 @@ class Case:
         head = ["import numpy as np", *self.imports]
         head += self.target.setup_lines(used & set(self.target.found))
         return "\n".join(head + self.lines).rstrip() + "\n"
+
+
+class _Replay:
+    """Stands for a Case whose reproduction is already written (a probe's)."""
+
+    def __init__(self, reproduction: str):
+        self._reproduction = reproduction
+
+    def reproduction(self) -> str:
+        return self._reproduction
 
 
 def vars_of(obj) -> list[str]:

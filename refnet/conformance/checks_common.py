@@ -29,6 +29,16 @@ FLOAT32_SILENT = (
     "a float32 x is differentiated in float32 without a word: with h = 1e-4 the round-off "
     "is about 1e-3 of |f|, a million times float64's (warn, refuse, or compute in float64)"
 )
+WHOLE_BATCH_SOFTMAX = (
+    "a batch of logits is normalised as one row, over every entry (the book's first softmax, "
+    "section 3.5, takes one sample): each row of a batch must sum to 1 on its own "
+    "(np.max and np.sum with axis=-1, keepdims=True)"
+)
+ROW_BY_ROW = (
+    "a matrix x is taken as a batch of points, the gradient of f of each row on its own (the "
+    "book's gradient_2d.py, which plots a gradient field): for an f of the whole matrix, such "
+    "as a network's loss, it is not the gradient (loop over every element, np.nditer)"
+)
 INIT_X_OVERWRITTEN = (
     "gradient_descent overwrites init_x: the caller's starting point ends where the descent "
     "stopped (x = init_x does not copy; descend on init_x.copy())"

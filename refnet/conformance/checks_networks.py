@@ -12,6 +12,7 @@ import inspect
 
 import numpy as np
 from hypothesis import assume
+from hypothesis import strategies as st
 
 from . import oracle
 from .case import member_hint, vars_of, within_message
@@ -81,11 +82,26 @@ def constructible(target):
 # -- simpleNet --------------------------------------------------------------------------------
 
 
-def _simple_net(case, data):
+def _simple_net(case, data, judged=False):
+    """Build the network; return W, x and the one-hot target (the target is given the
+    form its loss accepts: one-hot, or a label, probing.py)."""
+    names = ["loss_one_hot", "loss_labels"]
+    if judged:
+        accepted = case.forms("simpleNet", names[:1], also=names[1:])
+    else:
+        accepted = case.accepted("simpleNet", names) or names[:1]
+    # The book's simpleNet takes a one-hot t; a label only where one-hot is refused (a 0-d
+    # label broadcasts silently against a one-hot cross-entropy's t * log(y)).
+    form = "loss_one_hot" if "loss_one_hot" in accepted else "loss_labels"
     # Weights and inputs in [-1, 1]: logits in [-2, 2], every softmax output >= e^-4 / 3.
     W = case.let("W", data.draw(finite_arrays((2, 3), -1.0, 1.0), label="W"))
     x = case.let("x", data.draw(finite_arrays((2,), -1.0, 1.0), label="x"))
-    t = case.let("t", one_hot_labels(data.draw(labels(None, 3), label="t"), 3), "one-hot")
+    label = data.draw(labels(None, 3), label="t")
+    t = one_hot_labels(label, 3)
+    if form == "loss_labels":
+        case.let("t", label, "a label")
+    else:
+        case.let("t", t, "one-hot")
     case.run("net = simpleNet()")
     case.require_member("net", "simpleNet", "W")
     case.run(f"net.{case.member('simpleNet', 'W')} = W.copy()")
@@ -93,7 +109,7 @@ def _simple_net(case, data):
 
 
 def simple_net_loss(case, data):
-    W, x, t = _simple_net(case, data)
+    W, x, t = _simple_net(case, data, judged=True)
     case.call("loss", f"net.{case.member('simpleNet', 'loss')}(x, t)")
     # Logits x0 W0k + x1 W1k: a dot product of 2 terms (affine_error).
     logit_error = 2 * EPS64 * float(np.max(np.abs(x) @ np.abs(W)))
@@ -116,7 +132,11 @@ def simple_net_gradient(case, data):
     weights = f"net.{case.member('simpleNet', 'W')}"
     case.setup(f"f = lambda w: net.{case.member('simpleNet', 'loss')}(x, t)")
     case.setup(f"W_before = {weights}.copy()")
-    case.call("dW", f"numerical_gradient(f, {weights})")
+    if case.accepted("numerical_gradient", ["rank2"]):
+        case.call("dW", f"numerical_gradient(f, {weights})")
+    else:
+        # Inside numerical_gradient's domain (1-D x): W as a flat view, perturbed in place.
+        case.call("dW", f"numerical_gradient(f, {weights}.reshape(-1)).reshape(2, 3)")
     problem = ModelProblem(x[None, :], t[None, :], ((2, 3),))
     theta = W.ravel()
     # The model bound is for cross-entropy without delta.  With every softmax output >= e^-4/3,
@@ -136,6 +156,17 @@ def simple_net_gradient(case, data):
 # -- TwoLayerNet --------------------------------------------------------------------------
 
 
+def _targets(case, data, method: str, judged: bool) -> str:
+    """``one_hot`` or ``labels``: a target form ``net.method`` accepts (probing.py); with
+    ``judged``, a refusal of one-hot targets gets the profile's verdict."""
+    names = [f"{method}_one_hot", f"{method}_labels"]
+    if judged:
+        accepted = case.forms("TwoLayerNet", names[:1], also=names[1:])
+    else:
+        accepted = case.accepted("TwoLayerNet", names) or names[:1]
+    return data.draw(st.sampled_from(accepted), label="targets").split("_", 1)[1]
+
+
 def _two_layer_net(case, data, targets):
     """Build the network in the case; return its params, x and the labels (whatever form
     the target is given)."""
@@ -153,16 +184,52 @@ def _two_layer_net(case, data, targets):
     case.run(f"net = {case.constructor('TwoLayerNet', **sizes)}")
     case.require_member("net", "TwoLayerNet", "params")
     store = case.member("TwoLayerNet", "params")
+    current = getattr(case.ns["net"], store)
     for key in PARAM_NAMES:
-        case.run(f"net.{store}[{key!r}] = {key}.copy()")
+        old = current.get(key) if isinstance(current, dict) else None
+        if isinstance(old, np.ndarray) and old.shape == params[key].shape:
+            # In place: chapter 5's layers hold these very arrays (Affine(W1, b1)).
+            case.run(f"net.{store}[{key!r}][...] = {key}")
+        else:
+            case.run(f"net.{store}[{key!r}] = {key}.copy()")
     return params, x, t
+
+
+def two_layer_initial_params(case, data):
+    """A new network: the four parameters in their shapes, and weights that break the
+    symmetry between hidden units (equal weights give every hidden unit the same gradient,
+    so they stay equal and the network learns one unit's worth)."""
+    sizes = {
+        key: data.draw(st.integers(2, 5), label=key)
+        for key in ("input_size", "hidden_size", "output_size")
+    }
+    case.run(f"net = {case.constructor('TwoLayerNet', **sizes)}")
+    case.require_member("net", "TwoLayerNet", "params")
+    store = case.member("TwoLayerNet", "params")
+    d, hidden, classes = sizes.values()
+    shapes = {"W1": (d, hidden), "b1": (hidden,), "W2": (hidden, classes), "b2": (classes,)}
+    for key, shape in shapes.items():
+        case.require(
+            f"np.shape(net.{store}[{key!r}]) == {shape!r}",
+            lambda key=key, shape=shape: (
+                f"net.{store}[{key!r}] has shape "
+                f"{np.shape(case.ns['net'].__dict__.get(store, {}).get(key))}, expected {shape}"
+            ),
+        )
+    for key in ("W1", "W2"):
+        case.require(
+            f"np.ptp(net.{store}[{key!r}]) > 0",
+            f"every entry of a new network's {key} is the same: the hidden units start equal, "
+            "get equal gradients and stay equal (draw weight_init_std * np.random.randn)",
+        )
 
 
 def _method(case, method):
     return f"net.{case.member('TwoLayerNet', method)}"
 
 
-def two_layer_loss(case, data, *, targets="one_hot"):
+def two_layer_loss(case, data, *, targets=None):
+    targets = targets or _targets(case, data, "loss", judged=True)
     params, x, t = _two_layer_net(case, data, targets)
     case.call("loss", f"{_method(case, 'loss')}(x, t)")
     logits = oracle.two_layer_logits(params, x)
@@ -202,7 +269,8 @@ def _difference_answers(params, x, t):
     return answers
 
 
-def two_layer_numerical_gradient(case, data, *, targets="one_hot"):
+def two_layer_numerical_gradient(case, data, *, targets=None):
+    targets = targets or _targets(case, data, "loss", judged=False)
     params, x, t = _two_layer_net(case, data, targets)
     store = case.member("TwoLayerNet", "params")
     case.setup(f"params_before = {{key: value.copy() for key, value in net.{store}.items()}}")
@@ -222,7 +290,12 @@ def two_layer_numerical_gradient(case, data, *, targets="one_hot"):
     )
 
 
-def two_layer_accuracy(case, data, *, targets="one_hot"):
+def two_layer_accuracy(case, data, *, targets=None):
+    if targets == "labels":  # accuracy_labels: a refusal of labels is the verdict
+        if not case.forms("TwoLayerNet", ["accuracy_labels"], need_one=False):
+            return
+    else:
+        targets = _targets(case, data, "accuracy", judged=True)
     params, x, t = _two_layer_net(case, data, targets)
     logits = oracle.two_layer_logits(params, x)
     # The argmax of the target's probabilities is the true one when the top two logits are
@@ -240,7 +313,8 @@ def two_layer_accuracy(case, data, *, targets="one_hot"):
     )
 
 
-def two_layer_backprop_gradient(case, data, *, targets="one_hot"):
+def two_layer_backprop_gradient(case, data, *, targets=None):
+    targets = targets or _targets(case, data, "gradient", judged=False)
     params, x, t = _two_layer_net(case, data, targets)
     case.call("grads", f"{_method(case, 'gradient')}(x, t)")
     # Every entry is a sum over <= N·K (<= 16) products of factors bounded by 1 (z, σ', x)

@@ -12,17 +12,51 @@ import numpy as np
 from hypothesis import strategies as st
 
 from . import oracle
-from .checks_common import DELTA, WITH_DELTA, require_unchanged, without_delta
+from .case import within_message
+from .checks_common import (
+    DELTA,
+    WHOLE_BATCH_SOFTMAX,
+    WITH_DELTA,
+    require_unchanged,
+    without_delta,
+)
 from .strategies import array_shapes, finite_arrays, labels, one_hot_labels, probability_rows
 from .tolerances import same_formula_bound, sigmoid_bound, softmax_bound
 
 
 def softmax_values(case, data, *, min_dims=1, max_dims=1, max_side=5, low=-20.0, high=20.0):
+    if min_dims == 2 and not case.forms("softmax", ["batch"], need_one=False):
+        return  # a batch is refused: the refusal is the verdict (Case.forms)
     shape = data.draw(array_shapes(min_dims, max_dims, max_side), label="shape")
     a = case.let("a", data.draw(finite_arrays(shape, low, high), label="a"))
     case.call("y", "softmax(a)")
     expected = oracle.softmax(a)
-    case.compare("y", expected, softmax_bound(a, expected), "softmax(a)", "softmax by JAX")
+    bound = softmax_bound(a, expected)
+    if a.ndim == 2 and _whole_batch(case, a, expected, bound):
+        return
+    case.compare("y", expected, bound, "softmax(a)", "softmax by JAX")
+
+
+def _whole_batch(case, a, expected, bound) -> bool:
+    """The book's one-sample softmax given a batch normalises over every entry: a pitfall
+    (the book's own code gives that number) when that, and not each row, came back."""
+    value = case.ns["y"]
+    if within_message(value, expected, bound, "y") is None:
+        return False
+    whole = oracle.softmax(a.reshape(-1)).reshape(a.shape)
+    whole_bound = softmax_bound(a.reshape(-1), whole.reshape(-1)).reshape(a.shape)
+    if within_message(value, whole, whole_bound, "y") is not None:
+        return False
+    case.comment("y is the softmax of every entry of a at once, not of each row")
+    case.compare(
+        "y",
+        expected,
+        bound,
+        "softmax(a)",
+        "softmax by JAX, row by row",
+        pitfall=WHOLE_BATCH_SOFTMAX,
+    )
+    return True
 
 
 def softmax_of_large_logits(case, data):
@@ -39,6 +73,8 @@ def softmax_of_large_logits(case, data):
 
 
 def softmax_rows_apart(case, data):
+    if not case.accepted("softmax", ["batch"]):
+        return  # softmax.batch judges the refusal
     batch = data.draw(st.integers(2, 4), label="batch")
     classes = data.draw(st.integers(1, 5), label="classes")
     base = data.draw(finite_arrays((batch, classes), -10.0, 10.0), label="base")
@@ -51,6 +87,8 @@ def softmax_rows_apart(case, data):
     a = case.let("a", base + offsets[:, None])
     case.call("y", "softmax(a)")
     expected = oracle.softmax(a)
+    if _whole_batch(case, a, expected, softmax_bound(a, expected)):
+        return
     case.compare(
         "y",
         expected,
@@ -77,9 +115,14 @@ def arguments_unchanged(case, data, *, function):
         case.run("softmax(a)")
         require_unchanged(case, "a", "a_before")
         return
-    batch = data.draw(st.integers(1, 4), label="batch")
+    kinds: tuple[str, ...] = ("batch", "one_sample")
+    if function == "cross_entropy_error":
+        kinds = ("one_hot", "labels", "one_hot_sample", "label_sample")
+    kind = data.draw(st.sampled_from(case.accepted(function, kinds) or ["one_sample"]), label="t")
+    batch = None if kind.endswith("sample") else data.draw(st.integers(1, 4), label="batch")
     case.let("y", data.draw(probability_rows(batch, classes), label="y"))
-    case.let("t", one_hot_labels(data.draw(labels(batch, classes), label="t"), classes))
+    t = data.draw(labels(batch, classes), label="t")
+    case.let("t", t if kind.startswith("label") else one_hot_labels(t, classes))
     case.setup("y_before, t_before = y.copy(), t.copy()")
     case.run(f"{function}(y, t)")
     require_unchanged(case, "y", "y_before")
@@ -89,6 +132,8 @@ def arguments_unchanged(case, data, *, function):
 def squared_error_value(case, data, *, function, batch=True):
     """½ Σ (y - t)² per sample; a batch's value is the mean or the sum by ``function``
     (under the book profile ``mean_squared_error`` may be either, as the book's sums)."""
+    if batch and not case.forms(function, ["batch"], need_one=False):
+        return  # a batch is refused: the refusal is the verdict (Case.forms)
     classes = data.draw(st.integers(2, 6), label="classes")
     n = data.draw(st.integers(1, 6), label="batch") if batch else None
     y = case.let("y", data.draw(probability_rows(n, classes), label="y"))
@@ -125,12 +170,20 @@ def squared_error_value(case, data, *, function, batch=True):
     case.compare("loss", expected, bound, f"{function}(y, t)", source, hint=hint)
 
 
-def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets="one_hot"):
+def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets=None):
+    """``targets`` ("one_hot" or "labels") fixes the form; by default it is drawn from
+    those the target accepts (the book has a one-hot and a label version: one is needed)."""
+    if targets is None:
+        judged, also = (
+            (["one_hot"], ["labels"]) if batch else (["one_hot_sample"], ["label_sample"])
+        )
+        accepted = case.forms("cross_entropy_error", judged, also=also)
+        targets = data.draw(st.sampled_from(accepted), label="targets")
     classes = data.draw(st.integers(2, 6), label="classes")
     n = data.draw(st.integers(1, max_batch), label="batch") if batch else None
     y = case.let("y", data.draw(probability_rows(n, classes), label="y"))
     t = data.draw(labels(n, classes), label="t")
-    if targets == "labels":
+    if targets.startswith("label"):
         case.let("t", t, "labels")
     else:
         case.let("t", one_hot_labels(t, classes), "one-hot")
@@ -156,6 +209,8 @@ def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets="one_hot
 
 
 def cross_entropy_target_forms(case, data, *, max_batch=6):
+    if len(case.forms("cross_entropy_error", ["labels"], also=["one_hot"], need_one=False)) < 2:
+        return  # one form refused: the refusal is the verdict (Case.forms)
     batch = data.draw(st.integers(1, max_batch), label="batch")
     classes = data.draw(st.integers(2, 6), label="classes")
     y = case.let("y", data.draw(probability_rows(batch, classes), label="y"))

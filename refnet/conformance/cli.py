@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .._command_line import (
@@ -174,8 +175,11 @@ def check_one(args: argparse.Namespace) -> int:
         "select": args.select,
     }
     progress = _progress()
+    # Every finished check is on disk as it ends: a run stopped from outside (a grader's
+    # backstop) leaves the report of what was graded, marked "complete": false.
+    on_result = (lambda report: _write_json(args.json, report)) if args.json else None
     try:
-        outcome = run_in_child(config, progress)
+        outcome = run_in_child(config, progress, on_result)
     finally:
         if progress is not None:
             progress.close()
@@ -183,13 +187,19 @@ def check_one(args: argparse.Namespace) -> int:
         return _fail(outcome.error or "the conformance process gave no report")
     print(render(outcome.report), end="")
     if args.json:
-        text = json.dumps(outcome.report, indent=2, ensure_ascii=False) + "\n"
         try:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(text, encoding="utf-8")
+            _write_json(args.json, outcome.report | {"complete": True})
         except OSError as exc:
             return _fail(f"--json {args.json}: {exc.strerror or exc}")
     return outcome.exit_code
+
+
+def _write_json(path, report: dict) -> None:
+    """Write ``report`` to ``path`` atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def run(args: argparse.Namespace) -> int:

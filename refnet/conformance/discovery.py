@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .api import CANONICAL
 
@@ -61,6 +61,9 @@ class SourceFile:
     path_entries: tuple[str, ...]  # absolute folders put first on sys.path to import it
     defines: tuple[str, ...]  # the chapter's spellings it defines
     problem: str | None = None  # why it cannot be imported, found before importing
+    #: loaded by its path under ``module``, a safe internal name (notebooks.py): a file
+    #: name that is not a module name, or a notebook
+    by_path: bool = False
 
 
 @dataclass
@@ -72,6 +75,8 @@ class Layout:
     files: list[SourceFile]
     scanned: int  # .py files read
     description: str
+    #: what the target holds that is not graded, and why: {"file", "reason"}
+    not_graded: list[dict] = field(default_factory=list)
 
 
 def defined_names(source: str) -> tuple[str, ...]:
@@ -149,7 +154,7 @@ def _python_files(folder: str, depth: int) -> list[str]:
     files = [
         os.path.join(folder, n)
         for n in names
-        if n.endswith(".py")
+        if n.endswith((".py", ".ipynb"))
         and os.path.isfile(os.path.join(folder, n))
         and not _SKIPPED_FILES.match(n)
     ]
@@ -170,11 +175,25 @@ def _package_base(folder: str) -> str:
     return folder
 
 
+def read_source(path: str) -> str:
+    """A file's Python source: a notebook's code cells (notebooks.py), else its text."""
+    if path.endswith(".ipynb"):
+        from .notebooks import notebook_cells
+
+        try:
+            return "\n".join(notebook_cells(path)[0])
+        except Exception:  # not a notebook nbformat can read: nothing defined
+            return ""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
 def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile | None:
     """The file's entry, or None when it defines none of the names (and ``required``)."""
+    from .notebooks import module_name
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            defines = defined_names(handle.read())
+        defines = defined_names(read_source(path))
     except OSError:
         return None
     if required and not defines:
@@ -185,13 +204,17 @@ def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile |
     parts = os.path.relpath(folder, base).split(os.sep) if folder != base else []
     module = ".".join([*parts, stem])
     label = os.path.relpath(path, root).replace(os.sep, "/")
-    problem = None
-    if not all(part.isidentifier() for part in module.split(".")):
-        problem = (
-            f"{label}: the file name is not a Python name, so it cannot be imported "
-            f"(rename it, e.g. to {re.sub(r'[^0-9A-Za-z_]', '_', stem)}.py)"
-        )
-    return SourceFile(path, label, module, tuple(dict.fromkeys([base, root])), defines, problem)
+    by_path = (
+        not path.endswith(".py")
+        or not stem.isidentifier()
+        or not all(part.isidentifier() for part in parts)
+    )
+    if by_path:
+        module = module_name(path)
+    # Its package's base and the root, then the file's own folder, as when its author runs
+    # it from there (`python two_layer_net.py` in a package imports `functions` beside it).
+    entries = tuple(dict.fromkeys([base, root, folder]))
+    return SourceFile(path, label, module, entries, defines, None, by_path)
 
 
 def _book_files(root: str) -> tuple[list[str], str]:
@@ -238,4 +261,33 @@ def discover(path: str) -> Layout:
         files = _python_files(path, MAX_DEPTH)
         kind, description = "folder", "a folder of Python files"
     sources = [s for s in (_source_file(f, root) for f in files) if s is not None]
-    return Layout(root, kind, sources, len(files), description)
+    layout = Layout(root, kind, sources, len(files), description)
+    layout.not_graded = not_graded(root, files, sources)
+    return layout
+
+
+#: Entries of the list of what is not graded, at most (then a count of the rest).
+NOT_GRADED_LISTED = 50
+
+
+def not_graded(root: str, read: list[str], sources: list[SourceFile]) -> list[dict]:
+    """Every file below ``root`` that is not graded, with the reason."""
+    kept = {s.path for s in sources}
+    out = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if path in kept or name.startswith(".") or name.endswith(".pyc"):
+                continue
+            if path in read:
+                reason = "defines none of the chapter's names: not imported"
+            elif name.endswith((".py", ".ipynb")):
+                reason = "not read: outside the chapter's folders (or a test, setup or venv file)"
+            else:
+                reason = "not Python"
+            out.append({"file": os.path.relpath(path, root).replace(os.sep, "/"), "reason": reason})
+    if len(out) > NOT_GRADED_LISTED:
+        rest = len(out) - NOT_GRADED_LISTED
+        out = out[:NOT_GRADED_LISTED] + [{"file": "...", "reason": f"and {rest} more"}]
+    return out

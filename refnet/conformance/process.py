@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 
+from .hangs import CHECK_METHODS
 from .schema import report_dict
 from .target import script_problem
 
@@ -154,9 +155,10 @@ def _stopped(unit, reason: str, seconds: float, target: dict) -> dict:
 
 
 class _Supervisor:
-    def __init__(self, config: dict, progress):
+    def __init__(self, config: dict, progress, on_result=None):
         self.config = dict(config)
         self.progress = progress
+        self.on_result = on_result
         self.timeout = config.get("timeout") or 0
         self.results: dict[int, dict] = {}
         self.loaded: dict = {}  # the child's "loaded" event, which precedes every check
@@ -205,6 +207,8 @@ class _Supervisor:
                 elif kind == "result":
                     self.results[event["index"]] = event["result"]
                     phase, current = "loaded", None
+                    if self.on_result is not None:
+                        self.on_result(self.partial())
                 elif kind == "done":
                     child.finished = True
                     return Outcome(self._report(event["report"]))
@@ -212,6 +216,19 @@ class _Supervisor:
                     return Outcome(error=event["message"])
         finally:
             child.close()
+
+    def partial(self) -> dict:
+        """The report of the checks finished so far (``"complete": false``)."""
+        results = [self.results[i] for i in sorted(self.results)]
+        settings = {k: self.config.get(k) for k in ("max_examples", "seed", "timeout", "select")}
+        report = report_dict(
+            self.loaded["target"],
+            results,
+            profile=self.loaded["profile"],
+            settings=settings,
+            versions={},
+        )
+        return report | {"complete": False}
 
     def _hung(self, phase, current, seconds) -> None:
         if phase == "importing":
@@ -227,6 +244,16 @@ class _Supervisor:
         self.results[current] = _stopped(
             self.loaded["units"][current], reason, seconds, self.loaded["target"]
         )
+        self.results[current]["timed_out"] = True
+        # The next child does not wait on this function again (hangs.py).
+        name, file = self.loaded["units"][current]
+        function = name.split(".")[0]
+        found = (self.loaded["target"].get("found") or {}).get(function) or {}
+        spelling = found.get("attribute") or function
+        if name not in CHECK_METHODS:  # a class's checks each use their own methods
+            hung = list(self.config.get("hung") or [])
+            hung.append([function, file, f"{spelling} did not return within {self.timeout:g} s"])
+            self.config["hung"] = hung
         self.config["start"] = current + 1
         return None
 
@@ -266,9 +293,10 @@ class _Supervisor:
         )
 
 
-def run_in_child(config: dict, progress=None) -> Outcome:
+def run_in_child(config: dict, progress=None, on_result=None) -> Outcome:
     """Run the worker on ``config`` (worker.py's settings) and return what it reported.
 
-    ``progress(index, total, check_name)`` is called as each check starts.
+    ``progress(index, total, check_name)`` is called as each check starts;
+    ``on_result(report)`` as each ends, with the report of the checks finished so far.
     """
-    return _Supervisor(config, progress).run()
+    return _Supervisor(config, progress, on_result).run()

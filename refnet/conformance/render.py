@@ -149,8 +149,19 @@ def render(report: dict) -> str:
     bad = [r for r in results if r["status"] in ("fail", "error")]
     if bad:
         out += ["", "Failures", "========"]
+    for cause in report.get("causes") or ():
+        out += _wrap(f"{cause['message']}: {', '.join(cause['checks'])}", "* ", "  ")
+    roots = {c["root"] for c in report.get("causes") or ()}
     for r in bad:
-        out += _details(r, show_file)
+        if r.get("cause") and r["name"] not in roots:  # one line: its root says the rest
+            out += _wrap(f"{r['name']}{_where(r, show_file)}: {r['reason']}", "- ", "  ")
+        else:
+            out += _details(r, show_file)
+    not_graded = (report.get("target") or {}).get("not_graded") or []
+    if not_graded:
+        out += ["", "Not graded", "=========="]
+        for entry in not_graded:
+            out += _wrap(f"{entry['file']}: {entry['reason']}", "- ", "  ")
     counts = report["summary"]
     tally = ", ".join(f"{counts[s]} {s}" for s in ("pass", "warn", "fail", "error", "skip"))
     out += ["", f"{tally} (exit code {report['exit_code']})"]

@@ -15,6 +15,8 @@ per check; `write_reports` writes, under one folder,
 A check earns its points when its status is ``pass`` or ``warn`` (the property holds; a
 pitfall was found), and nothing when it is ``fail``, ``error`` (the runner could not
 judge), ``skip`` (a name or method is missing) or when the run ended without a report.
+A check that is *not graded* (another name covers it, an optional check whose method is
+absent, or 0 points in the points file) is listed with its reason and is in no maximum.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from .mapping import toml_reader
 
 #: The statuses that earn a check's points.
 EARNS = ("pass", "warn")
+#: The status of a check that is not part of the grade (it is in no maximum).
+NOT_GRADED = "not graded"
 #: From worst to best: a check reported more than once (one name defined in several files)
 #: counts as its worst result.
 _ORDER = ("error", "fail", "skip", "warn", "pass")
@@ -167,39 +171,18 @@ def expected_checks(select=(), profile=None) -> list[dict]:
 
 
 def grade(run: dict, checks: list[dict], points: Points) -> dict:
-    """One student's grade: every expected check with its status and points."""
+    """One student's grade: every expected check with its status and points.
+
+    The maximum counts only what is graded: a check the report marks ``graded: false``
+    (another name covers it, or it is optional and the submission lacks what it checks)
+    is listed with its reason and worth nothing either way, unless the points file names
+    it explicitly; so is a check the points file gives 0 points.
+    """
     report = run.get("report")
     results: dict[str, list[dict]] = {}
     for result in (report or {}).get("checks", []):
         results.setdefault(result["name"], []).append(result)
-    graded = []
-    for check in checks:
-        worth = points.of(check["name"])
-        found = results.get(check["name"])
-        if not found:
-            why = run["reason"] or "the runner did not report this check"
-            row: dict[str, Any] = {
-                "status": "not run",
-                "reason": why,
-                "counterexample": None,
-                "warnings": [],
-            }
-        else:
-            worst = min(found, key=lambda r: _ORDER.index(r.get("status", "error")))
-            row = {
-                "status": worst.get("status", "error"),
-                "reason": worst.get("reason", ""),
-                "counterexample": worst.get("counterexample"),
-                "warnings": [w for r in found for w in r.get("warnings") or []],
-            }
-            if len(found) > 1:
-                files = ", ".join(str(r.get("file") or "?") for r in found)
-                row["reason"] = f"{row['reason']} (worst of {len(found)} definitions: {files})"
-        row["points"] = worth if row["status"] in EARNS else 0
-        row["visibility"] = points.visibility_of(check["name"])
-        graded.append(
-            {"name": check["name"], "function": check["function"], **row} | {"max_points": worth}
-        )
+    graded = [_row(check, results.get(check["name"]), run, points) for check in checks]
     return {
         "student": run["student"],
         "submission": run["submission"],
@@ -212,6 +195,41 @@ def grade(run: dict, checks: list[dict], points: Points) -> dict:
         "report": report,
         "gradescope": dict(points.gradescope),
     }
+
+
+def _row(check: dict, found: list[dict] | None, run: dict, points: Points) -> dict:
+    worth = points.of(check["name"])
+    counted = [r for r in found or () if r.get("graded", True)]
+    if found and not counted and check["name"] not in points.rules:
+        row: dict[str, Any] = {
+            "status": NOT_GRADED,
+            "reason": found[0].get("reason") or "not graded",
+            "counterexample": None,
+            "warnings": [],
+        }
+        worth = 0
+    elif not found:
+        row = {
+            "status": "not run",
+            "reason": run["reason"] or "the runner did not report this check",
+            "counterexample": None,
+            "warnings": [],
+        }
+    else:
+        counted = counted or list(found)
+        worst = min(counted, key=lambda r: _ORDER.index(r.get("status", "error")))
+        row = {
+            "status": worst.get("status", "error"),
+            "reason": worst.get("reason", ""),
+            "counterexample": worst.get("counterexample"),
+            "warnings": [w for r in counted for w in r.get("warnings") or []],
+        }
+        if len(counted) > 1:
+            files = ", ".join(str(r.get("file") or "?") for r in counted)
+            row["reason"] = f"{row['reason']} (worst of {len(counted)} definitions: {files})"
+    row["points"] = worth if row["status"] in EARNS else 0
+    row["visibility"] = points.visibility_of(check["name"])
+    return {"name": check["name"], "function": check["function"], **row} | {"max_points": worth}
 
 
 def _tidy(number):
@@ -256,7 +274,10 @@ def _write_csv(path: Path, grades: list[dict]) -> None:
             writer.writerow(
                 [entry["student"], entry["score"], entry["max_score"], f"{percent:.1f}"]
                 + [entry["outcome"], entry["reason"], warnings]
-                + [_tidy(row["points"]) for row in entry["checks"]]
+                + [
+                    "" if row["status"] == NOT_GRADED else _tidy(row["points"])
+                    for row in entry["checks"]
+                ]
             )
 
 
@@ -269,7 +290,8 @@ def _verdict_text(row: dict) -> str:
         "fail": [f"FAILED: {row['reason']}"],
         "error": [f"the grader could not judge this check: {row['reason']}"],
         "skip": [f"skipped: {row['reason']}"],
-    }.get(status, [f"not run: {row['reason']}"])
+        NOT_GRADED: [f"not graded: {row['reason'].removeprefix('not graded: ')}"],
+    }.get(status, [f"not run: {row['reason'].removeprefix('not run: ')}"])
     lines += [f"warning: {warning}" for warning in row["warnings"]]
     if row.get("counterexample") and status in ("fail", "error"):
         lines += ["", "smallest counterexample, to paste into Python:", "", row["counterexample"]]
@@ -288,19 +310,6 @@ def _summary_text(entry: dict) -> str:
 
 def gradescope_results(entry: dict) -> dict:
     """Gradescope's autograder results.json: one test per check."""
-    tests = []
-    for row in entry["checks"]:
-        test = {
-            "name": row["name"],
-            "score": row["points"],
-            "max_score": row["max_points"],
-            "status": "passed" if row["status"] in EARNS else "failed",
-            "output": _verdict_text(row),
-            "tags": [row["function"]],
-        }
-        if row.get("visibility"):
-            test["visibility"] = row["visibility"]
-        tests.append(test)
     return {
         "score": entry["score"],
         "execution_time": int(round(entry["run"].get("seconds", 0))),
@@ -308,8 +317,27 @@ def gradescope_results(entry: dict) -> dict:
         "output_format": "text",
         "test_output_format": "text",
         **entry.get("gradescope", {}),
-        "tests": tests,
+        "tests": [_gradescope_test(row) for row in entry["checks"]],
     }
+
+
+def _gradescope_test(row: dict) -> dict:
+    """One check as a Gradescope test; one that is not graded (or worth 0 points) is shown
+    with 0 of 0 points and no pass/fail status, never as a failed test."""
+    test = {
+        "name": row["name"],
+        "score": row["points"],
+        "max_score": row["max_points"],
+        "output": _verdict_text(row),
+        "tags": [row["function"]],
+    }
+    if row["status"] == NOT_GRADED or not row["max_points"]:
+        test["name"] += " (not graded)"
+    else:
+        test["status"] = "passed" if row["status"] in EARNS else "failed"
+    if row.get("visibility"):
+        test["visibility"] = row["visibility"]
+    return test
 
 
 def classroom_results(entry: dict) -> dict:
@@ -326,6 +354,7 @@ def classroom_results(entry: dict) -> dict:
             "execution_time": "",
         }
         for row in entry["checks"]
+        if row["status"] != NOT_GRADED
     ]
     passed = all(test["status"] == "pass" for test in tests) and entry["outcome"] == "graded"
     return {

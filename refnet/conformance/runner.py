@@ -11,48 +11,8 @@ warnings recorded, NumPy's default error state, a time limit.  A target that rai
 a property needs an answer fails that check only; a stub raising NotImplementedError
 fails, it never makes the runner give up.
 
-The report (``Report.to_dict()``, written by ``--json``) is a contract, read by graders::
-
-    {
-      "tool": "refnet.conformance",
-      "profile": "book" | "strict",
-      "versions": {"refnet", "python", "numpy", "hypothesis", "jax"},
-      "target": {
-        "label": str,                      # the target as given
-        "root": str | null,                # folder the "file" fields are relative to
-        "layout": str,                     # what discovery recognised
-        "found": {NAME: {"module", "attribute", "file"}},          # first definition
-        "definitions": {NAME: [{"module", "attribute", "file"}]},  # every definition
-        "missing": [NAME], "hints": {NAME: "--map ..."},
-        "members": {"NAME.MEMBER": spelling}, "notes": [str],
-        "problems": [{"file", "problem"}],  # files that could not be imported, and why
-        "broken": {NAME: {"file", "problem"}},  # names defined only in such files
-        "import_output": str               # what importing printed (its first 20,000
-      },                                   # characters, then a count of the rest)
-      "conventions": {NAME: str},          # how a squared-error name is judged
-      "settings": {"max_examples", "seed", "timeout", "select"},
-      "checks": [{
-        "name": str, "function": str, "found_as": str | null, "statement": str,
-        "status": "pass" | "warn" | "fail" | "error" | "skip",
-        "reason": str, "counterexample": str | null, "shrunk": bool,
-        "exception": {"type", "message", "traceback"} | null,
-        "output": str, "seconds": float,
-        "warnings": [str], "notes": [str],
-        "file": str | null, "map_hint": str | null, "profiles": [str]
-      }],
-      "summary": {"pass", "warn", "fail", "error", "skip": int},
-      "exit_code": 0 | 1
-    }
-
-``status``: ``pass`` the property holds; ``warn`` it holds but one of the book's pitfalls
-was found (``warnings`` says which, with its consequence; it counts as passed for a grade;
-only under the book profile); ``fail`` the property does not hold (or the target could not
-be imported, or raised, or ran out of time); ``error`` the runner itself could not judge
-(a bug to report); ``skip`` the check could not run because a name is missing
-(``map_hint`` is the ``--map`` line that would enable it, when one can).  A result is
-identified by ``(name, file)``: a name with several definitions has one result per file.
-``exit_code`` is 1 when a check fails or errs, else 0; the command exits 2, without a
-report, when the target cannot be loaded or the usage is wrong.
+The report (``Report.to_dict()``, written by ``--json``) is a contract, read by graders:
+schema.py writes it out, key by key.
 """
 
 from __future__ import annotations
@@ -71,8 +31,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure, Unsatisfiable
 
 from .api import API, api_name
-from .case import Case, CheckFailed, Journal, MissingMember, TargetRaised
+from .case import Case, CheckFailed, Journal, MissingMember, Refused, TargetRaised
+from .causes import group
 from .checks import CHECKS, Check
+from .hangs import CHECK_METHODS, blocked_by, key
 from .isolation import CappedOutput, CheckTimeout, isolated
 from .schema import STATUSES, report_dict
 from .target import Found, Target
@@ -101,6 +63,12 @@ class Result:
     file: str | None = None  # the file of the definition checked
     map_hint: str | None = None  # the --map line that would enable a skipped check
     profiles: list[str] = field(default_factory=list)
+    #: whether the check counts in the grade: not when another name covers it (the squared
+    #: error is graded once) or when it is optional and the target lacks what it checks
+    graded: bool = True
+    #: the root failure this one follows from, when one is known (causes.py)
+    cause: str | None = None
+    timed_out: bool = False  # no answer within the time limit
 
 
 @dataclass
@@ -115,6 +83,7 @@ class Report:
     versions: dict = field(default_factory=dict)
     select: list[str] | None = None
     profile: str = "strict"
+    causes: list[dict] = field(default_factory=list)  # causes.py: root failures, grouped
 
     def counts(self) -> dict[str, int]:
         return {s: sum(r.status == s for r in self.results) for s in STATUSES}
@@ -140,6 +109,7 @@ class Report:
             profile=self.profile,
             settings=self.settings(),
             versions=self.versions,
+            causes=self.causes,
         )
 
     def to_json(self) -> str:
@@ -202,22 +172,56 @@ def _cannot_run(check: Check, target: Target, result: Result) -> bool:
             return True
         other = api_name(name).alternative
         if other in target.found:
-            result.reason = f"the squared error is checked as {other} ({target.found[other].file})"
+            result.graded = False
+            result.reason = (
+                f"not graded: the squared error is graded as {other} ({target.found[other].file})"
+            )
             return True
         result.reason = f"{name} not found in the target"
+        if other is not None and _first_of(other, name) == other:
+            result.graded = False  # the assignment asks for the squared error once
+            result.reason = f"not graded: {name} not found (the squared error is graded as {other})"
         result.map_hint = target.hints.get(name) or f"--map {name}=MODULE:NAME"
         return True
     if check.precondition is not None:
         verdict = check.precondition(target)
         if verdict:
             result.reason, result.map_hint = verdict
+            if check.optional:
+                result.graded = False
+                result.reason = f"not graded: {result.reason} (optional: {OPTIONAL})"
             return True
     return False
 
 
-def _hypothesis_test(check, target, profile, journal, latest):
+#: Why an optional check is left out of the grade when the target lacks what it checks.
+OPTIONAL = "backpropagation is chapter 5's; a points file that gives this check points grades it"
+
+
+def _covered(check: Check, target: Target) -> str | None:
+    """The name that the grade counts instead of ``check``'s (both squared errors found:
+    the one listed first, mean_squared_error, is graded)."""
+    other = api_name(check.function).alternative
+    if other and other in target.found and _first_of(other, check.function) == other:
+        return other
+    return None
+
+
+def _mark_covered(result: Result, check: Check, target: Target) -> None:
+    other = _covered(check, target)
+    if other is not None:
+        result.graded = False
+        result.notes.append(f"not graded: the squared error is graded as {other}")
+
+
+def _first_of(*names: str) -> str:
+    """The name of ``names`` the API lists first."""
+    return next(api.name for api in API if api.name in names)
+
+
+def _hypothesis_test(check, target, profile, journal, latest, domains):
     def example(data):
-        case = Case(target, profile, journal)
+        case = Case(target, profile, journal, domains)
         latest["case"] = case
         try:
             check.body(case, data, **check.options)
@@ -240,6 +244,7 @@ def _timed_out(result, latest, timeout) -> None:
         if isinstance(failure, TargetRaised):
             result.exception = _exception_info(failure.exception)
     else:
+        result.timed_out = True
         result.reason = (
             f"no answer within {timeout:g} s: the target may loop forever "
             "(the counterexample is the example that was running, not shrunk)"
@@ -267,9 +272,11 @@ def run_check(
     seed: int = 0,
     timeout=120.0,
     definition: Found | None = None,
+    domains: dict | None = None,
 ) -> Result:
     """Run one check against ``target`` (``definition`` of its name, if given); never
-    raises (except KeyboardInterrupt)."""
+    raises (except KeyboardInterrupt).  ``domains`` keeps what each function accepts
+    (probing.py) from one check to the next."""
     if definition is not None:
         target = target.for_definition(definition)
     found = target.found.get(check.function)
@@ -286,7 +293,9 @@ def run_check(
         return result
     latest: dict = {}
     journal = Journal()
-    test = _hypothesis_test(check, target, profile, journal, latest)
+    test = _hypothesis_test(
+        check, target, profile, journal, latest, {} if domains is None else domains
+    )
     test = _settings(max_examples)(hypothesis_seed(seed)(test))
     output = CappedOutput(OUTPUT_LIMIT)
     start = time.perf_counter()
@@ -313,6 +322,8 @@ def run_check(
         result.shrunk = True
         if isinstance(exc, TargetRaised):
             result.exception = _exception_info(exc.exception)
+        elif isinstance(exc, Refused):
+            result.exception = exc.exception_info
     except Unsatisfiable as exc:
         result.status = "error"
         result.reason = (
@@ -329,9 +340,26 @@ def run_check(
     else:
         _judge(result, journal)
     result.notes = list(journal.notes)
+    _mark_covered(result, check, target)
     result.seconds = round(time.perf_counter() - start, 3)
     result.output = output.getvalue()
     return result
+
+
+def not_run(check: Check, target: Target, profile: str, reason: str) -> Result:
+    """The result of a check not run because code it needs does not return."""
+    found = target.found.get(check.function)
+    return Result(
+        check.name,
+        check.function,
+        found.attribute if found else None,
+        check.statement_for(profile) or check.statement,
+        "fail",
+        reason=f"not run: {reason}",
+        file=found.file if found else None,
+        profiles=list(check.profiles),
+        cause=reason,
+    )
 
 
 # -- every check --------------------------------------------------------------------------
@@ -369,10 +397,13 @@ def run(
     progress=None,
     on_result: Callable | None = None,
     start: int = 0,
+    hung: dict | None = None,
 ) -> Report:
     """Run ``checks`` of ``profile`` (those whose name starts with one of ``select``).
 
-    ``profile`` defaults to `default_profile`.  ``progress(index, total, check)`` is
+    ``profile`` defaults to `default_profile`.  A function that does not return within
+    ``timeout`` costs only its own remaining checks and its callers' (hangs.py); ``hung``
+    carries such functions over from a run that was stopped.  ``progress(index, total, check)`` is
     called before each check, ``on_result(index, result)`` after it; ``start`` skips the
     first units (a run resumed after its process was killed).
 
@@ -388,24 +419,31 @@ def run(
     profile = profile or default_profile(target)
     plan = units(target, select_checks(checks, profile, select))
     results = []
+    domains: dict = {}
+    hung = dict(hung or {})
+    options = {"profile": profile, "max_examples": max_examples, "seed": seed, "timeout": timeout}
     for index in range(start, len(plan)):
         check, definition = plan[index]
         if progress is not None:
             progress(index + 1, len(plan), check)
-        result = run_check(
-            check,
-            target,
-            profile=profile,
-            max_examples=max_examples,
-            seed=seed,
-            timeout=timeout,
-            definition=definition,
-        )
+        view = target.for_definition(definition) if definition is not None else target
+        blocked = blocked_by(check, view, hung, target.member)
+        if blocked is not None:
+            result = not_run(check, view, profile, blocked)
+        else:
+            result = run_check(check, target, definition=definition, domains=domains, **options)
+        found = view.found.get(check.function)
+        if result.timed_out and found is not None and check.name not in CHECK_METHODS:
+            hung[key(found)] = f"{found.attribute} did not return within {timeout:g} s"
         results.append(result)
         if on_result is not None:
             on_result(index, result)
     select = list(select) if select else None
-    return Report(target, results, max_examples, seed, timeout or None, versions(), select, profile)
+    report = Report(
+        target, results, max_examples, seed, timeout or None, versions(), select, profile
+    )
+    report.causes = group(results, target)
+    return report
 
 
 def versions() -> dict:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -35,6 +36,7 @@ from .api import API, API_NAMES, CANONICAL, TargetError, api_name
 from .discovery import SourceFile, discover
 from .isolation import CappedOutput, CheckTimeout, importing
 from .mapping import Mapping, parse_entries
+from .notebooks import load_source, require_python
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -55,8 +57,15 @@ class Found:
     attribute: str  # its name in that module
     file: str | None = None  # relative to the target's root, forward slashes
     path_entries: tuple[str, ...] = ()  # absolute folders a reproduction puts on sys.path
+    #: the file a reproduction loads by path (its name is not a module name, or a notebook)
+    load_path: str | None = None
 
     def import_line(self) -> str:
+        if self.load_path:
+            return (
+                "from refnet.conformance.notebooks import load_file; "
+                f"{self.name} = load_file({self.load_path!r}).{self.attribute}"
+            )
         alias = "" if self.attribute == self.name else f" as {self.name}"
         return f"from {self.module} import {self.attribute}{alias}"
 
@@ -80,6 +89,7 @@ class Target:
     hints: dict[str, str] = field(default_factory=dict)  # missing name -> --map line
     root: str | None = None
     layout: str = "a module"
+    not_graded: list[dict] = field(default_factory=list)  # {"file", "reason"}
 
     def __post_init__(self):
         for name, found in self.found.items():
@@ -148,6 +158,7 @@ class Target:
             "problems": list(self.problems),
             "broken": dict(self.broken),
             "import_output": self.import_output,
+            "not_graded": list(self.not_graded),
         }
 
     @classmethod
@@ -158,6 +169,20 @@ class Target:
         collected.add_module(module, None)
         target = cls(label or module.__name__, {}, members=dict(parsed.members))
         return collected.finish(target)
+
+
+#: How the book builds each network: a class that cannot be called so is another network.
+BOOK_CALLS = {"simpleNet": (), "TwoLayerNet": (2, 3, 4)}
+
+
+def _binds(obj, arguments: tuple) -> bool:
+    try:
+        inspect.signature(obj).bind(*arguments)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read: try it
+        return True
+    return True
 
 
 def _module_root(module: ModuleType) -> str | None:
@@ -205,7 +230,7 @@ class _Collector:
         self.root = root
         self.renamed = {attr for module, attr in mapping.names.values() if module is None}
         self.definitions: dict[str, list[Found]] = {}
-        self.seen: dict[int, Found] = {}
+        self.seen: dict[object, Found] = {}
         self.modules: list[tuple[ModuleType, SourceFile | None]] = []
         self.notes: list[str] = []
 
@@ -217,6 +242,12 @@ class _Collector:
             if module.__name__ == module_name and source is not None:
                 return source.path_entries
         return ()
+
+    def _load_path(self, module_name: str) -> str | None:
+        for module, source in self.modules:
+            if module.__name__ == module_name and source is not None and source.by_path:
+                return source.path
+        return None
 
     def _found(self, name, obj, module, attribute) -> Found:
         # Attribute an object imported from another of the target's files to that file.
@@ -232,11 +263,22 @@ class _Collector:
             attribute,
             _relative(_source_path(obj, module), self.root),
             self._entries(module.__name__),
+            self._load_path(module.__name__),
         )
 
     def _add(self, found: Found) -> None:
-        if id(found.obj) in self.seen:
+        # One definition once, also when its module was imported under two names
+        # (common/functions.py as `functions` and as `common.functions`).
+        code = getattr(found.obj, "__code__", None)
+        same = (
+            found.file,
+            getattr(found.obj, "__qualname__", None),
+            getattr(code, "co_firstlineno", None),
+        )
+        key = same if found.file and same[1] else id(found.obj)
+        if key in self.seen or id(found.obj) in self.seen:
             return
+        self.seen[key] = found
         self.seen[id(found.obj)] = found
         self.definitions.setdefault(found.name, []).append(found)
 
@@ -287,12 +329,31 @@ class _Collector:
                         self._add(self._found(api.name, obj, module, spelling))
         for name, (source, attribute) in self.mapping.names.items():
             self._mapped(name, source, attribute)
+        for name, call in BOOK_CALLS.items():
+            self._keep_buildable(name, call)
         target.definitions = {n: self.definitions[n] for n in API_NAMES if n in self.definitions}
         target.found = {n: d[0] for n, d in target.definitions.items()}
         target.notes += list(dict.fromkeys(self.notes))
         target.root = target.root or self.root
         target.hints = {name: self._hint(name) for name in target.missing}
         return target
+
+    def _keep_buildable(self, name: str, arguments: tuple) -> None:
+        """A class that cannot be built as the book builds it (``simpleNet()``) is another
+        network, not a definition of ``name``, when another definition can be: noted."""
+        definitions = self.definitions.get(name) or []
+        if self.mapping.names.get(name) or len(definitions) < 2:
+            return
+        buildable = [found for found in definitions if _binds(found.obj, arguments)]
+        if not buildable:
+            return
+        for found in definitions:
+            if found not in buildable:
+                self.notes.append(
+                    f"{found.file}: {found.attribute} cannot be built as the book's "
+                    f"{name}{arguments!r}, and another definition can: it is not graded as {name}"
+                )
+        self.definitions[name] = buildable
 
     def _hint(self, name: str) -> str:
         """The --map line that would bring a missing name in (a guess where one fits)."""
@@ -318,8 +379,8 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
         _put_first_on_path(entry)
     caught: list[str] = []
     try:
-        with importing(os.path.dirname(source.path), output, timeout, caught):
-            module = importlib.import_module(source.module)
+        with importing(os.path.dirname(source.path), output, None, caught):
+            module, source = load_source(source, timeout, collected.notes)
     except CheckTimeout:
         sys.modules.pop(source.module, None)
         problems.append({"file": source.label, "problem": script_problem(source.label, timeout)})
@@ -329,16 +390,6 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
             {
                 "file": source.label,
                 "problem": f"importing {source.label} failed: {type(exc).__name__}: {exc}",
-            }
-        )
-        return False
-    where = os.path.abspath(getattr(module, "__file__", "") or "")
-    if where != source.path:
-        problems.append(
-            {
-                "file": source.label,
-                "problem": f"{source.label} imports as {source.module!r}, "
-                f"but that name is already taken by {where or 'a built-in module'}: rename the file",
             }
         )
         return False
@@ -375,6 +426,7 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
             sys.path.append(entry)  # for modules named in --map NAME=MODULE:ATTRIBUTE
     target = Target(spec, {}, members=dict(mapping.members), root=layout.root)
     target.layout = layout.description
+    target.not_graded = layout.not_graded
     target.problems = problems
     target.import_output = output.getvalue()
     collected.finish(target)
@@ -424,6 +476,8 @@ def load_target(spec: str, mapping=(), *, timeout=None, excluded=None, on_import
     if os.path.isfile(spec) or spec.endswith(".py"):
         if not os.path.isfile(spec):
             raise TargetError(f"{spec}: no such file")
+        if not spec.endswith((".py", ".ipynb")):
+            require_python(spec)
         return _load_files(spec, mapping, timeout, excluded or {}, on_import)
     if os.path.isdir(spec):
         return _load_files(spec, mapping, timeout, excluded or {}, on_import)

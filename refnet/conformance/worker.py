@@ -93,6 +93,7 @@ def _work(config: dict, emit) -> None:
                 "result", index=index, result=dataclasses.asdict(result)
             ),
             start=config.get("start", 0),
+            hung={(f, file): reason for f, file, reason in config.get("hung") or ()},
         )
         emit("done", report=report.to_dict())
     finally:
