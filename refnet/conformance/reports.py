@@ -18,6 +18,9 @@ judge), ``skip`` (a name or method is missing) or when the run ended without a r
 A check that is *not graded* (another name covers it, an optional check whose method is
 absent, or 0 points in the points file) is listed with its reason and is in no maximum.
 """
+# Size: over 500 lines since the grading rules (what counts in the maximum, checks not
+# graded) and the class page's statistics met here; the planned split of conformance/ into
+# folders (finding names, checks, running, grading, reports) divides it.
 
 from __future__ import annotations
 
