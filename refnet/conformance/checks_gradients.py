@@ -33,6 +33,7 @@ from .functions import (
     DESCENT_OBJECTIVES,
     LSE_D3,
     MODEL_LOSSES,
+    SMOOTH_FUNCTIONS,
     model_magnitude,
     model_third_derivative_bound,
 )
@@ -110,15 +111,37 @@ def _ranks(case, low: int, high: int, *, judged: bool) -> list[int]:
     return sorted([1, *ranks]) if low <= 1 <= high else sorted(ranks)
 
 
+#: The smooth functions whose value couples the rows of a matrix.  For a sum of per-element
+#: terms (exponential), or a matrix of one row, the row-by-row gradient of the book's
+#: gradient_2d.py *is* the gradient, so a row-by-row answer would pass by luck of the draw.
+ROW_COUPLED = ("cubic", "log_sum_exp", "quartic", "trigonometric")
+
+
+def _coupled_point(case, data, *, rank, max_side):
+    """x of ``rank`` >= 2 with two rows or more, and an f that couples them."""
+    fn = SMOOTH_FUNCTIONS[data.draw(st.sampled_from(ROW_COUPLED), label="f")]
+    rows = data.draw(st.integers(2, max(2, max_side)), label="rows")
+    rest = data.draw(array_shapes(rank - 1, rank - 1, max_side), label="shape")
+    x = data.draw(finite_arrays((rows, *rest), fn.low, fn.high), label="x")
+    case.setup(function_source(fn.formula))
+    case.let("x", x)
+    return fn, x
+
+
 def smooth_gradient(
     case, data, *, min_dims=1, max_dims=1, max_side=5, function=None, closure=False
 ):
     # Drawn inside the domain: the ranks the target accepts (any_shape judges refusals).
-    ranks = _ranks(case, min_dims, max_dims, judged=not closure and max_dims > 1)
+    judged = not closure and max_dims > 1
+    ranks = _ranks(case, min_dims, max_dims, judged=judged)
     rank = data.draw(st.sampled_from(ranks), label="rank")
-    fn, x = _smooth_point(
-        case, data, min_dims=rank, max_dims=rank, max_side=max_side, function=function
-    )
+    if judged and rank >= 2 and function is None:
+        # Every matrix drawn can tell the gradient from a row-by-row one (_row_by_row).
+        fn, x = _coupled_point(case, data, rank=rank, max_side=max_side)
+    else:
+        fn, x = _smooth_point(
+            case, data, min_dims=rank, max_dims=rank, max_side=max_side, function=function
+        )
     if closure:
         case.comment("g ignores its argument and reads x, as the book's lambda W: net.loss(x, t)")
         case.setup("def g(_):\n    return f(x)")
