@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=30, deadline=None)
@@ -29,6 +30,20 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+#: Fixtures that build a whole environment around refnet: a hostile class graded inside the
+#: operating system's sandbox, a Gradescope tree installed by its own setup.sh.  What the tests
+#: using them check is the operating system, the packaging and the processes, not the
+#: dependencies' versions, and they are the slowest minutes of the suite; they carry the
+#: ``environment`` mark, which CI's second run (every dependency at its floor) deselects.
+ENVIRONMENT_FIXTURES = frozenset({"hostile_run", "autograder_root", "autograder_zip"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if ENVIRONMENT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.environment)
+
 
 #: The checkout: the folder holding refnet/, tests/ and docs/.
 ROOT = Path(__file__).resolve().parent.parent

@@ -131,6 +131,7 @@ def test_the_tutorial_names_the_installation_pages_train_command():
     assert [block.splitlines()[0] for block in shell[1:]] == [TUTORIAL_CURVE]
 
 
+@pytest.mark.environment  # builds its own venv: run once in CI, with the newest releases
 def test_the_pages_commands_run_in_the_environment_built_beside_them(tmp_path, capsys):
     try:  # the one thing outside the page's control: can this machine make a venv with pip?
         venv.EnvBuilder(with_pip=True).create(tmp_path / "probe")
