@@ -10,6 +10,8 @@ spellings (variants.py with variants.toml).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from refnet.conformance.api import TargetError
 from refnet.conformance.checks import CHECKS
 from refnet.conformance.discovery import defined_names, discover
 from refnet.conformance.mapping import parse_entries, read_map_file
+from refnet.conformance.notebooks import implicit_imports
 from refnet.conformance.runner import run
 from refnet.conformance.target import load_target
 
@@ -310,3 +313,57 @@ def test_a_malformed_map_file_names_the_file_and_the_problem(tmp_path, text, mes
 def test_a_missing_map_file_is_named():
     with pytest.raises(TargetError, match="--map-file nowhere.toml: No such file"):
         read_map_file("nowhere.toml")
+
+
+# -- listings of one interactive session: np used, imported only by an earlier listing ------
+
+#: A file that uses the global np and binds it nowhere: the rule binds np to NumPy.
+USES_NP = "def cross_entropy_error(y, t):\n    return -np.sum(t * np.log(y + 1e-7)) / len(y)\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        (USES_NP, {"np": "numpy"}),
+        ("x = np.zeros(3)\n", {"np": "numpy"}),  # read at the top level
+        ("class Net:\n    def f(self):\n        return [np.e for _ in 'ab']\n", {"np": "numpy"}),
+        ("import numpy\n" + USES_NP, {"np": "numpy"}),  # numpy, but not as np
+        # The file binds np itself, or never reads a global np: left alone.
+        ("import numpy as np\n" + USES_NP, {}),
+        (USES_NP + "import numpy as np\n", {}),  # bound later: the module binds it
+        ("import cupy as np\n" + USES_NP, {}),
+        ("np = None\n" + USES_NP, {}),
+        ("def setup():\n    global np\n    import numpy as np\n" + USES_NP, {}),
+        ("def f(np):\n    return np.sum(1)\n", {}),
+        ("def f(x):\n    np = x\n    return np.sum()\n", {}),
+        ("from helpers import *\n" + USES_NP, {}),  # a star import may bind np
+        ("def f(x):\n    return plt.plot(x)\n", {}),  # plt: not a name with one meaning
+    ],
+)
+def test_only_a_global_np_the_file_never_binds_is_bound_for_it(source, names):
+    assert implicit_imports(source) == names
+
+
+def test_a_listing_that_uses_np_without_importing_it_is_graded_with_one_note(tmp_path):
+    (tmp_path / "ex4-1.py").write_text("import numpy as np\nprint(np.e)\n", encoding="utf-8")
+    (tmp_path / "ex4-2.py").write_text(
+        USES_NP + "cross_entropy_error(np.array([0.5, 0.5]), np.array([1.0, 0.0]))\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ex4_3.py").write_text(  # a module name: imported by path all the same
+        "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n", encoding="utf-8"
+    )
+    target = load_target(str(tmp_path))
+    notes = [n for n in target.notes if "without `import numpy as np`" in n]
+    assert sorted(n.split()[0] for n in notes) == ["ex4-2.py", "ex4_3.py"], target.notes
+    assert not [n for n in target.notes if "raised" in n], target.notes  # nothing left out
+    for profile in ("book", "strict"):
+        report = run(target, profile=profile, max_examples=SMALL, select=["sigmoid", "cross_"])
+        statuses = {r.name: r.status for r in report.results}
+        assert statuses["sigmoid.values"] == "pass", profile
+        assert statuses["cross_entropy_error.batch"] == "pass", profile
+    # A reproduction replays in a fresh interpreter: load_file binds np the same way.
+    lines = target.setup_lines({"cross_entropy_error", "sigmoid"})
+    code = "\n".join(["import numpy as np", *lines, "print(sigmoid(np.array(0.0)))"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "0.5", done.stderr
