@@ -367,3 +367,46 @@ def test_a_listing_that_uses_np_without_importing_it_is_graded_with_one_note(tmp
     code = "\n".join(["import numpy as np", *lines, "print(sigmoid(np.array(0.0)))"])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "0.5", done.stderr
+
+
+# -- a renamed function: a hint with the --map line to paste, never a mapping -------------------
+
+
+def test_a_renamed_function_is_suggested_with_the_map_line_and_never_mapped(tmp_path):
+    (tmp_path / "calculus.py").write_text(
+        "def softmax(a):\n    return a\n"  # a chapter name: the file is imported
+        "def numerical_diff_0(f, x):\n    return (f(x + 1e-4) - f(x - 1e-4)) / (2 * 1e-4)\n"
+        "def numerical_diff_fast(f):\n    return f\n"  # a close name, not the book's call
+        "def numerical_differ(f, x, y):\n    return f\n",  # three arguments required
+        encoding="utf-8",
+    )
+    (tmp_path / "descend.py").write_text(  # none of the chapter's names: not imported
+        "def gradient_descend(f, init_x, learn_rate, step):\n"
+        "    x = init_x.copy()\n"
+        "    for _ in range(step):\n"
+        "        g = (f(x + 1e-4) - f(x - 1e-4)) / 2e-4 if x.size == 1 else None\n"
+        "        x = x - learn_rate * g\n"
+        "    return x\n",
+        encoding="utf-8",
+    )
+    target = load_target(str(tmp_path))
+    assert "numerical_diff" not in target.found and "gradient_descent" not in target.found
+    assert target.hints["numerical_diff"] == "--map numerical_diff=numerical_diff_0"
+    assert target.hints["gradient_descent"] == (
+        "--map gradient_descent=gradient_descend --map gradient_descent.lr=learn_rate "
+        "--map gradient_descent.step_num=step"
+    )
+    assert target.hints["sigmoid"] == "--map sigmoid=NAME"  # nothing close: a template
+    (note,) = [n for n in target.notes if n.startswith("numerical_diff not found;")]
+    assert "numerical_diff_0 in calculus.py" in note and "--map numerical_diff=" in note
+    assert "numerical_diff_fast" not in note and "numerical_differ" not in note
+    # Pasted as it is, the line grades the renamed function (a file outside the chapter's
+    # names is imported for it).
+    entries = [e for e in " ".join(target.hints.values()).split() if "=" in e and ":" not in e]
+    mapped = load_target(str(tmp_path), [e for e in entries if "NAME" not in e])
+    assert mapped.found["numerical_diff"].attribute == "numerical_diff_0"
+    assert mapped.found["gradient_descent"].file == "descend.py"
+    report = run(mapped, profile="book", max_examples=SMALL, select=["numerical_diff"])
+    assert {r.name: r.status for r in report.results} == dict.fromkeys(
+        ["numerical_diff.central", "numerical_diff.f_returns"], "pass"
+    )

@@ -77,10 +77,12 @@ class Layout:
     description: str
     #: what the target holds that is not graded, and why: {"file", "reason"}
     not_graded: list[dict] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)  # every file read (absolute paths)
 
 
-def defined_names(source: str) -> tuple[str, ...]:
-    """The chapter's spellings a module's source defines at its top level.
+def defined_names(source: str, wanted=CANONICAL) -> tuple[str, ...]:
+    """The chapter's spellings (or the ``wanted`` names) a module's source defines at its
+    top level.
 
     Examples
     --------
@@ -94,7 +96,7 @@ def defined_names(source: str) -> tuple[str, ...]:
     except (SyntaxError, ValueError):
         pattern = r"^(?:def|class)\s+(\w+)|^(\w+)\s*="
         found = [a or b for a, b in re.findall(pattern, source, flags=re.MULTILINE)]
-        return tuple(dict.fromkeys(name for name in found if name in CANONICAL))
+        return tuple(dict.fromkeys(name for name in found if name in wanted))
     names = []
     for node in _top_level(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -103,7 +105,62 @@ def defined_names(source: str) -> tuple[str, ...]:
             names += [t.id for t in node.targets if isinstance(t, ast.Name)]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.append(node.target.id)
-    return tuple(dict.fromkeys(name for name in names if name in CANONICAL))
+    return tuple(dict.fromkeys(name for name in names if name in wanted))
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level function or class of a file, as a --map hint weighs it (mapping.py)."""
+
+    name: str
+    file: str  # absolute
+    is_class: bool
+    positional: int  # parameters that take a positional argument (self excluded)
+    required: int  # of them, those without a default
+    varargs: bool  # *args: any number more
+    keyword_only: int  # keyword-only parameters without a default
+    parameters: tuple[str, ...]  # the positional parameters' names
+
+
+def _definition(node, path: str) -> Definition | None:
+    is_class = isinstance(node, ast.ClassDef)
+    if is_class:
+        init = next(
+            (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"),
+            None,
+        )
+        if init is None:
+            return Definition(node.name, path, True, 0, 0, bool(node.bases), 0, ())
+        arguments = init.args
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        arguments = node.args
+    else:
+        return None
+    names = [a.arg for a in [*arguments.posonlyargs, *arguments.args]]
+    if is_class and names:
+        names = names[1:]  # self
+    required = max(0, len(names) - len(arguments.defaults))
+    missing_keywords = sum(d is None for d in arguments.kw_defaults)
+    return Definition(
+        node.name,
+        path,
+        is_class,
+        len(names),
+        required,
+        arguments.vararg is not None,
+        missing_keywords,
+        tuple(names),
+    )
+
+
+def top_level_definitions(path: str) -> list[Definition]:
+    """The functions and classes a file (or notebook) defines at its top level."""
+    try:
+        tree = ast.parse(read_source(path))
+    except (SyntaxError, ValueError, OSError):
+        return []
+    found = (_definition(node, path) for node in _top_level(tree.body))
+    return [d for d in found if d is not None]
 
 
 def _is_main_guard(node) -> bool:
@@ -188,15 +245,19 @@ def read_source(path: str) -> str:
         return handle.read()
 
 
-def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile | None:
-    """The file's entry, or None when it defines none of the names (and ``required``)."""
+def _source_file(
+    path: str, root: str, *, required: bool = True, wanted=frozenset()
+) -> SourceFile | None:
+    """The file's entry, or None when it defines none of the names (and ``required``):
+    the chapter's, or the ``wanted`` ones (those a --map NAME=ATTRIBUTE names)."""
     from .notebooks import module_name
 
     try:
-        defines = defined_names(read_source(path))
+        source = read_source(path)
     except OSError:
         return None
-    if required and not defines:
+    defines = defined_names(source)
+    if required and not defines and not (wanted and defined_names(source, wanted)):
         return None
     folder = os.path.dirname(path)
     base = _package_base(folder)
@@ -234,8 +295,9 @@ def _book_files(root: str) -> tuple[list[str], str]:
     return files, f"the book's layout: {named} and its helper folders (other chapters are not read)"
 
 
-def discover(path: str) -> Layout:
-    """The files below ``path`` (a file or a folder) that define the chapter's names."""
+def discover(path: str, wanted=frozenset()) -> Layout:
+    """The files below ``path`` (a file or a folder) that define the chapter's names, or
+    one of the ``wanted`` names (the attributes a --map NAME=ATTRIBUTE names)."""
     path = os.path.abspath(path)
     if os.path.isfile(path):
         folder = os.path.dirname(path)
@@ -243,7 +305,7 @@ def discover(path: str) -> Layout:
         root = parent if _chapter(folder) is not None and _book_like(parent) else folder
         # Imported even without definitions of its own: it may import them from elsewhere.
         entry = _source_file(path, root, required=False)  # None: the file cannot be read
-        return Layout(root, "file", [entry] if entry else [], 1, "a file")
+        return Layout(root, "file", [entry] if entry else [], 1, "a file", read=[path])
     if os.path.isfile(os.path.join(path, "__init__.py")):
         root = _package_base(path)
         files = _python_files(path, MAX_DEPTH)
@@ -260,8 +322,8 @@ def discover(path: str) -> Layout:
         root = path
         files = _python_files(path, MAX_DEPTH)
         kind, description = "folder", "a folder of Python files"
-    sources = [s for s in (_source_file(f, root) for f in files) if s is not None]
-    layout = Layout(root, kind, sources, len(files), description)
+    sources = [s for s in (_source_file(f, root, wanted=wanted) for f in files) if s]
+    layout = Layout(root, kind, sources, len(files), description, read=list(files))
     layout.not_graded = not_graded(root, files, sources)
     return layout
 
