@@ -20,7 +20,7 @@ from refnet.conformance.api import TargetError
 from refnet.conformance.checks import CHECKS
 from refnet.conformance.discovery import defined_names, discover
 from refnet.conformance.mapping import parse_entries, read_map_file
-from refnet.conformance.notebooks import implicit_imports
+from refnet.conformance.notebooks import free_globals, implicit_imports
 from refnet.conformance.runner import run
 from refnet.conformance.target import load_target
 
@@ -410,3 +410,52 @@ def test_a_renamed_function_is_suggested_with_the_map_line_and_never_mapped(tmp_
     assert {r.name: r.status for r in report.results} == dict.fromkeys(
         ["numerical_diff.central", "numerical_diff.f_returns"], "pass"
     )
+
+
+DESCENT = """
+def gradient_descent(f, init_x, lr=0.01, step_num=100):
+    x = init_x.copy()
+    for _ in range(step_num):
+        x -= lr * numerical_gradient(f, x)
+    return x
+"""
+GRADIENT = """
+import numpy as np
+def numerical_gradient(f, x):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        kept = x[i]
+        x[i] = kept + 1e-4
+        up = f(x)
+        x[i] = kept - 1e-4
+        down = f(x)
+        x[i] = kept
+        grad[i] = (up - down) / 2e-4
+    return grad
+"""
+
+
+def test_a_listing_calling_what_an_earlier_listing_defined_gets_the_submissions_own(tmp_path):
+    (tmp_path / "ex4-10.py").write_text(GRADIENT, encoding="utf-8")
+    (tmp_path / "ex4-11.py").write_text(DESCENT, encoding="utf-8")
+    target = load_target(str(tmp_path))
+    (note,) = [n for n in target.notes if "without defining or importing it" in n]
+    assert note.startswith("ex4-11.py uses numerical_gradient") and "from ex4-10.py" in note
+    report = run(target, profile="book", max_examples=SMALL, select=["gradient_descent"])
+    assert {r.status for r in report.results} == {"pass"}, [r.reason for r in report.results]
+    # The reproduction binds it the same way, from any directory.
+    lines = target.setup_lines({"gradient_descent"})
+    call = "print(gradient_descent(lambda x: np.sum(x**2), np.array([1.0]), 0.25, 1)[0])"
+    code = "\n".join(["import numpy as np", *lines, call])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert abs(float(done.stdout) - 0.5) < 1e-6  # 1 - 0.25 * 2: the step was taken
+
+
+@pytest.mark.parametrize(
+    "head",
+    ["from grads import numerical_gradient\n", "from grads import *\n", "numerical_gradient = 1\n"],
+)
+def test_a_file_that_binds_the_name_itself_is_left_alone(head):
+    assert free_globals(head + DESCENT, {"numerical_gradient"}) == []
+    assert free_globals(DESCENT, {"numerical_gradient"}) == ["numerical_gradient"]

@@ -52,31 +52,24 @@ DEFINITIONS_ONLY_AFTER = 0.5
 IMPLICIT_IMPORTS = {"np": "numpy"}
 
 
-def implicit_imports(source: str) -> dict[str, str]:
-    """The names of IMPLICIT_IMPORTS that ``source`` reads as globals and never binds.
+def free_globals(source: str, candidates) -> list[str]:
+    """The names among ``candidates`` that ``source`` reads as globals and never binds.
 
     Read with symtable, the compiler's own scopes: a name counts when a module-level
     statement or a function reads it as a global; it is bound when the module (or a
     function declaring it ``global``) assigns, imports or defines it.  A ``from ... import
-    *`` may bind anything: such a file gets nothing.
-
-    >>> implicit_imports("def f(x):\\n    return np.sum(x)")
-    {'np': 'numpy'}
-    >>> implicit_imports("import numpy as np\\ndef f(x):\\n    return np.sum(x)")
-    {}
-    >>> implicit_imports("def f(np):\\n    return np.sum(1)")
-    {}
+    *`` may bind anything: such a file has none.
     """
     try:
         tree = ast.parse(source)
         table = symtable.symtable(source, "<source>", "exec")
     except (SyntaxError, ValueError):
-        return {}
+        return []
     if any(
         isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
         for node in ast.walk(tree)
     ):
-        return {}
+        return []
     read: set[str] = set()
     bound: set[str] = set()
     tables = [table]
@@ -86,16 +79,28 @@ def implicit_imports(source: str) -> dict[str, str]:
         top = scope is table
         for symbol in scope.get_symbols():
             name = symbol.get_name()
-            if name not in IMPLICIT_IMPORTS:
+            if name not in candidates:
                 continue
             binds = symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()
             if (top or symbol.is_declared_global()) and binds:
                 bound.add(name)
             if symbol.is_referenced() and (top or symbol.is_global()):
                 read.add(name)
-    return {
-        name: IMPLICIT_IMPORTS[name] for name in sorted(read - bound) if not hasattr(builtins, name)
-    }
+    return sorted(name for name in read - bound if not hasattr(builtins, name))
+
+
+def implicit_imports(source: str) -> dict[str, str]:
+    """The names of IMPLICIT_IMPORTS that ``source`` reads as globals and never binds
+    (`free_globals`), with the module each is bound to.
+
+    >>> implicit_imports("def f(x):\\n    return np.sum(x)")
+    {'np': 'numpy'}
+    >>> implicit_imports("import numpy as np\\ndef f(x):\\n    return np.sum(x)")
+    {}
+    >>> implicit_imports("def f(np):\\n    return np.sum(1)")
+    {}
+    """
+    return {name: IMPLICIT_IMPORTS[name] for name in free_globals(source, IMPLICIT_IMPORTS)}
 
 
 def implicit_note(label: str, names: dict[str, str]) -> str:
@@ -268,6 +273,9 @@ def load_file(path: str):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except Exception:  # as the grader loaded it: statement by statement (load_source)
+        sys.modules.pop(name, None)
+        return run_notebook(path, name, deadline, None, [], statements(path), "statement")
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -353,3 +361,36 @@ def load_source(
         with deadline(timeout):
             module = import_source(source)
     return module, source
+
+
+def listing_bindings(modules, definitions) -> list[tuple]:
+    """Bind, in each loaded file that reads one of the chapter's names as a global it
+    never binds (a listing that calls what an earlier listing of the same session
+    defined: ``gradient_descent`` calling ``numerical_gradient``), the submission's own
+    definition of that name: one in the same folder first, else the first found.
+
+    ``modules`` are (module, SourceFile) pairs, ``definitions`` the target's name ->
+    definitions (target.Found); returns (module name, spelling, definition, note) for each
+    name bound.
+    """
+    from .api import CANONICAL
+    from .discovery import read_source
+
+    bound = []
+    for module, source in modules:
+        if source is None:
+            continue
+        for spelling in free_globals(read_source(source.path), CANONICAL):
+            choices = definitions.get(CANONICAL[spelling]) or []
+            folder = os.path.dirname(source.label)
+            near = [f for f in choices if os.path.dirname(f.file or "") == folder]
+            if not choices or any(f.module == module.__name__ for f in choices):
+                continue
+            chosen = (near or choices)[0]
+            setattr(module, spelling, chosen.obj)
+            note = (
+                f"{source.label} uses {spelling} without defining or importing it; bound to "
+                f"the submission's own, from {chosen.file} (the listing relies on an earlier one)"
+            )
+            bound.append((module.__name__, spelling, chosen, note))
+    return bound

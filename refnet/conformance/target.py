@@ -19,6 +19,9 @@ Importing is part of the run: each file is imported apart (output captured, warn
 recorded, no ``__pycache__`` written, plots to no window) and under the time limit; a file
 that runs past it looks like a script, and is reported so.
 """
+# Size: a submission's loading in one place (discovery's files imported, their names
+# collected, mapped, hinted and bound for listings, and the import lines reproductions
+# replay); the planned split of conformance/ divides it.
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from .api import API, API_NAMES, CANONICAL, TargetError, api_name
 from .discovery import SourceFile, discover, top_level_definitions
 from .isolation import CappedOutput, CheckTimeout, importing
 from .mapping import Mapping, parse_entries, rename_hint
-from .notebooks import load_source, require_python
+from .notebooks import listing_bindings, load_source, require_python
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -89,6 +92,8 @@ class Target:
     root: str | None = None
     layout: str = "a module"
     not_graded: list[dict] = field(default_factory=list)  # {"file", "reason"}
+    #: module -> (spelling, definition) bound in it for a listing (notebooks.py)
+    bindings: dict[str, list[tuple[str, Found]]] = field(default_factory=dict)
 
     def __post_init__(self):
         for name, found in self.found.items():
@@ -114,15 +119,21 @@ class Target:
         """The import lines of a reproduction that uses ``names``: absolute paths, so that
         it replays from any directory."""
         used = [self.found[name] for name in API_NAMES if name in names and name in self.found]
+        bound = [(f, *b) for f in used for b in self.bindings.get(f.module, [])]
         entries = [self.path_entry] if self.path_entry else []
-        entries += [entry for found in used for entry in found.path_entries]
+        entries += [e for found in [*used, *(b[2] for b in bound)] for e in found.path_entries]
         entries = list(dict.fromkeys(os.path.abspath(entry) for entry in entries))
         lines = []
         if len(entries) == 1:
             lines.append(f"import sys; sys.path.insert(0, {entries[0]!r})")
         elif entries:
             lines.append(f"import sys; sys.path[:0] = {entries!r}")
-        return lines + [found.import_line() for found in used]
+        lines += [found.import_line() for found in used]
+        return lines + [
+            f"from refnet.conformance.notebooks import load_file; {_module_expression(found)}."
+            f"{spelling} = {_module_expression(value)}.{value.attribute}"
+            for found, spelling, value in bound
+        ]
 
     def for_definition(self, found: Found) -> Target:
         """The target as one check of ``found`` sees it: that definition under its name, and
@@ -171,6 +182,13 @@ class Target:
             collected.read = [path]
         target = cls(label or module.__name__, {}, members=dict(parsed.members))
         return collected.finish(target)
+
+
+def _module_expression(found: Found) -> str:
+    """An expression for the module that defines ``found``, in a reproduction."""
+    if found.load_path:
+        return f"load_file({found.load_path!r})"
+    return f"__import__({found.module!r}, fromlist=['_'])"
 
 
 #: How the book builds each network: a class that cannot be called so is another network.
@@ -436,6 +454,9 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
     target.problems = problems
     target.import_output = output.getvalue()
     collected.finish(target)
+    for name, spelling, found, note in listing_bindings(collected.modules, target.definitions):
+        target.bindings.setdefault(name, []).append((spelling, found))
+        target.notes.append(note)
     failed = {p["file"]: p["problem"] for p in problems}
     for source in layout.files:
         for spelling in source.defines:
