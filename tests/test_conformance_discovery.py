@@ -459,3 +459,20 @@ def test_a_listing_calling_what_an_earlier_listing_defined_gets_the_submissions_
 def test_a_file_that_binds_the_name_itself_is_left_alone(head):
     assert free_globals(head + DESCENT, {"numerical_gradient"}) == []
     assert free_globals(DESCENT, {"numerical_gradient"}) == ["numerical_gradient"]
+
+
+def test_beside_chapter_four_a_file_named_for_another_chapter_is_not_read(tmp_path):
+    """A notebooks/ folder of ch03.ipynb ... ch05.ipynb beside ch04/: chapter 5's network
+    (ReLU, not chapter 4's sigmoid) is not chapter 4's TwoLayerNet."""
+    (tmp_path / "ch04").mkdir()
+    (tmp_path / "ch04" / "descent.py").write_text(DESCENT + GRADIENT, encoding="utf-8")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "ch05.py").write_text("class TwoLayerNet:\n    pass\n", encoding="utf-8")
+    (tmp_path / "notes" / "ch04_extra.py").write_text(
+        "def sigmoid(x):\n    return x\n", encoding="utf-8"
+    )
+    target = load_target(str(tmp_path / "ch04"))
+    assert "TwoLayerNet" not in target.found
+    assert target.found["sigmoid"].file == "notes/ch04_extra.py"  # chapter 4's: read
+    reasons = {entry["file"]: entry["reason"] for entry in target.not_graded}
+    assert "another chapter's file" in reasons["notes/ch05.py"]

@@ -34,6 +34,8 @@ from .api import CANONICAL
 
 #: ch04, ch4, chap04, chapter4, chapter_04, Ch04 ...: group 1 is the chapter's number.
 CHAPTER_FOLDER = re.compile(r"^(?:ch|chap|chapter)[-_ ]?0*(\d+)$", re.IGNORECASE)
+#: A file named for a chapter: ``ch05``, ``chapter3_notes`` (its stem).
+CHAPTER_FILE = re.compile(r"^(?:ch|chap|chapter)[-_ ]?0*(\d+)(?![0-9a-z])", re.IGNORECASE)
 _SKIPPED_FOLDERS = {
     "__pycache__",
     "build",
@@ -278,6 +280,13 @@ def _source_file(
     return SourceFile(path, label, module, entries, defines, None, by_path)
 
 
+def _other_chapter(path: str) -> bool:
+    """A file named for another chapter than 4 (``ch05.ipynb``, ``chapter3_notes.py``)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    match = CHAPTER_FILE.match(stem)
+    return match is not None and int(match.group(1)) != 4
+
+
 def _book_files(root: str) -> tuple[list[str], str]:
     chapters = {sub: _chapter(sub) for sub in _subfolders(root)}
     fourth = [sub for sub, n in chapters.items() if n == 4]
@@ -285,6 +294,8 @@ def _book_files(root: str) -> tuple[list[str], str]:
     files = _python_files(root, 0)
     for sub in helpers:
         files += _python_files(sub, MAX_DEPTH - 1)
+    if fourth:  # beside chapter 4's folder, another chapter's file is another chapter's
+        files = [f for f in files if not _other_chapter(f)]
     if not fourth:
         for sub in (s for s, n in chapters.items() if n is not None):
             files += _python_files(sub, MAX_DEPTH - 1)
@@ -345,7 +356,10 @@ def not_graded(root: str, read: list[str], sources: list[SourceFile]) -> list[di
             if path in read:
                 reason = "defines none of the chapter's names: not imported"
             elif name.endswith((".py", ".ipynb")):
-                reason = "not read: outside the chapter's folders (or a test, setup or venv file)"
+                reason = (
+                    "not read: outside the chapter's folders, another chapter's file, or a "
+                    "test, setup or venv file"
+                )
             else:
                 reason = "not Python"
             out.append({"file": os.path.relpath(path, root).replace(os.sep, "/"), "reason": reason})
