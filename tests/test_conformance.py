@@ -693,3 +693,68 @@ def test_float32_x_is_judged_by_its_result_with_one_bound(tmp_path, work, book, 
         assert result.status == verdict, (profile, result.reason)
         if result.counterexample:
             assert result.counterexample.count("assert np.shape(grad)") == 1
+
+
+#: The book's one-sample cross-entropy (section 4.2.2): given a batch, the total over it.
+ONE_SAMPLE_CE = """
+import numpy as np
+def cross_entropy_error(y, t):
+    delta = 1e-7
+    return -np.sum(t * np.log(y + delta)){scale}
+"""
+NETWORK_ON_IT = """
+def softmax(a):
+    e = np.exp(a - np.max(a, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+def numerical_gradient(f, x):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        kept = x[i]
+        x[i] = kept + 1e-4
+        up = f(x)
+        x[i] = kept - 1e-4
+        down = f(x)
+        x[i] = kept
+        grad[i] = (up - down) / 2e-4
+    return grad
+class TwoLayerNet:
+    def __init__(self, input_size, hidden_size, output_size):
+        rng = np.random.default_rng(0)
+        self.params = {"W1": rng.standard_normal((input_size, hidden_size)),
+                       "b1": np.zeros(hidden_size),
+                       "W2": rng.standard_normal((hidden_size, output_size)),
+                       "b2": np.zeros(output_size)}
+    def loss(self, x, t):
+        z = 1 / (1 + np.exp(-(x @ self.params["W1"] + self.params["b1"])))
+        return cross_entropy_error(softmax(z @ self.params["W2"] + self.params["b2"]), t)
+    def numerical_gradient(self, x, t):
+        f = lambda w: self.loss(x, t)
+        return {k: numerical_gradient(f, self.params[k]) for k in self.params}
+"""
+SUMMED = ("cross_entropy_error.batch", "TwoLayerNet.loss", "TwoLayerNet.numerical_gradient")
+
+
+@pytest.mark.parametrize(
+    ("scale", "book", "strict"),
+    [
+        ("", "warn", "fail"),
+        (" / t.size", "fail", "fail"),
+        (" if y.ndim == 1 else -np.sum(t[0] * np.log(y[0] + delta))", "fail", "fail"),
+        (" / len(t)", "pass", "pass"),
+    ],
+)
+def test_the_total_over_a_batch_of_a_one_sample_loss_is_a_pitfall(tmp_path, scale, book, strict):
+    """Summed over the batch: the book's 4.2.2 code (a pitfall).  Wrong in another way, a
+    failure under both: divided by N·K (a mean over every entry: off on one sample too),
+    or the first sample's loss (right on one sample, off on a batch).  Divided by N: right."""
+    source = ONE_SAMPLE_CE.format(scale=scale) + NETWORK_ON_IT
+    name = f"one_sample_ce_{len(scale)}"
+    target = module_target(tmp_path, name, source)
+    for profile, verdict in (("book", book), ("strict", strict)):
+        report = run(target, profile=profile, max_examples=SMALL, select=list(SUMMED))
+        got = statuses_of(report)
+        assert got == dict.fromkeys(SUMMED, verdict), (profile, got)
+        if verdict != "pass" and not scale:
+            (result,) = [r for r in report.results if r.name == SUMMED[0]]
+            text = result.reason if profile == "strict" else " ".join(result.warnings)
+            assert "total over its N samples" in text, text

@@ -10,6 +10,8 @@ spellings (variants.py with variants.toml).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from refnet.conformance.api import TargetError
 from refnet.conformance.checks import CHECKS
 from refnet.conformance.discovery import defined_names, discover
 from refnet.conformance.mapping import parse_entries, read_map_file
+from refnet.conformance.notebooks import free_globals, implicit_imports
 from refnet.conformance.runner import run
 from refnet.conformance.target import load_target
 
@@ -310,3 +313,166 @@ def test_a_malformed_map_file_names_the_file_and_the_problem(tmp_path, text, mes
 def test_a_missing_map_file_is_named():
     with pytest.raises(TargetError, match="--map-file nowhere.toml: No such file"):
         read_map_file("nowhere.toml")
+
+
+# -- listings of one interactive session: np used, imported only by an earlier listing ------
+
+#: A file that uses the global np and binds it nowhere: the rule binds np to NumPy.
+USES_NP = "def cross_entropy_error(y, t):\n    return -np.sum(t * np.log(y + 1e-7)) / len(y)\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        (USES_NP, {"np": "numpy"}),
+        ("x = np.zeros(3)\n", {"np": "numpy"}),  # read at the top level
+        ("class Net:\n    def f(self):\n        return [np.e for _ in 'ab']\n", {"np": "numpy"}),
+        ("import numpy\n" + USES_NP, {"np": "numpy"}),  # numpy, but not as np
+        # The file binds np itself, or never reads a global np: left alone.
+        ("import numpy as np\n" + USES_NP, {}),
+        (USES_NP + "import numpy as np\n", {}),  # bound later: the module binds it
+        ("import cupy as np\n" + USES_NP, {}),
+        ("np = None\n" + USES_NP, {}),
+        ("def setup():\n    global np\n    import numpy as np\n" + USES_NP, {}),
+        ("def f(np):\n    return np.sum(1)\n", {}),
+        ("def f(x):\n    np = x\n    return np.sum()\n", {}),
+        ("from helpers import *\n" + USES_NP, {}),  # a star import may bind np
+        ("def f(x):\n    return plt.plot(x)\n", {}),  # plt: not a name with one meaning
+    ],
+)
+def test_only_a_global_np_the_file_never_binds_is_bound_for_it(source, names):
+    assert implicit_imports(source) == names
+
+
+def test_a_listing_that_uses_np_without_importing_it_is_graded_with_one_note(tmp_path):
+    (tmp_path / "ex4-1.py").write_text("import numpy as np\nprint(np.e)\n", encoding="utf-8")
+    (tmp_path / "ex4-2.py").write_text(
+        USES_NP + "cross_entropy_error(np.array([0.5, 0.5]), np.array([1.0, 0.0]))\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ex4_3.py").write_text(  # a module name: imported by path all the same
+        "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n", encoding="utf-8"
+    )
+    target = load_target(str(tmp_path))
+    notes = [n for n in target.notes if "without `import numpy as np`" in n]
+    assert sorted(n.split()[0] for n in notes) == ["ex4-2.py", "ex4_3.py"], target.notes
+    assert not [n for n in target.notes if "raised" in n], target.notes  # nothing left out
+    for profile in ("book", "strict"):
+        report = run(target, profile=profile, max_examples=SMALL, select=["sigmoid", "cross_"])
+        statuses = {r.name: r.status for r in report.results}
+        assert statuses["sigmoid.values"] == "pass", profile
+        assert statuses["cross_entropy_error.batch"] == "pass", profile
+    # A reproduction replays in a fresh interpreter: load_file binds np the same way.
+    lines = target.setup_lines({"cross_entropy_error", "sigmoid"})
+    code = "\n".join(["import numpy as np", *lines, "print(sigmoid(np.array(0.0)))"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "0.5", done.stderr
+
+
+# -- a renamed function: a hint with the --map line to paste, never a mapping -------------------
+
+
+def test_a_renamed_function_is_suggested_with_the_map_line_and_never_mapped(tmp_path):
+    (tmp_path / "calculus.py").write_text(
+        "def softmax(a):\n    return a\n"  # a chapter name: the file is imported
+        "def numerical_diff_0(f, x):\n    return (f(x + 1e-4) - f(x - 1e-4)) / (2 * 1e-4)\n"
+        "def numerical_diff_fast(f):\n    return f\n"  # a close name, not the book's call
+        "def numerical_differ(f, x, y):\n    return f\n",  # three arguments required
+        encoding="utf-8",
+    )
+    (tmp_path / "descend.py").write_text(  # none of the chapter's names: not imported
+        "def gradient_descend(f, init_x, learn_rate, step):\n"
+        "    x = init_x.copy()\n"
+        "    for _ in range(step):\n"
+        "        g = (f(x + 1e-4) - f(x - 1e-4)) / 2e-4 if x.size == 1 else None\n"
+        "        x = x - learn_rate * g\n"
+        "    return x\n",
+        encoding="utf-8",
+    )
+    target = load_target(str(tmp_path))
+    assert "numerical_diff" not in target.found and "gradient_descent" not in target.found
+    assert target.hints["numerical_diff"] == "--map numerical_diff=numerical_diff_0"
+    assert target.hints["gradient_descent"] == (
+        "--map gradient_descent=gradient_descend --map gradient_descent.lr=learn_rate "
+        "--map gradient_descent.step_num=step"
+    )
+    assert target.hints["sigmoid"] == "--map sigmoid=NAME"  # nothing close: a template
+    (note,) = [n for n in target.notes if n.startswith("numerical_diff not found;")]
+    assert "numerical_diff_0 in calculus.py" in note and "--map numerical_diff=" in note
+    assert "numerical_diff_fast" not in note and "numerical_differ" not in note
+    # Pasted as it is, the line grades the renamed function (a file outside the chapter's
+    # names is imported for it).
+    entries = [e for e in " ".join(target.hints.values()).split() if "=" in e and ":" not in e]
+    mapped = load_target(str(tmp_path), [e for e in entries if "NAME" not in e])
+    assert mapped.found["numerical_diff"].attribute == "numerical_diff_0"
+    assert mapped.found["gradient_descent"].file == "descend.py"
+    report = run(mapped, profile="book", max_examples=SMALL, select=["numerical_diff"])
+    assert {r.name: r.status for r in report.results} == dict.fromkeys(
+        ["numerical_diff.central", "numerical_diff.f_returns"], "pass"
+    )
+
+
+DESCENT = """
+def gradient_descent(f, init_x, lr=0.01, step_num=100):
+    x = init_x.copy()
+    for _ in range(step_num):
+        x -= lr * numerical_gradient(f, x)
+    return x
+"""
+GRADIENT = """
+import numpy as np
+def numerical_gradient(f, x):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        kept = x[i]
+        x[i] = kept + 1e-4
+        up = f(x)
+        x[i] = kept - 1e-4
+        down = f(x)
+        x[i] = kept
+        grad[i] = (up - down) / 2e-4
+    return grad
+"""
+
+
+def test_a_listing_calling_what_an_earlier_listing_defined_gets_the_submissions_own(tmp_path):
+    (tmp_path / "ex4-10.py").write_text(GRADIENT, encoding="utf-8")
+    (tmp_path / "ex4-11.py").write_text(DESCENT, encoding="utf-8")
+    target = load_target(str(tmp_path))
+    (note,) = [n for n in target.notes if "without defining or importing it" in n]
+    assert note.startswith("ex4-11.py uses numerical_gradient") and "from ex4-10.py" in note
+    report = run(target, profile="book", max_examples=SMALL, select=["gradient_descent"])
+    assert {r.status for r in report.results} == {"pass"}, [r.reason for r in report.results]
+    # The reproduction binds it the same way, from any directory.
+    lines = target.setup_lines({"gradient_descent"})
+    call = "print(gradient_descent(lambda x: np.sum(x**2), np.array([1.0]), 0.25, 1)[0])"
+    code = "\n".join(["import numpy as np", *lines, call])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert abs(float(done.stdout) - 0.5) < 1e-6  # 1 - 0.25 * 2: the step was taken
+
+
+@pytest.mark.parametrize(
+    "head",
+    ["from grads import numerical_gradient\n", "from grads import *\n", "numerical_gradient = 1\n"],
+)
+def test_a_file_that_binds_the_name_itself_is_left_alone(head):
+    assert free_globals(head + DESCENT, {"numerical_gradient"}) == []
+    assert free_globals(DESCENT, {"numerical_gradient"}) == ["numerical_gradient"]
+
+
+def test_beside_chapter_four_a_file_named_for_another_chapter_is_not_read(tmp_path):
+    """A notebooks/ folder of ch03.ipynb ... ch05.ipynb beside ch04/: chapter 5's network
+    (ReLU, not chapter 4's sigmoid) is not chapter 4's TwoLayerNet."""
+    (tmp_path / "ch04").mkdir()
+    (tmp_path / "ch04" / "descent.py").write_text(DESCENT + GRADIENT, encoding="utf-8")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "ch05.py").write_text("class TwoLayerNet:\n    pass\n", encoding="utf-8")
+    (tmp_path / "notes" / "ch04_extra.py").write_text(
+        "def sigmoid(x):\n    return x\n", encoding="utf-8"
+    )
+    target = load_target(str(tmp_path / "ch04"))
+    assert "TwoLayerNet" not in target.found
+    assert target.found["sigmoid"].file == "notes/ch04_extra.py"  # chapter 4's: read
+    reasons = {entry["file"]: entry["reason"] for entry in target.not_graded}
+    assert "another chapter's file" in reasons["notes/ch05.py"]

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .checks_common import (
+    BATCH_TOTAL,
     FLOAT32_SILENT,
     INIT_X_OVERWRITTEN,
     INTEGER_TRUNCATED,
@@ -170,7 +171,7 @@ CHECKS = (
        "(eq. 4.3), as JAX computes it",
        cross_entropy_value, ("cross_entropy_error",),
        book=f"y (N, K) and one-hot t (N, K) or labels (N,), whichever the code accepts (one "
-       f"of them): eq. 4.3, {_CE_BOOK}"),
+       f"of them): eq. 4.3, {_CE_BOOK}", pitfall=BATCH_TOTAL),
     _c("cross_entropy_error.target_forms",
        "integer labels t (N,) give the same loss as the same targets one-hot (N, K)",
        cross_entropy_target_forms, ("cross_entropy_error",),
@@ -262,14 +263,14 @@ CHECKS = (
        "computes it",
        two_layer_loss, ("TwoLayerNet",), precondition=constructible,
        book=f"net.loss(x, t) with one-hot t or labels, whichever the code accepts (one of "
-       f"them), is the mean cross-entropy, {_CE_BOOK}"),
+       f"them), is the mean cross-entropy, {_CE_BOOK}", pitfall=BATCH_TOTAL),
     _c("TwoLayerNet.numerical_gradient",
        "net.numerical_gradient(x, t) matches jax.grad for W1, b1, W2, b2 and leaves params "
        "unchanged",
        two_layer_numerical_gradient, ("TwoLayerNet",),
        precondition=has_method("TwoLayerNet", "numerical_gradient"),
        book="net.numerical_gradient(x, t) matches jax.grad of the loss with or without delta "
-       "for W1, b1, W2, b2 and leaves params unchanged"),
+       "for W1, b1, W2, b2 and leaves params unchanged", pitfall=BATCH_TOTAL),
     _c("TwoLayerNet.accuracy",
        "net.accuracy(x, t) with one-hot t is the fraction of samples whose argmax is right",
        two_layer_accuracy, ("TwoLayerNet",), precondition=has_method("TwoLayerNet", "accuracy"),

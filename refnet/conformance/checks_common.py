@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from .case import Case
+from .case import Case, within_message
 from .functions import SMOOTH_FUNCTIONS
 from .tolerances import EPS
 
@@ -39,6 +39,11 @@ ROW_BY_ROW = (
     "book's gradient_2d.py, which plots a gradient field): for an f of the whole matrix, such "
     "as a network's loss, it is not the gradient (loop over every element, np.nditer)"
 )
+BATCH_TOTAL = (
+    "a batch's loss is the total over its N samples, not their mean (the book's one-sample "
+    "cross_entropy_error of section 4.2.2, -np.sum(t * np.log(y + delta)), given a batch): "
+    "eq. 4.3 divides by N, so the loss and its gradient grow with the batch size"
+)
 INIT_X_OVERWRITTEN = (
     "gradient_descent overwrites init_x: the caller's starting point ends where the descent "
     "stopped (x = init_x does not copy; descend on init_x.copy())"
@@ -63,6 +68,30 @@ def require_unchanged(case: Case, name: str, before: str) -> None:
         return f"{name} was changed by the call: it was {was!r}, it is now {now!r}"
 
     case.require(f"{name}.tobytes() == {before}.tobytes()", message)
+
+
+def summed_over_batch(case: Case, actual: str, means, rows: int) -> bool:
+    """Whether ``actual`` is the batch form of a one-sample function: ``rows`` times one of
+    the accepted ``means`` (``(expected, bound)`` each) and none of them.
+
+    The total of N per-sample terms is N times their mean; the mean's bound (a sum of N
+    terms, same_formula_bound, linear in the magnitude) times N bounds the total, and the
+    multiplication by N rounds once more, within the bound's slack of 4 ulps per term.
+    Decided by the numbers only (nothing is recorded): the caller states the verdict.
+    """
+    if rows < 2:
+        return False  # one sample: the total is the mean
+    try:
+        value = eval(actual, case.ns)
+    except Exception:
+        return False
+
+    def near(expected, bound) -> bool:
+        return within_message(value, expected, bound, actual) is None
+
+    if any(near(*mean) for mean in means):
+        return False
+    return any(near(rows * np.asarray(e), rows * np.asarray(b)) for e, b in means)
 
 
 def without_delta(case: Case, expected, bound):

@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 from . import oracle
 from .case import member_hint, vars_of, within_message
 from .checks_common import (
+    BATCH_TOTAL,
     DELTA,
     EPS64,
     PARAM_NAMES,
     WITH_DELTA,
     H,
     require_unchanged,
+    summed_over_batch,
     without_delta,
 )
 from .functions import ModelProblem, model_magnitude, model_third_derivative_bound
@@ -236,13 +238,26 @@ def two_layer_loss(case, data, *, targets=None):
     error = two_layer_logit_error(params, x)
     expected = [oracle.two_layer_loss(params, x, t, d) for d in (DELTA, 0.0)]
     bounds = [softmax_cross_entropy_bound(error, logits, e) for e in expected]
+    alternatives = without_delta(case, expected[1], bounds[1])
+    means = [(expected[0], bounds[0]), *((a[0], a[1]) for a in alternatives)]
+    if summed_over_batch(case, "loss", means, x.shape[0]):
+        case.comment(f"loss is {x.shape[0]} times the mean: the sum over the samples")
+        case.compare(
+            "loss",
+            expected[0],
+            bounds[0],
+            "net.loss(x, t)",
+            "the same network in JAX, the mean over the samples",
+            pitfall=BATCH_TOTAL,
+        )
+        return
     matched = case.compare(
         "loss",
         expected[0],
         bounds[0],
         "net.loss(x, t)",
         "the same network in JAX",
-        alternatives=without_delta(case, expected[1], bounds[1]),
+        alternatives=alternatives,
     )
     if case.profile == "book" and matched == 0:
         case.note(WITH_DELTA)
@@ -276,17 +291,34 @@ def two_layer_numerical_gradient(case, data, *, targets=None):
     case.setup(f"params_before = {{key: value.copy() for key, value in net.{store}.items()}}")
     case.call("grads", f"{_method(case, 'numerical_gradient')}(x, t)")
     with_delta, no_delta = _difference_answers(params, x, t)
+    answers = [with_delta, no_delta] if case.profile == "book" else [with_delta]
+    # The gradient of a loss summed over the batch (BATCH_TOTAL, as net.loss): N times
+    # jax.grad of the mean in every parameter, and not the mean's in all of them.
+    total = _holds_all(case, answers, scale=x.shape[0]) and not _holds_all(case, answers)
     for key in PARAM_NAMES:
         case.compare(
             f"grads[{key!r}]",
             *with_delta[key],
             f"net.numerical_gradient(x, t)[{key!r}]",
-            "jax.grad",
-            alternatives=without_delta(case, *no_delta[key]),
+            "jax.grad of the mean loss over the samples" if total else "jax.grad",
+            alternatives=() if total else without_delta(case, *no_delta[key]),
+            pitfall=BATCH_TOTAL if total else None,
         )
     case.require(
         f"all(net.{store}[k].tobytes() == params_before[k].tobytes() for k in params_before)",
         "net.numerical_gradient changed the network's parameters",
+    )
+
+
+def _holds_all(case, answers, scale: int = 1) -> bool:
+    """Whether one of ``answers`` (key -> (expected, bound) each) holds in every key of
+    ``grads``, its expected values and bounds scaled by ``scale``."""
+    return any(
+        all(
+            _holds(case, f"grads[{key!r}]", [(scale * e, scale * b)])
+            for key, (e, b) in answer.items()
+        )
+        for answer in answers
     )
 
 

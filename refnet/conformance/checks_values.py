@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from . import oracle
 from .case import within_message
 from .checks_common import (
+    BATCH_TOTAL,
     DELTA,
     WHOLE_BATCH_SOFTMAX,
     WITH_DELTA,
     require_unchanged,
+    summed_over_batch,
     without_delta,
 )
 from .strategies import array_shapes, finite_arrays, labels, one_hot_labels, probability_rows
@@ -196,13 +198,27 @@ def cross_entropy_value(case, data, *, batch=True, max_batch=6, targets=None):
     bounds = [
         same_formula_bound(rows, float(np.mean(-np.log(picked + d))) + 1.0) for d in (DELTA, 0.0)
     ]
+    expected = oracle.cross_entropy(y, t_hot, DELTA)
+    alternatives = without_delta(case, oracle.cross_entropy(y, t_hot, 0.0), bounds[1])
+    means = [(expected, bounds[0]), *((a[0], a[1]) for a in alternatives)]
+    if summed_over_batch(case, "loss", means, rows):
+        case.comment(f"loss is {rows} times the mean: the sum over the {rows} samples")
+        case.compare(
+            "loss",
+            expected,
+            bounds[0],
+            "cross_entropy_error(y, t)",
+            "eq. 4.3 by JAX, the mean over the samples",
+            pitfall=BATCH_TOTAL,
+        )
+        return
     matched = case.compare(
         "loss",
-        oracle.cross_entropy(y, t_hot, DELTA),
+        expected,
         bounds[0],
         "cross_entropy_error(y, t)",
         "eq. 4.3 by JAX",
-        alternatives=without_delta(case, oracle.cross_entropy(y, t_hot, 0.0), bounds[1]),
+        alternatives=alternatives,
     )
     if case.profile == "book" and matched == 0:
         case.note(WITH_DELTA)

@@ -34,6 +34,8 @@ from .api import CANONICAL
 
 #: ch04, ch4, chap04, chapter4, chapter_04, Ch04 ...: group 1 is the chapter's number.
 CHAPTER_FOLDER = re.compile(r"^(?:ch|chap|chapter)[-_ ]?0*(\d+)$", re.IGNORECASE)
+#: A file named for a chapter: ``ch05``, ``chapter3_notes`` (its stem).
+CHAPTER_FILE = re.compile(r"^(?:ch|chap|chapter)[-_ ]?0*(\d+)(?![0-9a-z])", re.IGNORECASE)
 _SKIPPED_FOLDERS = {
     "__pycache__",
     "build",
@@ -77,10 +79,12 @@ class Layout:
     description: str
     #: what the target holds that is not graded, and why: {"file", "reason"}
     not_graded: list[dict] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)  # every file read (absolute paths)
 
 
-def defined_names(source: str) -> tuple[str, ...]:
-    """The chapter's spellings a module's source defines at its top level.
+def defined_names(source: str, wanted=CANONICAL) -> tuple[str, ...]:
+    """The chapter's spellings (or the ``wanted`` names) a module's source defines at its
+    top level.
 
     Examples
     --------
@@ -94,7 +98,7 @@ def defined_names(source: str) -> tuple[str, ...]:
     except (SyntaxError, ValueError):
         pattern = r"^(?:def|class)\s+(\w+)|^(\w+)\s*="
         found = [a or b for a, b in re.findall(pattern, source, flags=re.MULTILINE)]
-        return tuple(dict.fromkeys(name for name in found if name in CANONICAL))
+        return tuple(dict.fromkeys(name for name in found if name in wanted))
     names = []
     for node in _top_level(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -103,7 +107,62 @@ def defined_names(source: str) -> tuple[str, ...]:
             names += [t.id for t in node.targets if isinstance(t, ast.Name)]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.append(node.target.id)
-    return tuple(dict.fromkeys(name for name in names if name in CANONICAL))
+    return tuple(dict.fromkeys(name for name in names if name in wanted))
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level function or class of a file, as a --map hint weighs it (mapping.py)."""
+
+    name: str
+    file: str  # absolute
+    is_class: bool
+    positional: int  # parameters that take a positional argument (self excluded)
+    required: int  # of them, those without a default
+    varargs: bool  # *args: any number more
+    keyword_only: int  # keyword-only parameters without a default
+    parameters: tuple[str, ...]  # the positional parameters' names
+
+
+def _definition(node, path: str) -> Definition | None:
+    is_class = isinstance(node, ast.ClassDef)
+    if is_class:
+        init = next(
+            (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"),
+            None,
+        )
+        if init is None:
+            return Definition(node.name, path, True, 0, 0, bool(node.bases), 0, ())
+        arguments = init.args
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        arguments = node.args
+    else:
+        return None
+    names = [a.arg for a in [*arguments.posonlyargs, *arguments.args]]
+    if is_class and names:
+        names = names[1:]  # self
+    required = max(0, len(names) - len(arguments.defaults))
+    missing_keywords = sum(d is None for d in arguments.kw_defaults)
+    return Definition(
+        node.name,
+        path,
+        is_class,
+        len(names),
+        required,
+        arguments.vararg is not None,
+        missing_keywords,
+        tuple(names),
+    )
+
+
+def top_level_definitions(path: str) -> list[Definition]:
+    """The functions and classes a file (or notebook) defines at its top level."""
+    try:
+        tree = ast.parse(read_source(path))
+    except (SyntaxError, ValueError, OSError):
+        return []
+    found = (_definition(node, path) for node in _top_level(tree.body))
+    return [d for d in found if d is not None]
 
 
 def _is_main_guard(node) -> bool:
@@ -188,15 +247,19 @@ def read_source(path: str) -> str:
         return handle.read()
 
 
-def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile | None:
-    """The file's entry, or None when it defines none of the names (and ``required``)."""
+def _source_file(
+    path: str, root: str, *, required: bool = True, wanted=frozenset()
+) -> SourceFile | None:
+    """The file's entry, or None when it defines none of the names (and ``required``):
+    the chapter's, or the ``wanted`` ones (those a --map NAME=ATTRIBUTE names)."""
     from .notebooks import module_name
 
     try:
-        defines = defined_names(read_source(path))
+        source = read_source(path)
     except OSError:
         return None
-    if required and not defines:
+    defines = defined_names(source)
+    if required and not defines and not (wanted and defined_names(source, wanted)):
         return None
     folder = os.path.dirname(path)
     base = _package_base(folder)
@@ -217,6 +280,13 @@ def _source_file(path: str, root: str, *, required: bool = True) -> SourceFile |
     return SourceFile(path, label, module, entries, defines, None, by_path)
 
 
+def _other_chapter(path: str) -> bool:
+    """A file named for another chapter than 4 (``ch05.ipynb``, ``chapter3_notes.py``)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    match = CHAPTER_FILE.match(stem)
+    return match is not None and int(match.group(1)) != 4
+
+
 def _book_files(root: str) -> tuple[list[str], str]:
     chapters = {sub: _chapter(sub) for sub in _subfolders(root)}
     fourth = [sub for sub, n in chapters.items() if n == 4]
@@ -224,6 +294,8 @@ def _book_files(root: str) -> tuple[list[str], str]:
     files = _python_files(root, 0)
     for sub in helpers:
         files += _python_files(sub, MAX_DEPTH - 1)
+    if fourth:  # beside chapter 4's folder, another chapter's file is another chapter's
+        files = [f for f in files if not _other_chapter(f)]
     if not fourth:
         for sub in (s for s, n in chapters.items() if n is not None):
             files += _python_files(sub, MAX_DEPTH - 1)
@@ -234,8 +306,9 @@ def _book_files(root: str) -> tuple[list[str], str]:
     return files, f"the book's layout: {named} and its helper folders (other chapters are not read)"
 
 
-def discover(path: str) -> Layout:
-    """The files below ``path`` (a file or a folder) that define the chapter's names."""
+def discover(path: str, wanted=frozenset()) -> Layout:
+    """The files below ``path`` (a file or a folder) that define the chapter's names, or
+    one of the ``wanted`` names (the attributes a --map NAME=ATTRIBUTE names)."""
     path = os.path.abspath(path)
     if os.path.isfile(path):
         folder = os.path.dirname(path)
@@ -243,7 +316,7 @@ def discover(path: str) -> Layout:
         root = parent if _chapter(folder) is not None and _book_like(parent) else folder
         # Imported even without definitions of its own: it may import them from elsewhere.
         entry = _source_file(path, root, required=False)  # None: the file cannot be read
-        return Layout(root, "file", [entry] if entry else [], 1, "a file")
+        return Layout(root, "file", [entry] if entry else [], 1, "a file", read=[path])
     if os.path.isfile(os.path.join(path, "__init__.py")):
         root = _package_base(path)
         files = _python_files(path, MAX_DEPTH)
@@ -260,8 +333,8 @@ def discover(path: str) -> Layout:
         root = path
         files = _python_files(path, MAX_DEPTH)
         kind, description = "folder", "a folder of Python files"
-    sources = [s for s in (_source_file(f, root) for f in files) if s is not None]
-    layout = Layout(root, kind, sources, len(files), description)
+    sources = [s for s in (_source_file(f, root, wanted=wanted) for f in files) if s]
+    layout = Layout(root, kind, sources, len(files), description, read=list(files))
     layout.not_graded = not_graded(root, files, sources)
     return layout
 
@@ -283,7 +356,10 @@ def not_graded(root: str, read: list[str], sources: list[SourceFile]) -> list[di
             if path in read:
                 reason = "defines none of the chapter's names: not imported"
             elif name.endswith((".py", ".ipynb")):
-                reason = "not read: outside the chapter's folders (or a test, setup or venv file)"
+                reason = (
+                    "not read: outside the chapter's folders, another chapter's file, or a "
+                    "test, setup or venv file"
+                )
             else:
                 reason = "not Python"
             out.append({"file": os.path.relpath(path, root).replace(os.sep, "/"), "reason": reason})

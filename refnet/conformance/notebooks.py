@@ -9,18 +9,28 @@ a note, and the rest runs cell by cell.  A cell that raises or runs too long (tr
 plotting) is left out with a note, and the cells after it still run: the functions a
 notebook defines are graded even when a cell between them fails.
 
-`load_file` is what a reproduction calls to import such a file again.
+A listing copied out of one interactive session often uses ``np`` that only the
+session's first listing imported (``ex4-2.py``: ``return -np.sum(t * np.log(y + delta))``
+and no import).  A file that uses the global name ``np`` and binds it nowhere (no import,
+assignment, definition, nor a ``from ... import *`` that might bring it) is run with ``np``
+bound to NumPy, and the report says so (`implicit_imports`).  Only ``np``: it names NumPy
+in every text; ``plt`` only plots, which nothing grades, and a statement that fails on it
+is left out as any other.
+
+`load_file` is what a reproduction calls to import such a file again (it binds the same).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
 import os
 import re
+import symtable
 import sys
 import time
 import types
@@ -36,6 +46,83 @@ PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
 _IPYTHON_LINE = re.compile(r"^\s*(?:[%!]|\w[\w.]*\s*=\s*[%!])|\?\s*$|^\s*\?")
 #: Past this share of the time limit, only cells that define something still run.
 DEFINITIONS_ONLY_AFTER = 0.5
+
+
+#: Global names bound for a file that uses them and never binds them: one meaning each.
+IMPLICIT_IMPORTS = {"np": "numpy"}
+
+
+def free_globals(source: str, candidates) -> list[str]:
+    """The names among ``candidates`` that ``source`` reads as globals and never binds.
+
+    Read with symtable, the compiler's own scopes: a name counts when a module-level
+    statement or a function reads it as a global; it is bound when the module (or a
+    function declaring it ``global``) assigns, imports or defines it.  A ``from ... import
+    *`` may bind anything: such a file has none.
+    """
+    try:
+        tree = ast.parse(source)
+        table = symtable.symtable(source, "<source>", "exec")
+    except (SyntaxError, ValueError):
+        return []
+    if any(
+        isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
+        for node in ast.walk(tree)
+    ):
+        return []
+    read: set[str] = set()
+    bound: set[str] = set()
+    tables = [table]
+    while tables:
+        scope = tables.pop()
+        tables += scope.get_children()
+        top = scope is table
+        for symbol in scope.get_symbols():
+            name = symbol.get_name()
+            if name not in candidates:
+                continue
+            binds = symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace()
+            if (top or symbol.is_declared_global()) and binds:
+                bound.add(name)
+            if symbol.is_referenced() and (top or symbol.is_global()):
+                read.add(name)
+    return sorted(name for name in read - bound if not hasattr(builtins, name))
+
+
+def implicit_imports(source: str) -> dict[str, str]:
+    """The names of IMPLICIT_IMPORTS that ``source`` reads as globals and never binds
+    (`free_globals`), with the module each is bound to.
+
+    >>> implicit_imports("def f(x):\\n    return np.sum(x)")
+    {'np': 'numpy'}
+    >>> implicit_imports("import numpy as np\\ndef f(x):\\n    return np.sum(x)")
+    {}
+    >>> implicit_imports("def f(np):\\n    return np.sum(1)")
+    {}
+    """
+    return {name: IMPLICIT_IMPORTS[name] for name in free_globals(source, IMPLICIT_IMPORTS)}
+
+
+def implicit_note(label: str, names: dict[str, str]) -> str:
+    """The report's note on a file given ``names`` (`implicit_imports`)."""
+    uses = ", ".join(f"`import {module} as {name}`" for name, module in names.items())
+    return (
+        f"{label} uses {', '.join(names)} without {uses}; graded as if it imported it "
+        "(the listing relies on an earlier one's import)"
+    )
+
+
+def bind_implicit(module: types.ModuleType, source: str) -> dict[str, str]:
+    """Bind the `implicit_imports` of ``source`` in ``module`` before it runs."""
+    names = implicit_imports(source)
+    for name, target in names.items():
+        setattr(module, name, importlib.import_module(target))
+    return names
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
 
 
 def module_name(path: str) -> str:
@@ -128,6 +215,9 @@ def run_notebook(
     module.__file__ = os.path.abspath(path)
     sys.modules[name] = module
     label = os.path.basename(path)
+    implicit = bind_implicit(module, "\n".join(cells))
+    if implicit and not path.endswith(".py"):  # a .py file's note is load_source's
+        notes.append(implicit_note(label, implicit))
     start = time.monotonic()
     for number, source in enumerate(cells, 1):
         spent = time.monotonic() - start
@@ -179,9 +269,13 @@ def load_file(path: str):
     if spec is None or spec.loader is None:
         raise ImportError(f"{path}: cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
+    bind_implicit(module, _read(path))
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except Exception:  # as the grader loaded it: statement by statement (load_source)
+        sys.modules.pop(name, None)
+        return run_notebook(path, name, deadline, None, [], statements(path), "statement")
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -219,6 +313,7 @@ def import_source(source: SourceFile) -> types.ModuleType:
     if spec is None or spec.loader is None:
         raise ImportError(f"{source.label} cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
+    bind_implicit(module, _read(source.path))
     sys.modules[source.module] = module
     try:
         spec.loader.exec_module(module)
@@ -238,6 +333,12 @@ def load_source(
 
     if source.path.endswith(".ipynb"):
         return run_notebook(source.path, source.module, deadline, timeout, notes), source
+    implicit = implicit_imports(_read(source.path))
+    if implicit:
+        # Loaded by path, so that a reproduction's load_file binds the same names.
+        notes.append(implicit_note(source.label, implicit))
+        if not source.by_path:
+            source = replace(source, module=module_name(source.path), by_path=True)
     try:
         with deadline(timeout):
             module = import_source(source)
@@ -260,3 +361,36 @@ def load_source(
         with deadline(timeout):
             module = import_source(source)
     return module, source
+
+
+def listing_bindings(modules, definitions) -> list[tuple]:
+    """Bind, in each loaded file that reads one of the chapter's names as a global it
+    never binds (a listing that calls what an earlier listing of the same session
+    defined: ``gradient_descent`` calling ``numerical_gradient``), the submission's own
+    definition of that name: one in the same folder first, else the first found.
+
+    ``modules`` are (module, SourceFile) pairs, ``definitions`` the target's name ->
+    definitions (target.Found); returns (module name, spelling, definition, note) for each
+    name bound.
+    """
+    from .api import CANONICAL
+    from .discovery import read_source
+
+    bound = []
+    for module, source in modules:
+        if source is None:
+            continue
+        for spelling in free_globals(read_source(source.path), CANONICAL):
+            choices = definitions.get(CANONICAL[spelling]) or []
+            folder = os.path.dirname(source.label)
+            near = [f for f in choices if os.path.dirname(f.file or "") == folder]
+            if not choices or any(f.module == module.__name__ for f in choices):
+                continue
+            chosen = (near or choices)[0]
+            setattr(module, spelling, chosen.obj)
+            note = (
+                f"{source.label} uses {spelling} without defining or importing it; bound to "
+                f"the submission's own, from {chosen.file} (the listing relies on an earlier one)"
+            )
+            bound.append((module.__name__, spelling, chosen, note))
+    return bound

@@ -19,10 +19,12 @@ Importing is part of the run: each file is imported apart (output captured, warn
 recorded, no ``__pycache__`` written, plots to no window) and under the time limit; a file
 that runs past it looks like a script, and is reported so.
 """
+# Size: a submission's loading in one place (discovery's files imported, their names
+# collected, mapped, hinted and bound for listings, and the import lines reproductions
+# replay); the planned split of conformance/ divides it.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -33,10 +35,10 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 
 from .api import API, API_NAMES, CANONICAL, TargetError, api_name
-from .discovery import SourceFile, discover
+from .discovery import SourceFile, discover, top_level_definitions
 from .isolation import CappedOutput, CheckTimeout, importing
-from .mapping import Mapping, parse_entries
-from .notebooks import load_source, require_python
+from .mapping import Mapping, parse_entries, rename_hint
+from .notebooks import listing_bindings, load_source, require_python
 
 
 def script_problem(label: str, seconds: float) -> str:
@@ -90,6 +92,8 @@ class Target:
     root: str | None = None
     layout: str = "a module"
     not_graded: list[dict] = field(default_factory=list)  # {"file", "reason"}
+    #: module -> (spelling, definition) bound in it for a listing (notebooks.py)
+    bindings: dict[str, list[tuple[str, Found]]] = field(default_factory=dict)
 
     def __post_init__(self):
         for name, found in self.found.items():
@@ -115,15 +119,21 @@ class Target:
         """The import lines of a reproduction that uses ``names``: absolute paths, so that
         it replays from any directory."""
         used = [self.found[name] for name in API_NAMES if name in names and name in self.found]
+        bound = [(f, *b) for f in used for b in self.bindings.get(f.module, [])]
         entries = [self.path_entry] if self.path_entry else []
-        entries += [entry for found in used for entry in found.path_entries]
+        entries += [e for found in [*used, *(b[2] for b in bound)] for e in found.path_entries]
         entries = list(dict.fromkeys(os.path.abspath(entry) for entry in entries))
         lines = []
         if len(entries) == 1:
             lines.append(f"import sys; sys.path.insert(0, {entries[0]!r})")
         elif entries:
             lines.append(f"import sys; sys.path[:0] = {entries!r}")
-        return lines + [found.import_line() for found in used]
+        lines += [found.import_line() for found in used]
+        return lines + [
+            f"from refnet.conformance.notebooks import load_file; {_module_expression(found)}."
+            f"{spelling} = {_module_expression(value)}.{value.attribute}"
+            for found, spelling, value in bound
+        ]
 
     def for_definition(self, found: Found) -> Target:
         """The target as one check of ``found`` sees it: that definition under its name, and
@@ -167,8 +177,18 @@ class Target:
         parsed = parse_entries(mapping or ())
         collected = _Collector(parsed, _module_root(module))
         collected.add_module(module, None)
+        path = getattr(module, "__file__", None)
+        if path and path.endswith(".py"):
+            collected.read = [path]
         target = cls(label or module.__name__, {}, members=dict(parsed.members))
         return collected.finish(target)
+
+
+def _module_expression(found: Found) -> str:
+    """An expression for the module that defines ``found``, in a reproduction."""
+    if found.load_path:
+        return f"load_file({found.load_path!r})"
+    return f"__import__({found.module!r}, fromlist=['_'])"
 
 
 #: How the book builds each network: a class that cannot be called so is another network.
@@ -233,6 +253,8 @@ class _Collector:
         self.seen: dict[object, Found] = {}
         self.modules: list[tuple[ModuleType, SourceFile | None]] = []
         self.notes: list[str] = []
+        self.read: list[str] = []  # every file read: where a hint looks for renamings
+        self.renamings: list | None = None
 
     def add_module(self, module: ModuleType, source: SourceFile | None) -> None:
         self.modules.append((module, source))
@@ -288,7 +310,10 @@ class _Collector:
                 raise TargetError(
                     f"--map {name}={attribute}: a folder target needs MODULE:ATTRIBUTE"
                 )
-            where = self.modules[0][0]
+            # The first of the target's modules that has it (a folder has several).
+            head = attribute.split(".")[0]
+            holders = [module for module, _ in self.modules if hasattr(module, head)]
+            where = holders[0] if holders else self.modules[0][0]
         else:
             try:
                 where = importlib.import_module(source)
@@ -333,9 +358,9 @@ class _Collector:
             self._keep_buildable(name, call)
         target.definitions = {n: self.definitions[n] for n in API_NAMES if n in self.definitions}
         target.found = {n: d[0] for n, d in target.definitions.items()}
-        target.notes += list(dict.fromkeys(self.notes))
         target.root = target.root or self.root
         target.hints = {name: self._hint(name) for name in target.missing}
+        target.notes += list(dict.fromkeys(self.notes))
         return target
 
     def _keep_buildable(self, name: str, arguments: tuple) -> None:
@@ -356,18 +381,15 @@ class _Collector:
         self.definitions[name] = buildable
 
     def _hint(self, name: str) -> str:
-        """The --map line that would bring a missing name in (a guess where one fits)."""
-        single = len(self.modules) == 1
-        pool: dict[str, str] = {}
-        for module, _ in self.modules:
-            for attribute, obj in vars(module).items():
-                if callable(obj) and not attribute.startswith("_"):
-                    pool.setdefault(attribute, module.__name__)
-        guess = difflib.get_close_matches(name, [a for a in pool if a not in CANONICAL], 1, 0.75)
-        if guess:
-            where = guess[0] if single else f"{pool[guess[0]]}:{guess[0]}"
-            return f"--map {name}={where}"
-        return f"--map {name}={'NAME' if single else 'MODULE:NAME'}"
+        """The --map line that would bring a missing name in: a renaming found by
+        RENAME_RULE (mapping.py), said in a note and never applied, or a template."""
+        if self.renamings is None:
+            self.renamings = [d for path in self.read for d in top_level_definitions(path)]
+        found = rename_hint(name, self.renamings, lambda path: _relative(path, self.root))
+        if found is None:
+            return f"--map {name}={'NAME' if len(self.modules) == 1 else 'MODULE:NAME'}"
+        self.notes.append(found[1])
+        return found[0]
 
 
 def _import_file(source: SourceFile, timeout, output, collected: _Collector, problems) -> bool:
@@ -399,8 +421,10 @@ def _import_file(source: SourceFile, timeout, output, collected: _Collector, pro
 
 
 def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Target:
-    layout = discover(spec)
+    wanted = frozenset(attribute for module, attribute in mapping.names.values() if not module)
+    layout = discover(spec, wanted)
     collected = _Collector(mapping, layout.root)
+    collected.read = layout.read
     problems = [{"file": label, "problem": problem} for label, problem in excluded.items()]
     output = CappedOutput(20_000)
     for source in layout.files:
@@ -430,6 +454,9 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
     target.problems = problems
     target.import_output = output.getvalue()
     collected.finish(target)
+    for name, spelling, found, note in listing_bindings(collected.modules, target.definitions):
+        target.bindings.setdefault(name, []).append((spelling, found))
+        target.notes.append(note)
     failed = {p["file"]: p["problem"] for p in problems}
     for source in layout.files:
         for spelling in source.defines:
@@ -439,6 +466,9 @@ def _load_files(spec: str, mapping: Mapping, timeout, excluded, on_import) -> Ta
                     name, {"file": source.label, "problem": failed[source.label]}
                 )
     target.hints = {n: h for n, h in target.hints.items() if n not in target.broken}
+    target.notes = [
+        n for n in target.notes if not any(n.startswith(f"{b} not found;") for b in target.broken)
+    ]
     return target
 
 
