@@ -61,11 +61,11 @@ class Found:
     load_path: str | None = None
 
     def import_line(self) -> str:
-        if self.load_path:
-            return (
-                "from refnet.conformance.notebooks import load_file; "
-                f"{self.name} = load_file({self.load_path!r}).{self.attribute}"
-            )
+        if self.load_path:  # by its path, with the standard library only
+            from .reproduction import loading_lines
+
+            lines = loading_lines(self.load_path, "submission")
+            return "\n".join([*lines, f"{self.name} = submission.{self.attribute}"])
         alias = "" if self.attribute == self.name else f" as {self.name}"
         return f"from {self.module} import {self.attribute}{alias}"
 
@@ -112,18 +112,10 @@ class Target:
         return self.members.get((name, member), member)
 
     def setup_lines(self, names) -> list[str]:
-        """The import lines of a reproduction that uses ``names``: absolute paths, so that
-        it replays from any directory."""
-        used = [self.found[name] for name in API_NAMES if name in names and name in self.found]
-        entries = [self.path_entry] if self.path_entry else []
-        entries += [entry for found in used for entry in found.path_entries]
-        entries = list(dict.fromkeys(os.path.abspath(entry) for entry in entries))
-        lines = []
-        if len(entries) == 1:
-            lines.append(f"import sys; sys.path.insert(0, {entries[0]!r})")
-        elif entries:
-            lines.append(f"import sys; sys.path[:0] = {entries!r}")
-        return lines + [found.import_line() for found in used]
+        """The import lines of a reproduction that uses ``names`` (reproduction.py)."""
+        from .reproduction import setup_lines
+
+        return setup_lines(self, names)
 
     def for_definition(self, found: Found) -> Target:
         """The target as one check of ``found`` sees it: that definition under its name, and
