@@ -17,13 +17,16 @@ import subprocess
 import sys
 import venv
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from refnet.conformance import reports
 from refnet.conformance.functions import DESCENT_OBJECTIVES, MODEL_LOSSES, ModelProblem
 from refnet.conformance.notebooks import notebook_cells
+from refnet.conformance.reports import Points, grade
 from refnet.conformance.reproduction import (
     NOTEBOOK_CELLS,
     model_problem_source,
@@ -179,3 +182,73 @@ def test_the_numpy_source_of_a_descent_objective_computes_it(name):
     exec(numpy_source(DESCENT_OBJECTIVES[name]), namespace)
     assert '"""' not in numpy_source(DESCENT_OBJECTIVES[name])  # the docstring is left out
     assert namespace[name](x, A, b) == DESCENT_OBJECTIVES[name](np, x, A, b)
+
+
+# -- the class page -----------------------------------------------------------------------------
+
+
+class _Cells(HTMLParser):
+    """The CSS class of every cell of the grades table, row by row."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "table":
+            self.inside = attributes.get("id") == "grades"
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag == "td" and self.rows:
+            self.rows[-1].append(attributes.get("class") or "")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+
+
+def _student(name: str, statuses: dict[str, tuple[str, bool]]) -> dict:
+    """A run whose report gives each check (status, graded)."""
+    checks = [
+        {"name": check, "status": status, "reason": "why", "graded": graded}
+        for check, (status, graded) in statuses.items()
+    ]
+    return {
+        "student": name,
+        "submission": f"/class/{name}.py",
+        "outcome": "graded",
+        "reason": "",
+        "report": {"checks": checks},
+    }
+
+
+def test_a_check_that_is_not_graded_has_its_own_neutral_cell_on_the_class_page():
+    names = ["a.pass", "a.fail", "a.covered", "a.zero", "a.absent"]
+    checks = [{"name": name, "function": "a"} for name in names]
+    points = Points(rules={"a.zero": 0})  # the points file leaves a.zero out
+    runs = [
+        # a.covered: not graded by the report (another name covers it); a.absent: no result
+        _student("ann", {"a.pass": ("pass", True), "a.fail": ("fail", True),
+                         "a.covered": ("pass", False), "a.zero": ("fail", True)}),
+        _student("bob", {"a.pass": ("warn", True), "a.fail": ("skip", True),
+                         "a.covered": ("fail", False), "a.zero": ("pass", True)}),
+    ]  # fmt: skip
+    grades = [grade(run, checks, points) for run in runs]
+    parser = _Cells()
+    parser.feed(reports.html_page(grades, {"seed": 0}))
+    # Each row: student, score, run, then one cell per check.
+    assert [row[3:] for row in parser.rows[1:]] == [
+        ["pass", "fail", "notgraded", "notgraded", "notrun"],
+        ["warn", "skip", "notgraded", "notgraded", "notrun"],
+    ]
+    assert "td.notgraded {" in reports.html_page(grades, {})  # styled, unlike the others
+    stats = reports.class_statistics(grades)["pass_rates"]
+    assert stats == {
+        "a.pass": (2, 2),
+        "a.fail": (0, 2),
+        "a.covered": (0, 0),  # graded for no one: no pass rate
+        "a.zero": (0, 0),
+        "a.absent": (0, 2),
+    }

@@ -389,6 +389,7 @@ td.reason { min-width: 12em; max-width: 22em; white-space: normal; font-size: 13
 td.pass { background: #e3f4e3; } td.warn { background: #fff3c4; }
 td.fail { background: #f9d6d5; } td.error { background: #f3c6f5; }
 td.skip, td.notrun { background: #eee; color: #777; }
+td.notgraded { background: #fff; color: #aaa; border-style: dashed; }
 td.bar span { display: inline-block; height: 0.8em; background: #7a9cc6; }
 a { color: inherit; } pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 section { border-top: 2px solid #ccc; margin-top: 1.5em; }
@@ -414,7 +415,7 @@ def html_page(grades: list[dict], settings: dict) -> str:
         '<p class="key"><span>\u2713 pass</span><span>\u26a0 pass with a warning</span>'
         "<span>\u2717 fail (click for the counterexample)</span>"
         "<span>! the grader could not judge</span><span>\u2013 skipped</span>"
-        "<span>\u00b7 not run</span></p>",
+        "<span>\u00b7 not run</span><span>\u25cb not graded (in no maximum)</span></p>",
         *_statistics(grades),
         '<h2>Students</h2><div class="wide"><table id="grades"><thead><tr><th>student</th>'
         "<th>score</th><th>run</th>",
@@ -429,11 +430,13 @@ def html_page(grades: list[dict], settings: dict) -> str:
             f'<td class="reason">{esc(run)}</td>'
         )
         for j, row in enumerate(entry["checks"]):
-            css, mark = _MARKS.get(row["status"], ("notrun", "\u00b7"))
-            tip = esc(_verdict_text(row).splitlines()[0], quote=True)
+            css, mark = cell_mark(row)
+            tip = _verdict_text(row).splitlines()[0]
+            if css == "notgraded" and row["status"] != NOT_GRADED:
+                tip = f"not graded (0 points): {tip}"
             if row["status"] in ("fail", "error", "warn"):
                 mark = f'<a href="#s{i}-{j}">{mark}</a>'
-            out.append(f'<td class="{css}" title="{tip}">{mark}</td>')
+            out.append(f'<td class="{css}" title="{esc(tip, quote=True)}">{mark}</td>')
         out.append("</tr>")
     out.append("</tbody></table></div>")
     for i, entry in enumerate(grades):
@@ -442,17 +445,28 @@ def html_page(grades: list[dict], settings: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def cell_mark(row: dict) -> tuple[str, str]:
+    """The class page's CSS class and mark of one check of one student: a check that is
+    not graded (by the report, or worth 0 points in the points file) has its own, neutral
+    style, whatever its status."""
+    if row["status"] == NOT_GRADED or not row["max_points"]:
+        return "notgraded", "\u25cb"
+    return _MARKS.get(row["status"], ("notrun", "\u00b7"))
+
+
 def class_statistics(grades: list[dict]) -> dict:
     """The score distribution (ten bins of the percentage: 0-9, ..., 90-99, 100) and each
-    check's pass rate (pass or warn, over every student)."""
+    check's pass rate (pass or warn, over the students it is graded for; (0, 0) for a check
+    graded for none)."""
     bins = [0] * 11
     for entry in grades:
         percent = 100 * entry["score"] / entry["max_score"] if entry["max_score"] else 0
         bins[min(10, int(percent // 10))] += 1
     rates = {}
     for j, row in enumerate(grades[0]["checks"] if grades else []):
-        passed = sum(entry["checks"][j]["status"] in EARNS for entry in grades)
-        rates[row["name"]] = (passed, len(grades))
+        graded = [entry["checks"][j] for entry in grades]
+        graded = [r for r in graded if r["status"] != NOT_GRADED and r["max_points"]]
+        rates[row["name"]] = (sum(r["status"] in EARNS for r in graded), len(graded))
     return {"scores": bins, "pass_rates": rates}
 
 
@@ -474,8 +488,9 @@ def _statistics(grades: list[dict]) -> list[str]:
     out.append("<thead><tr><th>check</th><th>passed</th><th></th></tr></thead><tbody>")
     for name, (passed, total) in stats["pass_rates"].items():
         width = round(120 * passed / total) if total else 0
+        rate = f"{passed} / {total}" if total else "not graded"
         out.append(
-            f'<tr><td class="name">{html.escape(name)}</td><td>{passed} / {total}</td>'
+            f'<tr><td class="name">{html.escape(name)}</td><td>{rate}</td>'
             f'<td class="bar"><span style="width: {width}px"></span></td></tr>'
         )
     out.append("</tbody></table></div>")
