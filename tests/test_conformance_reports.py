@@ -132,14 +132,26 @@ def _raised(python: Path, folder: Path, script: str) -> str | None:
 def test_every_reproduction_fails_again_with_numpy_and_the_students_file_only(
     student, handed_in, numpy_only
 ):
+    """Run in the submission's folder where it was graded (a TA's case), then in the same
+    folder moved elsewhere (a student's copy: the grader's paths do not exist there)."""
     folder, report = handed_in[student]
     failing = [r for r in report["checks"] if r["status"] in ("fail", "error", "warn")]
     assert failing, [r["name"] for r in report["checks"]]
-    for result in failing:
-        script = result["counterexample"]
+    scripts = [r["counterexample"] for r in failing]
+    wanted = [r["exception"]["type"] if r["exception"] else "AssertionError" for r in failing]
+    for result, script in zip(failing, scripts, strict=True):
         assert script and "refnet" not in script, (result["name"], script)
-        wanted = result["exception"]["type"] if result["exception"] else "AssertionError"
-        assert _raised(numpy_only, folder, script) == wanted, (result["name"], script)
+    moved = folder.with_name(folder.name + " (student's copy)")
+    for where in (folder, moved):
+        if where is moved:
+            folder.rename(moved)
+        try:
+            raised = [_raised(numpy_only, where, script) for script in scripts]
+        finally:
+            if where is moved:
+                moved.rename(folder)
+        for result, got, expected in zip(failing, raised, wanted, strict=True):
+            assert got == expected, (where.name, result["name"], result["counterexample"])
 
 
 # -- the parts of a reproduction, fast --------------------------------------------------------

@@ -54,7 +54,9 @@ def numpy_helpers(function) -> list:
 def setup_lines(target, names) -> list[str]:
     """The lines of a reproduction that put the target's folders on ``sys.path`` and bind
     ``names`` (those of the chapter's names it uses) as the grader found them.  Paths are
-    absolute, so that it replays from any directory."""
+    absolute, so that it replays from any directory; a file loaded by its path is also
+    looked for relative to the working directory (the student's copy of the submission,
+    where the grader's path, Gradescope's /autograder/submission, does not exist)."""
     used = [target.found[name] for name in API_NAMES if name in names and name in target.found]
     entries = [target.path_entry] if target.path_entry else []
     entries += [entry for found in used for entry in found.path_entries]
@@ -72,17 +74,29 @@ def setup_lines(target, names) -> list[str]:
         if found.load_path not in loaded:
             notebooks = any(path.endswith(".ipynb") for path in loaded)
             loaded[found.load_path] = _variable(found.load_path, set(loaded.values()))
-            lines += loading_lines(found.load_path, loaded[found.load_path], not notebooks)
+            where = os.path.relpath(found.load_path, target.root) if target.root else None
+            variable = loaded[found.load_path]
+            lines += loading_lines(found.load_path, variable, not notebooks, where)
         lines.append(f"{found.name} = {loaded[found.load_path]}.{found.attribute}")
     return lines
 
 
-def loading_lines(path: str, variable: str, helpers: bool = True) -> list[str]:
+def loading_lines(
+    path: str, variable: str, helpers: bool = True, relative: str | None = None
+) -> list[str]:
     """The lines that load the file or notebook at ``path`` as module ``variable``, with
-    the standard library only; ``helpers``: with the notebook reader's functions."""
+    the standard library only (from ``relative``, a path from the working directory, where
+    ``path`` does not exist); ``helpers``: with the notebook reader's functions."""
+    relative = relative or os.path.basename(path)
+    lines = [
+        f"import importlib.util, os, sys  # {os.path.basename(path)!r}: no module name",
+        f"path = {path!r}  # as graded; where it is not, the copy in this folder",
+        f"path = path if os.path.exists(path) else {relative!r}",
+    ]
     if not path.endswith(".ipynb"):
-        return _file_lines(path, variable)
-    return (NOTEBOOK_CELLS.splitlines() if helpers else []) + _notebook_lines(path, variable)
+        return lines + _file_lines(variable)
+    helper_lines = NOTEBOOK_CELLS.splitlines() if helpers else []
+    return lines + helper_lines + _notebook_lines(variable)
 
 
 def _variable(path: str, taken: set[str]) -> str:
@@ -96,10 +110,9 @@ def _variable(path: str, taken: set[str]) -> str:
     return name
 
 
-def _file_lines(path: str, variable: str) -> list[str]:
+def _file_lines(variable: str) -> list[str]:
     return [
-        f"import importlib.util, sys  # {os.path.basename(path)!r} is no module name: by its path",
-        f"spec = importlib.util.spec_from_file_location({variable!r}, {path!r})",
+        f"spec = importlib.util.spec_from_file_location({variable!r}, path)",
         f"{variable} = sys.modules[{variable!r}] = importlib.util.module_from_spec(spec)",
         f"spec.loader.exec_module({variable})",
     ]
@@ -125,11 +138,11 @@ def python_of(cell):  # a code cell without IPython's magics and shell escapes
 """
 
 
-def _notebook_lines(path: str, variable: str) -> list[str]:
+def _notebook_lines(variable: str) -> list[str]:
     return [
         "",
         f"{variable} = types.ModuleType({variable!r})  # the notebook's code cells, in order",
-        f"for cell in json.load(open({path!r}, encoding='utf-8'))['cells']:",
+        "for cell in json.load(open(path, encoding='utf-8'))['cells']:",
         "    try:",
         f"        exec(python_of(cell), {variable}.__dict__)",
         "    except Exception as error:  # the grader, too, leaves out a cell that raises",
