@@ -264,3 +264,22 @@ def test_a_check_that_is_not_graded_has_its_own_neutral_cell_on_the_class_page()
         "a.zero": (0, 0),
         "a.absent": (0, 2),
     }
+
+
+def test_a_root_failure_is_stated_once_at_the_top_of_what_the_student_reads():
+    run = _student("cy", {"a.root": ("fail", True), "a.follows": ("fail", True)})
+    run["report"]["causes"] = [
+        {
+            "root": "a.root",
+            "cause": "a leaves x perturbed",
+            "checks": ["a.root", "a.follows"],
+            "message": "2 checks fail because a leaves x perturbed",
+        }
+    ]
+    checks = [{"name": "a.root", "function": "a"}, {"name": "a.follows", "function": "a"}]
+    entry = grade(run | {"seconds": 1.0}, checks, Points())
+    line = "2 checks fail because a leaves x perturbed: a.root, a.follows"
+    assert reports.gradescope_results(entry)["output"].splitlines()[1] == line
+    assert f"<p><strong>{line}</strong></p>" in reports.html_page([entry], {})
+    alone = grade(_student("di", {"a.root": ("fail", True)}), checks, Points())
+    assert "because" not in reports.gradescope_results(alone)["output"]

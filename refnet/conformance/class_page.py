@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from .grading import EARNS, NOT_GRADED, verdict_text
+from .grading import EARNS, NOT_GRADED, causes_text, verdict_text
 
 # -- the class page -----------------------------------------------------------------------------
 
@@ -143,6 +143,7 @@ def _student_section(i: int, entry: dict) -> list[str]:
         f"{entry['max_score']}</h2>",
         f"<p>{esc(entry['submission'])}</p>",
     ]
+    out += [f"<p><strong>{esc(line)}</strong></p>" for line in causes_text(entry)]
     if entry["outcome"] != "graded":
         out.append(f"<p><strong>No report: {esc(entry['reason'])}</strong></p>")
         output = entry["run"].get("output", "")

@@ -240,3 +240,12 @@ def verdict_text(row: dict) -> str:
     if row.get("counterexample") and status in ("fail", "error"):
         lines += ["", "smallest counterexample, to paste into Python:", "", row["counterexample"]]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def causes_text(entry: dict) -> list[str]:
+    """One line per root failure of the student's report (causes.py): the cause, once, and
+    the checks it explains (a student reads the cause before the checks it fails)."""
+    return [
+        f"{cause['message']}: {', '.join(cause['checks'])}"
+        for cause in (entry.get("report") or {}).get("causes") or ()
+    ]

@@ -28,6 +28,7 @@ from .grading import (
     TIMINGS,
     VISIBILITIES,
     Points,
+    causes_text,
     expected_checks,
     grade,
     load_points,
@@ -96,6 +97,7 @@ def _write_csv(path: Path, grades: list[dict]) -> None:
 
 def _summary_text(entry: dict) -> str:
     text = f"refnet conformance: {entry['score']} / {entry['max_score']} points"
+    text += "".join(f"\n{line}" for line in causes_text(entry))
     if entry["outcome"] != "graded":
         text += f"\nNo check could run: {entry['reason']}"
         output = entry["run"].get("output", "").strip()
