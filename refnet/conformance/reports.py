@@ -21,36 +21,16 @@ import csv
 import json
 from pathlib import Path
 
-from .class_page import class_statistics, html_page
-from .grading import (
-    EARNS,
-    NOT_GRADED,
-    TIMINGS,
-    VISIBILITIES,
-    Points,
-    causes_text,
-    expected_checks,
-    grade,
-    load_points,
-    tidy,
-    verdict_text,
-)
-
-__all__ = [
-    "EARNS",
-    "NOT_GRADED",
-    "TIMINGS",
-    "VISIBILITIES",
-    "Points",
-    "class_statistics",
-    "classroom_results",
-    "expected_checks",
-    "grade",
-    "gradescope_results",
-    "html_page",
-    "load_points",
-    "write_reports",
-]
+# The grading rules and the class page, re-exported: ``reports`` is where callers find them.
+from .class_page import class_statistics as class_statistics
+from .class_page import html_page
+from .grading import EARNS, NOT_GRADED, causes_text, tidy, verdict_text
+from .grading import TIMINGS as TIMINGS
+from .grading import VISIBILITIES as VISIBILITIES
+from .grading import Points as Points
+from .grading import expected_checks as expected_checks
+from .grading import grade as grade
+from .grading import load_points as load_points
 
 
 def write_reports(grades: list[dict], out, settings: dict) -> dict[str, Path]:
