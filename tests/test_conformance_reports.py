@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from refnet.conformance import reports
+from refnet.conformance.case import Case
 from refnet.conformance.functions import DESCENT_OBJECTIVES, MODEL_LOSSES, ModelProblem
 from refnet.conformance.notebooks import notebook_cells
 from refnet.conformance.reports import Points, grade
@@ -33,6 +34,7 @@ from refnet.conformance.reproduction import (
     numpy_helpers,
     numpy_source,
 )
+from refnet.conformance.target import Target
 
 from .conftest import ROOT
 
@@ -283,3 +285,11 @@ def test_a_root_failure_is_stated_once_at_the_top_of_what_the_student_reads():
     assert f"<p><strong>{line}</strong></p>" in reports.html_page([entry], {})
     alone = grade(_student("di", {"a.root": ("fail", True)}), checks, Points())
     assert "because" not in reports.gradescope_results(alone)["output"]
+
+
+def test_a_reproduction_cannot_import_refnet():
+    case = Case(Target("t", {}))
+    case.use("from types import SimpleNamespace")
+    with pytest.raises(ValueError, match="cannot import refnet"):
+        case.use("from refnet.conformance.functions import quadratic")
+    assert case.imports == ["from types import SimpleNamespace"]

@@ -179,6 +179,8 @@ class Case:
     def use(self, import_line: str) -> None:
         """An import of the standard library the reproduction needs (never refnet's: the
         student has NumPy and their own files only)."""
+        if re.search(r"\brefnet\b", import_line):
+            raise ValueError(f"a reproduction cannot import refnet: {import_line!r} (Case.define)")
         exec(import_line, self.ns)
         if import_line not in self.imports:
             self.imports.append(import_line)
