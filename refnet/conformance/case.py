@@ -10,13 +10,13 @@ reproduction of hypothesis's smallest failing example is ready to paste into a p
 from __future__ import annotations
 
 import difflib
-import inspect
 import re
 import textwrap
 
 import numpy as np
 
 from .literals import literal
+from .reproduction import numpy_helpers, numpy_source, setup_lines
 
 
 class CheckFailed(AssertionError):
@@ -82,15 +82,7 @@ class Journal:
 def function_source(formula, name: str = "f") -> str:
     """The source of a function written against an array namespace ``xp`` (functions.py),
     as a NumPy function of ``x`` called ``name``: ``def _cubic(xp, x)`` -> ``def f(x)``."""
-    source = textwrap.dedent(inspect.getsource(formula))
-    header, _, body = source.partition("\n")
-    match = re.fullmatch(r"def \w+\(xp, (\w+)\):", header)
-    if not match:
-        raise ValueError(f"unexpected header {header!r}")
-    argument = match.group(1)
-    body = re.sub(r"\bxp\.", "np.", body)
-    lines = [line for line in body.splitlines() if line.strip()]
-    return "\n".join([f"def {name}({argument}):", *lines])
+    return numpy_source(formula, name)
 
 
 def _short(value) -> str:
@@ -185,10 +177,21 @@ class Case:
             self.lines.append("")
 
     def use(self, import_line: str) -> None:
-        """An import the reproduction needs (refnet's own test functions, for instance)."""
+        """An import of the standard library the reproduction needs (never refnet's: the
+        student has NumPy and their own files only)."""
+        if re.search(r"\brefnet\b", import_line):
+            raise ValueError(f"a reproduction cannot import refnet: {import_line!r} (Case.define)")
         exec(import_line, self.ns)
         if import_line not in self.imports:
             self.imports.append(import_line)
+
+    def define(self, function, name: str | None = None) -> None:
+        """Define a function of functions.py (written against ``xp``) and its helpers as
+        NumPy code, in the namespace and in the reproduction: its source, not an import."""
+        for each in [*numpy_helpers(function), function]:
+            source = numpy_source(each, name if each is function else None)
+            if source.partition("\n")[0] not in self.lines:
+                self.setup(source)
 
     def record(self, code: str) -> None:
         """A line the reproduction shows (an assert that fails there) without running it."""
@@ -425,7 +428,7 @@ class Case:
         for line in self.lines:
             used.update(re.findall(r"\b\w+\b", line))
         head = ["import numpy as np", *self.imports]
-        head += self.target.setup_lines(used & set(self.target.found))
+        head += setup_lines(self.target, used & set(self.target.found))
         return "\n".join(head + self.lines).rstrip() + "\n"
 
 

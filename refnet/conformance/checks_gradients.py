@@ -37,6 +37,7 @@ from .functions import (
     model_magnitude,
     model_third_derivative_bound,
 )
+from .reproduction import model_problem_source
 from .strategies import array_shapes, finite_arrays, model_problems, parameter_vectors, spd_matrices
 from .tolerances import central_difference_bound, descent_bound
 
@@ -301,12 +302,13 @@ def model_loss_gradient(case, data, *, kind=None):
     kind = kind or data.draw(st.sampled_from(sorted(MODEL_LOSSES)), label="model")
     problem = data.draw(model_problems(kind), label="problem")
     theta = data.draw(parameter_vectors(problem), label="theta")
-    case.use("from refnet.conformance.functions import MODEL_LOSSES, ModelProblem")
     case.let("x", problem.x)
     case.let("t", problem.t)
-    case.setup(f"problem = ModelProblem(x, t, {problem.shapes!r})")
+    for statement in model_problem_source(problem.shapes):  # NumPy only, as the student has
+        case.setup(statement)
+    case.define(MODEL_LOSSES[kind])
     case.let("theta", theta)
-    case.setup(f"def f(theta):\n    return MODEL_LOSSES[{kind!r}](np, theta, problem)")
+    case.setup(f"def f(theta):\n    return {kind}(theta, problem)")
     case.call("grad", "numerical_gradient(f, theta)")
     exact = oracle.model_gradient(kind, theta, problem)
     bound = central_difference_bound(
@@ -358,10 +360,10 @@ def descent_matches_jax(case, data, *, objective=None, max_dims=1):
     x0 = data.draw(finite_arrays(shape, -2.0, 2.0), label="init_x")
     lr = data.draw(st.floats(0.01, 1.0 / lipschitz), label="lr")  # <= 1/L: non-expansive steps
     steps = data.draw(st.integers(0, 30), label="step_num")
-    case.use(f"from refnet.conformance.functions import {name}")
+    case.define(DESCENT_OBJECTIVES[name])  # its NumPy source, not an import of refnet
     case.let("A", A)
     case.let("b", b)
-    case.setup(f"def f(x):\n    return {name}(np, x, A, b)")
+    case.setup(f"def f(x):\n    return {name}(x, A, b)")
     case.let("init_x", x0)
     keywords = case.keywords("gradient_descent", lr=lr, step_num=steps)
     value = case.call("x", f"gradient_descent(f, init_x, {keywords})")

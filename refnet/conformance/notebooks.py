@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: The code of a cell magic that is still Python (the magic only times or captures it).
 PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
 #: A line that IPython, not Python, reads: a magic, a shell escape, a help request.
-_IPYTHON_LINE = re.compile(r"^\s*(?:[%!]|\w[\w.]*\s*=\s*[%!])|\?\s*$|^\s*\?")
+IPYTHON_LINE = re.compile(r"^\s*(?:[%!]|\w[\w.]*\s*=\s*[%!])|\?\s*$|^\s*\?")
 #: Past this share of the time limit, only cells that define something still run.
 DEFINITIONS_ONLY_AFTER = 0.5
 
@@ -160,7 +160,7 @@ def notebook_cells(path: str) -> tuple[list[str], list[str]]:
             lines = lines[1:]
         kept = []
         for line in lines:
-            if _IPYTHON_LINE.search(line) and not _is_python(line):
+            if IPYTHON_LINE.search(line) and not _is_python(line):
                 notes.append(f"{label}, code cell {number}: removed {line.strip()!r} (IPython)")
                 kept.append("")  # keep the line numbers of tracebacks
             else:

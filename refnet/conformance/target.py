@@ -63,11 +63,11 @@ class Found:
     load_path: str | None = None
 
     def import_line(self) -> str:
-        if self.load_path:
-            return (
-                "from refnet.conformance.notebooks import load_file; "
-                f"{self.name} = load_file({self.load_path!r}).{self.attribute}"
-            )
+        if self.load_path:  # by its path, with the standard library only
+            from .reproduction import loading_lines
+
+            lines = loading_lines(self.load_path, "submission")
+            return "\n".join([*lines, f"{self.name} = submission.{self.attribute}"])
         alias = "" if self.attribute == self.name else f" as {self.name}"
         return f"from {self.module} import {self.attribute}{alias}"
 
@@ -116,24 +116,10 @@ class Target:
         return self.members.get((name, member), member)
 
     def setup_lines(self, names) -> list[str]:
-        """The import lines of a reproduction that uses ``names``: absolute paths, so that
-        it replays from any directory."""
-        used = [self.found[name] for name in API_NAMES if name in names and name in self.found]
-        bound = [(f, *b) for f in used for b in self.bindings.get(f.module, [])]
-        entries = [self.path_entry] if self.path_entry else []
-        entries += [e for found in [*used, *(b[2] for b in bound)] for e in found.path_entries]
-        entries = list(dict.fromkeys(os.path.abspath(entry) for entry in entries))
-        lines = []
-        if len(entries) == 1:
-            lines.append(f"import sys; sys.path.insert(0, {entries[0]!r})")
-        elif entries:
-            lines.append(f"import sys; sys.path[:0] = {entries!r}")
-        lines += [found.import_line() for found in used]
-        return lines + [
-            f"from refnet.conformance.notebooks import load_file; {_module_expression(found)}."
-            f"{spelling} = {_module_expression(value)}.{value.attribute}"
-            for found, spelling, value in bound
-        ]
+        """The import lines of a reproduction that uses ``names`` (reproduction.py)."""
+        from .reproduction import setup_lines
+
+        return setup_lines(self, names)
 
     def for_definition(self, found: Found) -> Target:
         """The target as one check of ``found`` sees it: that definition under its name, and
@@ -182,13 +168,6 @@ class Target:
             collected.read = [path]
         target = cls(label or module.__name__, {}, members=dict(parsed.members))
         return collected.finish(target)
-
-
-def _module_expression(found: Found) -> str:
-    """An expression for the module that defines ``found``, in a reproduction."""
-    if found.load_path:
-        return f"load_file({found.load_path!r})"
-    return f"__import__({found.module!r}, fromlist=['_'])"
 
 
 #: How the book builds each network: a class that cannot be called so is another network.
