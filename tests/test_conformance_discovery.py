@@ -362,8 +362,9 @@ def test_a_listing_that_uses_np_without_importing_it_is_graded_with_one_note(tmp
         statuses = {r.name: r.status for r in report.results}
         assert statuses["sigmoid.values"] == "pass", profile
         assert statuses["cross_entropy_error.batch"] == "pass", profile
-    # A reproduction replays in a fresh interpreter: load_file binds np the same way.
+    # A reproduction replays in a fresh interpreter, binding np the same way.
     lines = target.setup_lines({"cross_entropy_error", "sigmoid"})
+    assert "refnet" not in "\n".join(lines)  # a student has NumPy and the files, not refnet
     code = "\n".join(["import numpy as np", *lines, "print(sigmoid(np.array(0.0)))"])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "0.5", done.stderr
@@ -445,6 +446,7 @@ def test_a_listing_calling_what_an_earlier_listing_defined_gets_the_submissions_
     assert {r.status for r in report.results} == {"pass"}, [r.reason for r in report.results]
     # The reproduction binds it the same way, from any directory.
     lines = target.setup_lines({"gradient_descent"})
+    assert "refnet" not in "\n".join(lines)  # a student has NumPy and the files, not refnet
     call = "print(gradient_descent(lambda x: np.sum(x**2), np.array([1.0]), 0.25, 1)[0])"
     code = "\n".join(["import numpy as np", *lines, call])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

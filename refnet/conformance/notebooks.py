@@ -17,7 +17,8 @@ bound to NumPy, and the report says so (`implicit_imports`).  Only ``np``: it na
 in every text; ``plt`` only plots, which nothing grades, and a statement that fails on it
 is left out as any other.
 
-`load_file` is what a reproduction calls to import such a file again (it binds the same).
+`load_file` imports such a file again in Python that has refnet, as the grader did (reproductions
+use the standard library only: reproduction.py).
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def run_notebook(
 def load_file(path: str):
     """Import the Python file or notebook at ``path`` (any file name) as a module, once.
 
-    What a reproduction calls when the file's name is not a module name:
+    For Python that has refnet (a reproduction uses the standard library instead):
     ``from refnet.conformance.notebooks import load_file; m = load_file('/x/alice-ch4.py')``.
     """
     import importlib.machinery
