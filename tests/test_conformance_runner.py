@@ -457,6 +457,48 @@ def test_one_root_failure_is_one_message_naming_the_checks_it_explains(tmp_path)
     assert all(r["reason"].startswith("follows from") for r in failed if r["name"] != cause["root"])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("student", "root", "explained"),
+    [
+        # Perturbs a copy: a closure sees no change, and so does the network's gradient.
+        ("ben_copy_perturb", "numerical_gradient.closure", ["TwoLayerNet.numerical_gradient"]),
+        # Drops b2: the loss is off, and its gradient with it; not the accuracy (predict).
+        ("cara_no_b2", "TwoLayerNet.loss", ["TwoLayerNet.numerical_gradient"]),
+        # The section-3.5 softmax given a batch: the book's pitfall (a warning), and the
+        # network built on it fails: its loss (a root itself) and the loss's gradient.
+        (
+            "eve_batch_softmax",
+            "softmax.batch",
+            ["TwoLayerNet.loss", "TwoLayerNet.numerical_gradient"],
+        ),
+        # An early return: every multi-element gradient, but not the float32 check, whose
+        # one-element example the early return cannot spoil, nor x left perturbed on error.
+        (
+            "dan_early_return",
+            "numerical_gradient.vector",
+            [
+                "numerical_gradient.any_shape",
+                "numerical_gradient.f_returns",
+                "numerical_gradient.model_losses",
+                "numerical_gradient.closure",
+                "TwoLayerNet.numerical_gradient",
+            ],
+        ),
+    ],
+)
+def test_each_root_names_the_cause_of_the_failures_it_explains(student, root, explained):
+    select = ["-k", "numerical_gradient", "-k", "softmax", "-k", "TwoLayerNet"]
+    report, _ = graded(FIXTURES / "class" / f"{student}.py", *select)
+    (cause,) = report["causes"]
+    assert cause["root"] == root
+    assert sorted(cause["checks"]) == sorted([root, *explained])
+    by_name = {r["name"]: r for r in report["checks"]}
+    assert all(by_name[name]["reason"].startswith(f"follows from {root}") for name in explained)
+    outside = [r for r in report["checks"] if r["name"] not in cause["checks"]]
+    assert not [r["name"] for r in outside if r["reason"].startswith("follows from")]
+
+
 def test_a_check_not_graded_is_in_no_maximum_and_no_failed_test_unless_the_points_file_names_it():
     from refnet.conformance.reports import Points, grade, gradescope_results
 

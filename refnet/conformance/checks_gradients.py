@@ -192,7 +192,11 @@ def _closure_hint(case, fn, x, exact, bound) -> str:
             "every entry is 0: g reads x itself, so numerical_gradient must perturb x in place "
             "(not a copy) and restore it"
         )
-    return "g reads x itself: numerical_gradient must perturb the caller's x in place"
+    return (
+        "g reads x itself, through a closure: numerical_gradient must evaluate f at the "
+        "perturbed x; here the gradient is off without being all zeros, so the cause is more "
+        "likely what its other checks find"
+    )
 
 
 def gradient_leaves_x_unchanged(case, data, *, min_dims=1, max_dims=1, max_side=5, function=None):
