@@ -240,16 +240,25 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         if uid is not None:
             sandbox.hand_over(Path(scratch), uid)
         readable = [Path(options.cache)] if options.cache else []
-        argv = sandbox.command(runner, options.limits, Path(scratch), protections, uid, readable)
         env = _child_environment(scratch) | cache_environment(options.cache, write=False)
         try:
-            watched = watch(argv, work, env, options.limits)
+            if warm(protections):
+                config = _worker_config(submission, options, copy_root, scratch)
+                watched, work_report = _run_warm(
+                    config, protections, uid, (Path(scratch), work), readable, env, options.limits
+                )
+            else:
+                argv = sandbox.command(
+                    runner, options.limits, Path(scratch), protections, uid, readable
+                )
+                watched = watch(argv, work, env, options.limits)
+                work_report = None
         finally:
             if uid is not None:
                 sandbox.kill_user(uid)  # what left the process group, or the sandbox
         if protections.bubblewrap:
             watched["exit_code"] = sandbox.end_signal(watched["exit_code"])
-        report = _read_report(report_path, uid)
+        report = work_report if warm(protections) else _read_report(report_path, uid)
         outcome, reason = classify(watched, report, options.limits)
         record |= {
             "outcome": outcome,
@@ -264,6 +273,141 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         }
         original = str(Path(submission.path).parent)
         return _replace_paths(record, [str(copy_root), os.path.realpath(copy_root)], original)
+
+
+def warm(protections: sandbox.Protections) -> bool:
+    """Whether submissions run warm (forkserver.py): the grader is root, so a forked worker
+    can join each submission's sandbox and drop to its user exactly as a cold run does.
+    Elsewhere (or with REFNET_FORK_SERVER=off) each submission starts a new interpreter."""
+    return protections.own_user and os.environ.get("REFNET_FORK_SERVER") != "off"
+
+
+def _worker_config(submission: Submission, options: RunOptions, copy_root: Path, scratch) -> dict:
+    """worker.py's settings for one submission: what the command line gives a cold run."""
+    from .mapping import parse_entries, read_map_file
+
+    entries: list[str] = []
+    if options.map_file:
+        path = Path(scratch, options.map_file[0])
+        path.write_text(options.map_file[1], encoding="utf-8")
+        entries = read_map_file(path).entries()
+    entries += list(options.maps)
+    parse_entries(entries)
+    return {
+        "spec": str(copy_root / submission.target),
+        "mapping": entries,
+        "profile": options.profile,
+        "max_examples": options.max_examples,
+        "seed": options.seed,
+        "timeout": options.timeout or None,
+        "select": list(options.select) or None,
+    }
+
+
+def _server_environment(env: dict[str, str]) -> dict[str, str]:
+    """The fork server's environment: a run's, without what names its folder."""
+    home = tempfile.gettempdir()
+    return env | {"HOME": home, "TMPDIR": home, "MPLCONFIGDIR": os.path.join(home, "matplotlib")}
+
+
+class _Capped:
+    """What a warm run prints: at most ``limit`` bytes kept, every byte counted."""
+
+    def __init__(self, limit: int):
+        self.limit, self.kept, self.total = limit, bytearray(), 0
+
+    def __call__(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.kept += chunk[: max(0, self.limit - len(self.kept))]
+
+
+def _run_warm(config, protections, uid, folders, readable, env, limits: Limits):
+    """One submission by a worker forked from the warm server, in the same sandbox, as the
+    same user, under the same limits as a cold run: one supervisor (process.py) owns its
+    clock (each check's limit and the wall time), its output cap and its CPU time."""
+    from . import forkserver
+    from .process import Stopped, supervise
+    from .render import render
+
+    scratch, work = folders
+    start = time.monotonic()
+    holder = _hold(scratch, protections, uid, readable) if protections.bubblewrap else None
+    server = forkserver.server_for(_server_environment(env))
+    made: list = []  # the workers so far: the CPU limit is the submission's, all of them
+
+    def spawn(worker_config: dict):
+        remaining = limits.cpu - sum(process.cpu_seconds for process in made)
+        if remaining < 1:
+            raise Stopped("cpu")
+        values = sandbox.rlimits(replace(limits, cpu=remaining), uid)
+        request = {"config": worker_config, "uid": uid, "rlimits": values, "cwd": str(work)}
+        request |= {"env": env, "namespaces": holder[1] if holder else None}
+        made.append(server.spawn(request))
+        return made[-1]
+
+    output = _Capped(limits.output)
+
+    def halt() -> str | None:
+        if output.total > limits.output:
+            return "output"
+        return "interrupted" if _STOPPING.is_set() else None
+
+    try:
+        outcome, supervisor = supervise(config, spawn, output, start + limits.wall, halt)
+    finally:
+        if holder is not None:
+            _kill_group(holder[0].pid)
+            holder[0].wait()
+            assert holder[0].stdout is not None
+            holder[0].stdout.close()
+    printed = output.kept.decode("utf-8", errors="replace")
+    report = None
+    if outcome.report is not None:
+        report = outcome.report | {"complete": True}
+        printed += render(outcome.report)
+        code = outcome.exit_code
+    elif supervisor.stopped is not None:
+        code = supervisor.exit_code
+    else:
+        printed += f"refnet conformance: {outcome.error}\n"
+        code = 2
+    watched = {
+        "exit_code": code,
+        "stopped": supervisor.stopped if supervisor.stopped in ("wall", "output") else None,
+        "output": printed,
+        "output_bytes": output.total,
+        "seconds": time.monotonic() - start,
+        "cpu_seconds": supervisor.cpu_seconds,
+    }
+    return watched, report
+
+
+def _hold(scratch: Path, protections, uid, readable) -> tuple[subprocess.Popen, int]:
+    """Start the submission's sandbox (sandbox.holder) and wait until it is built: the
+    process, and the process id (outside) of the one that holds the namespaces."""
+    info_read, info_write = os.pipe()
+    argv = sandbox.holder(scratch, protections, uid, readable)
+    argv[1:1] = ["--info-fd", str(info_write)]
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        pass_fds=[info_write],
+        start_new_session=True,
+    )
+    os.close(info_write)
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    with os.fdopen(info_read, "rb") as info:
+        data = b""
+        while b"}" not in data and (chunk := info.read1(4096)):
+            data += chunk
+    if ready.strip() != b"ready":
+        _kill_group(process.pid)
+        process.wait()
+        raise OSError(f"the sandbox did not start: {data!r}")
+    return process, json.loads(data[: data.index(b"}") + 1])["child-pid"]
 
 
 def _read_report(path: Path, uid: int | None) -> dict | None:

@@ -180,6 +180,16 @@ def command(
     return [protections.bubblewrap, *_namespaces(uid is not None), *view, "--", *limited]
 
 
+def holder(scratch: Path, protections: Protections, uid, readable=()) -> list[str]:
+    """The sandbox of a warm run (forkserver.py): the same bubblewrap, view and namespaces
+    as `command`'s, whose first process only holds them (it prints ``ready`` once they are
+    built, then sleeps) until the grader ends it; the warm worker joins them."""
+    assert protections.bubblewrap
+    view = _view(scratch, [Path(p).resolve() for p in readable])
+    hold = ["/bin/sh", "-c", "echo ready; exec sleep 2147483647"]
+    return [protections.bubblewrap, *_namespaces(uid is not None), *view, "--", *hold]
+
+
 def _namespaces(root: bool) -> list[str]:
     flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     flags += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
