@@ -11,8 +11,10 @@ which must give the same JSON apart from timings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,7 @@ from refnet.conformance.batch import (
     RunOptions,
     Submission,
     classify,
-    discover,
+    find_submissions,
     format_size,
     limited,
     parse_size,
@@ -115,7 +117,7 @@ def test_load_points_rejects(tmp_path, text, message):
 # -- discovery ----------------------------------------------------------------------------------
 
 
-def test_discover_one_submission_per_file_and_folder(tmp_path):
+def test_find_submissions_one_submission_per_file_and_folder(tmp_path):
     (tmp_path / "alice.py").write_text("x = 1\n")
     (tmp_path / "bob").mkdir()
     (tmp_path / "bob" / "ch4.py").write_text("y = 2\n")
@@ -130,7 +132,7 @@ def test_discover_one_submission_per_file_and_folder(tmp_path):
     (tmp_path / ".hidden.py").write_text("")
     (tmp_path / "_template.py").write_text("")
     (tmp_path / "linked.py").symlink_to(tmp_path / "alice.py")
-    found = {s.student: s for s in discover(tmp_path)}
+    found = {s.student: s for s in find_submissions(tmp_path)}
     assert sorted(found) == ["alice", "bob", "carol"]
     assert found["alice"].target == "alice.py"
     assert found["bob"].target == "bob/ch4.py"  # the folder's only top-level script
@@ -139,40 +141,40 @@ def test_discover_one_submission_per_file_and_folder(tmp_path):
     assert found["alice"].files == (("alice.py", b"x = 1\n"),)
 
 
-def test_discover_never_follows_symlinks(tmp_path):
+def test_find_submissions_never_follows_symlinks(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("the grader's own file")
     (tmp_path / "class" / "eve").mkdir(parents=True)
     (tmp_path / "class" / "eve" / "ch4.py").write_text("")
     (tmp_path / "class" / "eve" / "steal.txt").symlink_to(secret)
-    (eve,) = discover(tmp_path / "class")
+    (eve,) = find_submissions(tmp_path / "class")
     assert [name for name, _ in eve.files] == ["eve/ch4.py"]
 
 
-def test_discover_single_and_errors(tmp_path):
+def test_find_submissions_single_and_errors(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "chapter4.py").write_text("")
     # What a zip made on macOS adds: an AppleDouble file beside each file, and __MACOSX/.
     (tmp_path / "sub" / "._chapter4.py").write_bytes(b"\0\5\26\7")
     (tmp_path / "sub" / "__MACOSX").mkdir()
     (tmp_path / "sub" / "__MACOSX" / "._chapter4.py").write_bytes(b"\0\5\26\7")
-    (single,) = discover(tmp_path / "sub", single=True)
+    (single,) = find_submissions(tmp_path / "sub", single=True)
     assert (single.student, single.target) == ("sub", "sub/chapter4.py")
     assert [name for name, _ in single.files] == ["sub/chapter4.py"]
     (tmp_path / "sub.py").write_text("")  # sub/ and sub.py: the same student
     with pytest.raises(BatchError, match="both named 'sub'"):
-        discover(tmp_path)
+        find_submissions(tmp_path)
     with pytest.raises(BatchError, match="not a directory"):
-        discover(tmp_path / "missing")
+        find_submissions(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BatchError, match="no submissions"):
-        discover(tmp_path / "empty")
+        find_submissions(tmp_path / "empty")
 
 
 def test_a_folder_without_python_is_not_run(tmp_path):
     (tmp_path / "dora").mkdir()
     (tmp_path / "dora" / "answers.txt").write_text("I did it on paper")
-    (dora,) = discover(tmp_path)
+    (dora,) = find_submissions(tmp_path)
     record = batch.run_submission(dora, RunOptions())
     assert (record["outcome"], record["reason"]) == ("not-run", "no Python file in the submission")
 
@@ -238,8 +240,9 @@ def _dead_within(pid: int, seconds: float = 10.0) -> bool:
     return True
 
 
-def _submission_users_processes() -> list[int]:
-    """Processes of the user ids the sandbox hands to submissions (zombies aside)."""
+def _submission_users_processes(users) -> list[int]:
+    """Processes of the user ids ``users`` (those a run handed to its submissions: another
+    grader's on this machine are not this run's), zombies aside."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -248,7 +251,7 @@ def _submission_users_processes() -> list[int]:
             continue
         if status and "\nState:\tZ" not in status:
             uid = int(status.split("\nUid:\t", 1)[1].split()[0])
-            if sandbox.UIDS[0] <= uid < sandbox.UIDS[1]:
+            if uid in users:
                 found.append(int(entry.name))
     return found
 
@@ -460,7 +463,7 @@ def test_scheduler_without_dask_names_the_extra(monkeypatch):
 def test_a_submission_too_large_is_not_run(tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "MAX_SUBMISSION_BYTES", 10)
     (tmp_path / "zoe.py").write_text("x = 'more than ten bytes'\n")
-    (zoe,) = discover(tmp_path)
+    (zoe,) = find_submissions(tmp_path)
     assert zoe.files == () and zoe.problem.startswith("the submission is larger than")
     assert batch.run_submission(zoe, RunOptions())["outcome"] == "not-run"
 
@@ -560,6 +563,7 @@ def graded_class(tmp_path_factory):
     points = out / "points.toml"
     points.write_text(POINTS)
     fixtures_before = _tree(CLASS.parent)
+    users_before = batch.users_handed_out()
     code = main(
         ["--batch", str(CLASS), "--out", str(out / "class"), "--points", str(points)]
         + _class_argv()
@@ -568,7 +572,14 @@ def graded_class(tmp_path_factory):
         path.stem: json.loads(path.read_text())
         for path in (out / "class" / "students").glob("*.json")
     }
-    return {"code": code, "out": out / "class", "students": students, "before": fixtures_before}
+    users = batch.users_handed_out() - users_before  # this run's, not another grader's
+    return {
+        "code": code,
+        "out": out / "class",
+        "students": students,
+        "before": fixtures_before,
+        "users": users,
+    }
 
 
 @pytest.mark.slow
@@ -601,9 +612,11 @@ def test_fixture_class_left_the_grader_alone(graded_class):
     helper = int(nora.split("nora: helper process ", 1)[1].split()[0])
     if sandbox.available().bubblewrap:
         deadline = time.monotonic() + 10  # killed at once; a loaded machine may lag
-        while _submission_users_processes() and time.monotonic() < deadline:
+        users = graded_class["users"]
+        assert users or not sandbox.available().own_user
+        while _submission_users_processes(users) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _submission_users_processes()
+        assert not _submission_users_processes(users)
     else:
         assert _dead_within(helper)
     # Leo printed 10.5 MB while importing: the report keeps its head and counts the rest.
@@ -647,7 +660,7 @@ def _regrade(scheduler=None, jobs=2):
         profile=profile,
         limits=Limits(wall=300.0, cpu=15.0, memory=2**30),
     )
-    chosen = [s for s in discover(CLASS) if s.student in ("dan_early_return", "hugo_stubs")]
+    chosen = [s for s in find_submissions(CLASS) if s.student in ("dan_early_return", "hugo_stubs")]
     runs = batch.run_all(chosen, options, jobs=jobs, scheduler=scheduler)
     checks = reports.expected_checks(tuple(CHECK_NAMES), profile)
     points = Points(rules={"TwoLayerNet.numerical_gradient": 2})
@@ -738,3 +751,36 @@ def test_the_class_page_fits_1280_pixels(tmp_path):
         finally:
             browser.close()
     assert width <= 1280 and right <= 1280, (width, right)
+
+
+@pytest.mark.slow
+def test_a_dask_worker_started_beside_a_refnet_folder_grades_with_the_installed_one(tmp_path):
+    """A worker started in a folder that holds a ``refnet`` of its own (a source checkout)
+    imports that one; the grader's task must not (issue 18)."""
+    distributed = pytest.importorskip(
+        "dask.distributed",
+        reason="the cluster extra is not installed: pip install -e '.[cluster]'",
+    )
+    decoy = tmp_path / "refnet"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text(
+        "raise ImportError('the refnet of the folder, not the installed one')\n"
+    )
+    ada = [s for s in find_submissions(CLASS) if s.student == "ada_faithful"]
+    options = RunOptions(select=("softmax.batch",), max_examples=5, limits=Limits(wall=300.0))
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0") as cluster:
+        argv = [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address]
+        argv += ["--no-nanny", "--nthreads", "1", "--no-dashboard"]
+        worker = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.DEVNULL)
+        try:
+            with distributed.Client(cluster) as client:
+                client.wait_for_workers(1, timeout=120)
+                # The worker itself would import the decoy: the test can fail.
+                spec = client.submit(importlib.util.find_spec, "refnet", pure=False).result()
+                assert Path(spec.origin).parent == decoy
+            (run,) = batch.run_all(ada, options, scheduler=cluster.scheduler_address)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    assert run["outcome"] == "graded", run["reason"]
+    assert [c["status"] for c in run["report"]["checks"]] == ["pass"]

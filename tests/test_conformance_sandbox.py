@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from refnet.conformance import batch, reports, sandbox
-from refnet.conformance.batch import Limits, RunOptions, discover
+from refnet.conformance.batch import Limits, RunOptions, find_submissions
 from refnet.conformance.cli import main
 from refnet.conformance.sandbox import Protections
 
@@ -183,8 +183,9 @@ class _Listener:
         return self.accepted
 
 
-def _submission_processes(marker: str) -> list[str]:
-    """Processes left on this machine by the batch: a submission's user, or the marker."""
+def _submission_processes(marker: str, users) -> list[str]:
+    """Processes left on this machine by the batch: of a user id it handed to a submission
+    (``users``: not another grader's), or with the marker in their command line."""
     left = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -197,7 +198,7 @@ def _submission_processes(marker: str) -> list[str]:
         if "\nState:\tZ" in status:
             continue
         uid = int(status.split("\nUid:\t", 1)[1].split()[0])
-        if sandbox.UIDS[0] <= uid < sandbox.UIDS[1] or marker in command:
+        if uid in users or marker in command:
             left.append(f"{entry.name} uid {uid}: {command!r}")
     return left
 
@@ -240,6 +241,7 @@ def hostile_run(tmp_path_factory):
     for name in CHECKS:
         argv += ["-k", name]
     start = time.monotonic()
+    users_before = batch.users_handed_out()
     code = main(argv)
     seconds = time.monotonic() - start
     time.sleep(1)  # let the kernel finish tearing down the namespaces
@@ -252,7 +254,8 @@ def hostile_run(tmp_path_factory):
         "students": students,
         "seconds": seconds,
         "accepted": listener.close(),
-        "left": _submission_processes(made["marker"]),
+        "users": batch.users_handed_out() - users_before,
+        "left": _submission_processes(made["marker"], batch.users_handed_out() - users_before),
         "page": (tmp_path / "grades" / "index.html").read_text(),
     }
 
@@ -297,6 +300,7 @@ def test_a_fork_bomb_is_bounded_and_leaves_nothing(hostile_run):
     fay = _attacks(hostile_run["students"]["fay_fork_bomb"])
     forked = int(fay["fork bomb"].split()[0])
     assert 0 < forked < sandbox.PROCESSES, fay
+    assert len(hostile_run["users"]) == 9  # a user of its own each
     assert hostile_run["left"] == []  # Fay's sleepers, Ivo's daemon: all gone
 
 
@@ -356,12 +360,13 @@ def test_the_same_on_a_dask_cluster(hostile_run, tmp_path):
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         runs = batch.run_all(
-            discover(made["folder"]), _options(), scheduler=cluster.scheduler_address
+            find_submissions(made["folder"]), _options(), scheduler=cluster.scheduler_address
         )
     time.sleep(1)
     assert listener.close() == 0
     assert made["canary"].read_text() == "the instructor's file"
-    assert _submission_processes(made["marker"]) == []
+    assert all(run.get("uid") is not None for run in runs)
+    assert _submission_processes(made["marker"], {run["uid"] for run in runs}) == []
     here = {
         student: (entry["outcome"], entry["score"])
         for student, entry in hostile_run["students"].items()
@@ -385,7 +390,7 @@ def test_without_the_sandbox_a_submission_still_runs(tmp_path, monkeypatch):
     stands for a machine without bwrap, as a user that is not root)."""
     monkeypatch.setattr(sandbox, "available", lambda: Protections())
     (tmp_path / "amy.py").write_text("import os\nprint(os.getuid())\n")
-    (amy,) = discover(tmp_path)
+    (amy,) = find_submissions(tmp_path)
     record = batch.run_submission(amy, RunOptions(select=("softmax.batch",)))
     assert record["outcome"] == "not-loaded"  # no chapter name: the runner says so
     assert "none of the chapter's names" in record["reason"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import selectors
 import signal
@@ -57,6 +58,8 @@ IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints
 CLUSTER_HINT = install_hint("cluster")
 #: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
 _STOPPING = threading.Event()
+#: The user ids this process handed to submissions (`users_handed_out`).
+_HANDED_OUT: set[int] = set()
 
 
 class BatchError(Exception):
@@ -128,7 +131,7 @@ class Submission:
 # -- finding the submissions ----------------------------------------------------------------
 
 
-def discover(directory, single: bool = False) -> list[Submission]:
+def find_submissions(directory, single: bool = False) -> list[Submission]:
     """The submissions in ``directory``: one per ``*.py`` or ``*.ipynb`` file and one per
     folder.
 
@@ -226,6 +229,9 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
     python = python or sys.executable
     protections = sandbox.available()
     uid = sandbox.new_user() if protections.own_user else None
+    if uid is not None:
+        _HANDED_OUT.add(uid)
+        record["uid"] = uid
     with tempfile.TemporaryDirectory(prefix="refnet-grade-") as scratch:
         copy_root = Path(scratch, "submission")
         for relative, contents in submission.files:
@@ -408,6 +414,13 @@ def _hold(scratch: Path, protections, uid, readable) -> tuple[subprocess.Popen, 
         process.wait()
         raise OSError(f"the sandbox did not start: {data!r}")
     return process, json.loads(data[: data.index(b"}") + 1])["child-pid"]
+
+
+def users_handed_out() -> frozenset[int]:
+    """The user ids that this process's runs gave submissions (a record carries its own as
+    ``uid``): what to look for, after a batch, among the processes left on the machine,
+    without mistaking another grader's for this one's."""
+    return frozenset(_HANDED_OUT)
 
 
 def _read_report(path: Path, uid: int | None) -> dict | None:
@@ -665,6 +678,33 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
     return [done[s.student] for s in submissions]
 
 
+#: What a Dask worker runs for one submission: a new interpreter, whose path is cleaned of
+#: the folder it starts in before refnet is imported, so that a worker started beside
+#: refnet's source (or any folder named refnet) grades with the installed package; the
+#: submission and the options travel on its stdin, the record comes back on its stdout.
+CLUSTER_TASK = (
+    "__import__('subprocess').run([__import__('sys').executable, '-c', "
+    "'import sys; sys.path[:] = [p for p in sys.path if p not in (\\'\\', \\'.\\')]; "
+    "from refnet.conformance.batch import cluster_task; cluster_task()'], "
+    "input=payload, capture_output=True)"
+)
+
+
+def cluster_task() -> None:
+    """The interpreter `CLUSTER_TASK` starts: one submission from stdin, its record out."""
+    submission, options = pickle.loads(sys.stdin.buffer.read())
+    record = run_submission(submission, options)
+    sys.stdout.write(json.dumps(record))
+
+
+def _on_cluster(done) -> dict:
+    """The record of a `CLUSTER_TASK` run (a BatchError saying why there is none)."""
+    if done.returncode != 0:
+        words = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise BatchError(" / ".join(words) or f"the task ended with {done.returncode}")
+    return json.loads(done.stdout)
+
+
 def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
     try:
         from dask.distributed import Client
@@ -676,15 +716,24 @@ def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
     done = {}
     batch_id = uuid.uuid4().hex  # two graders sharing a cluster must not share tasks
     with Client(scheduler) as client:
-        keys = [f"refnet-grade-{batch_id}-{index}" for index in range(len(submissions))]
-        futures = client.map(run_submission, submissions, options=options, key=keys, pure=False)
+        futures = [
+            client.submit(
+                eval,
+                CLUSTER_TASK,
+                {"payload": pickle.dumps((submission, options))},
+                key=f"refnet-grade-{batch_id}-{index}",
+                pure=False,
+            )
+            for index, submission in enumerate(submissions)
+        ]
         for future in cluster_completed(futures):
             try:
-                record = future.result()
+                record = _on_cluster(future.result())
             except Exception as exc:
                 raise BatchError(
                     f"the cluster at {scheduler} could not run a submission: "
-                    f"{type(exc).__name__}: {exc} (does every worker have refnet with its conformance extra?)"
+                    f"{type(exc).__name__}: {exc} (does every worker have refnet with its "
+                    "conformance extra installed?)"
                 ) from exc
             done[record["student"]] = record
             if progress is not None:

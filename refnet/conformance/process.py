@@ -87,6 +87,7 @@ class _Child:
             except ValueError:
                 continue
         self.events.put(None)  # end of stream: the child exited
+        self.process.stdout.close()  # here: a holder of the pipe may outlive close()
 
     def _drain(self):
         # What the target prints reaches the user as if they had run it (streamed, so a
@@ -97,6 +98,7 @@ class _Child:
             while chunk := self.process.stderr.read1(65536):
                 self.stderr.append(chunk.decode("utf-8", "replace"))
                 self.output(chunk)
+            self.process.stderr.close()
             return
         for line in self.process.stderr:
             text = line.decode("utf-8", "replace")
@@ -105,6 +107,7 @@ class _Child:
                 sys.stderr.write(text)
             except (OSError, ValueError):  # stderr closed: keep draining the pipe
                 pass
+        self.process.stderr.close()
 
     def last_words(self) -> str:
         return "".join(self.stderr)[-STDERR_KEPT:].strip()
