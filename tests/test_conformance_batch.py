@@ -30,9 +30,7 @@ from refnet.conformance.batch import (
     classify,
     find_submissions,
     format_size,
-    limited,
     parse_size,
-    watch,
 )
 from refnet.conformance.cli import add_arguments, main
 from refnet.conformance.reports import Points, grade, load_points, write_reports
@@ -217,8 +215,17 @@ def test_classify(watched, report, outcome, reason):
 
 
 def _run(code: str, tmp_path, limits: Limits) -> dict:
-    argv = limited([sys.executable, "-c", code], limits)
-    return watch(argv, tmp_path, {"PATH": os.environ.get("PATH", "")}, limits)
+    """A submission whose import runs ``code``, through the grader's own path (the fork
+    server where the grader is root, else a new interpreter): its record."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "amy.py").write_text(code)
+    (amy,) = find_submissions(tmp_path / "sub")
+    return batch.run_submission(amy, RunOptions(select=("softmax.batch",), limits=limits))
+
+
+#: Writes straight to the process's stderr, past Python's streams (which the runner
+#: captures while it imports a file): what the grader reads from the worker's pipe.
+SAY = "import os\ndef say(text):\n    os.write(2, (str(text) + '\\n').encode())\n"
 
 
 def _alive(pid: int) -> bool:
@@ -256,73 +263,105 @@ def _submission_users_processes(users) -> list[int]:
     return found
 
 
+def _gone(record: dict, pid: int) -> bool:
+    """Whether what the submission started is gone: every process of its user (in a
+    sandbox the pid it printed is its namespace's), else the pid itself."""
+    if record.get("uid") is not None:
+        deadline = time.monotonic() + 10  # killed at once; a loaded machine may lag
+        while _submission_users_processes({record["uid"]}):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+    return _dead_within(pid)
+
+
 def test_wall_time_kills_the_whole_process_group(tmp_path):
-    # The child forks a grandchild that sleeps holding the pipe, then sleeps itself.
-    code = (
-        "import os, sys, time\n"
+    # The submission forks a grandchild that sleeps holding the pipes, then sleeps itself.
+    code = SAY + (
+        "import time\n"
         "pid = os.fork()\n"
         "if pid == 0:\n    time.sleep(300); os._exit(0)\n"
-        "print(pid, flush=True); time.sleep(300)\n"
+        "say(pid); time.sleep(300)\n"
     )
     start = time.monotonic()
-    watched = _run(code, tmp_path, Limits(wall=2, cpu=10))
-    assert watched["stopped"] == "wall" and watched["exit_code"] == -9
-    assert time.monotonic() - start < 20  # not the 300 s the children asked for
-    grandchild = int(watched["output"].split()[0])
-    assert _dead_within(grandchild)
+    record = _run(code, tmp_path, Limits(wall=3, cpu=30))
+    assert record["outcome"] == "timeout" and record["exit_code"] == -9
+    assert time.monotonic() - start < 30  # not the 300 s the children asked for
+    assert _gone(record, int(record["output"].split()[0]))
 
 
 def test_a_forked_child_does_not_hold_the_grader(tmp_path):
-    # The child exits at once; its grandchild keeps the pipe open for 300 s.
-    code = "import os, time\nif os.fork() == 0:\n    time.sleep(300); os._exit(0)\nprint('done')\n"
+    # The import ends at once; its grandchild keeps the pipes open for 300 s.
+    code = SAY + "import time\nif os.fork() == 0:\n    time.sleep(300); os._exit(0)\nsay('done')\n"
     start = time.monotonic()
-    watched = _run(code, tmp_path, Limits(wall=60, cpu=10))
-    assert (watched["stopped"], watched["exit_code"], watched["output"]) == (None, 0, "done\n")
-    assert time.monotonic() - start < 20
+    record = _run(code, tmp_path, Limits(wall=120, cpu=30))
+    assert record["outcome"] == "not-loaded", record["reason"]  # no chapter name: said so
+    assert record["output"].startswith("done\n")
+    assert time.monotonic() - start < 60
 
 
 def test_output_is_capped_in_memory(tmp_path):
-    code = "import sys\nwhile True:\n    sys.stdout.write('x' * 4096)\n"
-    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, output=100_000))
-    assert watched["stopped"] == "output"
-    assert len(watched["output"]) == 100_000 < watched["output_bytes"]
+    code = "import os\nwhile True:\n    os.write(2, b'x' * 4096)\n"
+    record = _run(code, tmp_path, Limits(wall=60, cpu=30, output=100_000))
+    assert record["outcome"] == "output"
+    assert record["output"] == "x" * batch.OUTPUT_KEPT
+    assert record["output_bytes"] > 100_000
 
 
 def test_memory_limit(tmp_path):
     code = "blocks = []\nwhile True:\n    blocks.append(b'x' * 2**24)\n"
-    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, memory=256 * 2**20))
-    assert watched["exit_code"] == 1 and "MemoryError" in watched["output"]
-    assert classify(watched, None, Limits(memory=256 * 2**20))[1] == "memory limit 256 MiB exceeded"
+    record = _run(code, tmp_path, Limits(wall=60, cpu=30, memory=768 * 2**20))
+    assert (record["outcome"], record["reason"]) == ("memory", "memory limit 768 MiB exceeded")
 
 
 def test_cpu_limit(tmp_path):
-    # SIGXCPU is sent only by the CPU limit.  The CPU time the kernel reports for the child
-    # is sampled (ticks), so it may read a little under the 1 s it was stopped at; on a
-    # loaded machine the wall time (300 s) is far away either way.
-    watched = _run("while True:\n    pass\n", tmp_path, Limits(wall=300, cpu=1))
-    assert watched["stopped"] is None and watched["exit_code"] == -24
-    assert 0.5 < watched["cpu_seconds"] < 1 + 2 + 0.5
-    assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
+    # SIGXCPU is sent only by the CPU limit.  The CPU time the kernel reports is sampled
+    # (ticks), so it may read a little under the 2 s it was stopped at; on a loaded machine
+    # the wall time (300 s) is far away either way.
+    record = _run("while True:\n    pass\n", tmp_path, Limits(wall=300, cpu=2))
+    assert record["outcome"] == "cpu" and record["exit_code"] == -24
+    assert 1.5 < record["cpu_seconds"] < 2 + 2 + 0.5
 
 
 def test_the_hard_cpu_limit_kills_what_ignores_the_soft_one(tmp_path):
-    # A child that ignores SIGXCPU spins on to the hard limit (soft + 2 s), where the kernel
-    # kills it: with the hard limit left unlimited it would run until the wall time.
+    # A submission that ignores SIGXCPU spins on to the hard limit (soft + 2 s), where the
+    # kernel kills it: with the hard limit left unlimited it would run until the wall time.
     code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass\n"
-    watched = _run(code, tmp_path, Limits(wall=300, cpu=1))
-    assert watched["stopped"] is None and watched["exit_code"] == -9
-    assert 2.0 < watched["cpu_seconds"] < 3 + 0.5
-    assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
+    record = _run(code, tmp_path, Limits(wall=300, cpu=2))
+    assert record["outcome"] == "cpu" and record["exit_code"] == -9
+    assert 3.0 < record["cpu_seconds"] < 4 + 0.5
+
+
+def test_a_restarted_worker_gets_only_the_cpu_time_left(tmp_path):
+    # Two functions spin, deaf to the check's alarm: the supervisor stops the first after
+    # its time limit (20 + 10 s) or the CPU limit stops it, and a new worker runs the next
+    # check with the CPU time left.  A limit per worker would let each spend 6 s and the
+    # run end with a report; the submission's limit ends it with the CPU limit.
+    code = (
+        "import signal\n"
+        "def softmax(a):\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+        "sigmoid = softmax\n"
+    )
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "amy.py").write_text(code)
+    (amy,) = find_submissions(tmp_path / "sub")
+    select = ("softmax.values", "sigmoid.values")
+    options = RunOptions(select=select, timeout=20.0, limits=Limits(wall=600, cpu=6))
+    record = batch.run_submission(amy, options)
+    assert record["outcome"] == "cpu", record["reason"]
+    assert record["cpu_seconds"] < 6 + 2 + 0.5
 
 
 def test_file_size_limit(tmp_path):
-    code = (
+    code = SAY + (
         "try:\n    open('big.bin', 'wb').write(bytes(2**21))\n"
-        "except OSError as exc:\n    print(exc.errno)\n"
+        "except OSError as exc:\n    say(exc.errno)\n"
+        "say(os.path.getsize('big.bin'))\n"
     )
-    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, file_size=2**20))
-    assert watched["output"].strip() == "27"  # EFBIG: Python ignores SIGXFSZ
-    assert (tmp_path / "big.bin").stat().st_size == 2**20
+    record = _run(code, tmp_path, Limits(wall=60, cpu=30, file_size=2**20))
+    assert record["output"].split()[:2] == ["27", str(2**20)]  # EFBIG: Python ignores SIGXFSZ
 
 
 # -- grades and files ---------------------------------------------------------------------------

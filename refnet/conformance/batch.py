@@ -31,14 +31,10 @@ import json
 import os
 import pickle
 import re
-import selectors
 import signal
-import stat
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -46,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import install_hint
-from . import sandbox
+from . import sandbox, workers
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -100,21 +96,6 @@ class RunOptions:
     map_file: tuple[str, str] | None = None  # (file name, contents): shipped to the worker
     limits: Limits = field(default_factory=Limits)
     cache: str | None = None  # a folder warm_up filled: the oracle's values, XLA's programs
-
-    def runner_arguments(self, scratch: str) -> list[str]:
-        argv = ["--seed", str(self.seed), "--max-examples", str(self.max_examples)]
-        argv += ["--timeout", f"{self.timeout:g}"]
-        for prefix in self.select:
-            argv += ["-k", prefix]
-        for entry in self.maps:
-            argv += ["--map", entry]
-        if self.map_file:
-            path = Path(scratch, self.map_file[0])
-            path.write_text(self.map_file[1], encoding="utf-8")
-            argv += ["--map-file", str(path)]
-        if self.profile:
-            argv += ["--profile", self.profile]
-        return argv
 
 
 @dataclass(frozen=True)
@@ -214,19 +195,20 @@ def _choose_target(entry: Path) -> tuple[str, str]:
 # -- running one submission -----------------------------------------------------------------
 
 
-def run_submission(submission: Submission, options: RunOptions, python: str | None = None) -> dict:
-    """Check one submission in a limited child process; return what happened (no grades).
+def run_submission(submission: Submission, options: RunOptions) -> dict:
+    """Check one submission in its limited, sandboxed worker; return what happened (no
+    grades).
 
-    The keys: ``student``, ``submission``, ``outcome`` (``graded`` when the runner wrote its
+    The keys: ``student``, ``submission``, ``outcome`` (``graded`` when the worker sent its
     report, else why not: ``timeout``, ``cpu``, ``memory``, ``output``, ``file-size``,
     ``not-loaded``, ``crashed``, ``not-run``), ``reason``, ``exit_code``, ``report`` (the
-    runner's JSON, or None), ``output`` (what the child printed, its head) and timings.
-    Temporary paths in all of it are replaced by the submission's own path.
+    runner's JSON, or None), ``output`` (what the child printed, its head), timings, and
+    ``uid`` when the submission had a user of its own.  Temporary paths in all of it are
+    replaced by the submission's own path.
     """
     record: dict[str, Any] = {"student": submission.student, "submission": submission.path}
     if submission.problem:
         return record | _empty("not-run", submission.problem)
-    python = python or sys.executable
     protections = sandbox.available()
     uid = sandbox.new_user() if protections.own_user else None
     if uid is not None:
@@ -240,31 +222,19 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
             destination.write_bytes(contents)
         first = Path(submission.files[0][0]).parts[0]
         work = copy_root / first if (copy_root / first).is_dir() else copy_root
-        report_path = Path(scratch, "report.json")
-        runner = [python, "-m", "refnet.conformance", str(copy_root / submission.target)]
-        runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
+        config = _worker_config(str(copy_root / submission.target), options, scratch)
         if uid is not None:
             sandbox.hand_over(Path(scratch), uid)
         readable = [Path(options.cache)] if options.cache else []
         env = _child_environment(scratch) | cache_environment(options.cache, write=False)
+        folders = (Path(scratch), work)
         try:
-            if warm(protections):
-                config = _worker_config(submission, options, copy_root, scratch)
-                watched, work_report = _run_warm(
-                    config, protections, uid, (Path(scratch), work), readable, env, options.limits
-                )
-            else:
-                argv = sandbox.command(
-                    runner, options.limits, Path(scratch), protections, uid, readable
-                )
-                watched = watch(argv, work, env, options.limits)
-                work_report = None
+            watched, report = workers.run(
+                config, protections, uid, folders, readable, env, options.limits, _STOPPING.is_set
+            )
         finally:
             if uid is not None:
                 sandbox.kill_user(uid)  # what left the process group, or the sandbox
-        if protections.bubblewrap:
-            watched["exit_code"] = sandbox.end_signal(watched["exit_code"])
-        report = work_report if warm(protections) else _read_report(report_path, uid)
         outcome, reason = classify(watched, report, options.limits)
         record |= {
             "outcome": outcome,
@@ -281,26 +251,19 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         return _replace_paths(record, [str(copy_root), os.path.realpath(copy_root)], original)
 
 
-def warm(protections: sandbox.Protections) -> bool:
-    """Whether submissions run warm (forkserver.py): the grader is root, so a forked worker
-    can join each submission's sandbox and drop to its user exactly as a cold run does.
-    Elsewhere (or with REFNET_FORK_SERVER=off) each submission starts a new interpreter."""
-    return protections.own_user and os.environ.get("REFNET_FORK_SERVER") != "off"
-
-
-def _worker_config(submission: Submission, options: RunOptions, copy_root: Path, scratch) -> dict:
-    """worker.py's settings for one submission: what the command line gives a cold run."""
+def _worker_config(spec: str, options: RunOptions, scratch) -> dict:
+    """worker.py's settings: what the command line gives a run of ``spec``."""
     from .mapping import parse_entries, read_map_file
 
     entries: list[str] = []
     if options.map_file:
         path = Path(scratch, options.map_file[0])
         path.write_text(options.map_file[1], encoding="utf-8")
-        entries = read_map_file(path).entries()
+        entries = read_map_file(str(path)).entries()
     entries += list(options.maps)
     parse_entries(entries)
     return {
-        "spec": str(copy_root / submission.target),
+        "spec": spec,
         "mapping": entries,
         "profile": options.profile,
         "max_examples": options.max_examples,
@@ -310,134 +273,11 @@ def _worker_config(submission: Submission, options: RunOptions, copy_root: Path,
     }
 
 
-def _server_environment(env: dict[str, str]) -> dict[str, str]:
-    """The fork server's environment: a run's, without what names its folder."""
-    home = tempfile.gettempdir()
-    return env | {"HOME": home, "TMPDIR": home, "MPLCONFIGDIR": os.path.join(home, "matplotlib")}
-
-
-class _Capped:
-    """What a warm run prints: at most ``limit`` bytes kept, every byte counted."""
-
-    def __init__(self, limit: int):
-        self.limit, self.kept, self.total = limit, bytearray(), 0
-
-    def __call__(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        self.kept += chunk[: max(0, self.limit - len(self.kept))]
-
-
-def _run_warm(config, protections, uid, folders, readable, env, limits: Limits):
-    """One submission by a worker forked from the warm server, in the same sandbox, as the
-    same user, under the same limits as a cold run: one supervisor (process.py) owns its
-    clock (each check's limit and the wall time), its output cap and its CPU time."""
-    from . import forkserver
-    from .process import Stopped, supervise
-    from .render import render
-
-    scratch, work = folders
-    start = time.monotonic()
-    holder = _hold(scratch, protections, uid, readable) if protections.bubblewrap else None
-    server = forkserver.server_for(_server_environment(env))
-    made: list = []  # the workers so far: the CPU limit is the submission's, all of them
-
-    def spawn(worker_config: dict):
-        remaining = limits.cpu - sum(process.cpu_seconds for process in made)
-        if remaining < 1:
-            raise Stopped("cpu")
-        values = sandbox.rlimits(replace(limits, cpu=remaining), uid)
-        request = {"config": worker_config, "uid": uid, "rlimits": values, "cwd": str(work)}
-        request |= {"env": env, "namespaces": holder[1] if holder else None}
-        made.append(server.spawn(request))
-        return made[-1]
-
-    output = _Capped(limits.output)
-
-    def halt() -> str | None:
-        if output.total > limits.output:
-            return "output"
-        return "interrupted" if _STOPPING.is_set() else None
-
-    try:
-        outcome, supervisor = supervise(config, spawn, output, start + limits.wall, halt)
-    finally:
-        if holder is not None:
-            _kill_group(holder[0].pid)
-            holder[0].wait()
-            assert holder[0].stdout is not None
-            holder[0].stdout.close()
-    printed = output.kept.decode("utf-8", errors="replace")
-    report = None
-    if outcome.report is not None:
-        report = outcome.report | {"complete": True}
-        printed += render(outcome.report)
-        code = outcome.exit_code
-    elif supervisor.stopped is not None:
-        code = supervisor.exit_code
-    else:
-        printed += f"refnet conformance: {outcome.error}\n"
-        code = 2
-    watched = {
-        "exit_code": code,
-        "stopped": supervisor.stopped if supervisor.stopped in ("wall", "output") else None,
-        "output": printed,
-        "output_bytes": output.total,
-        "seconds": time.monotonic() - start,
-        "cpu_seconds": supervisor.cpu_seconds,
-    }
-    return watched, report
-
-
-def _hold(scratch: Path, protections, uid, readable) -> tuple[subprocess.Popen, int]:
-    """Start the submission's sandbox (sandbox.holder) and wait until it is built: the
-    process, and the process id (outside) of the one that holds the namespaces."""
-    info_read, info_write = os.pipe()
-    argv = sandbox.holder(scratch, protections, uid, readable)
-    argv[1:1] = ["--info-fd", str(info_write)]
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        pass_fds=[info_write],
-        start_new_session=True,
-    )
-    os.close(info_write)
-    assert process.stdout is not None
-    ready = process.stdout.readline()
-    with os.fdopen(info_read, "rb") as info:
-        data = b""
-        while b"}" not in data and (chunk := info.read1(4096)):
-            data += chunk
-    if ready.strip() != b"ready":
-        _kill_group(process.pid)
-        process.wait()
-        raise OSError(f"the sandbox did not start: {data!r}")
-    return process, json.loads(data[: data.index(b"}") + 1])["child-pid"]
-
-
 def users_handed_out() -> frozenset[int]:
     """The user ids that this process's runs gave submissions (a record carries its own as
     ``uid``): what to look for, after a batch, among the processes left on the machine,
     without mistaking another grader's for this one's."""
     return frozenset(_HANDED_OUT)
-
-
-def _read_report(path: Path, uid: int | None) -> dict | None:
-    """The runner's JSON report, if it is a regular file the submission's user wrote (never
-    a symbolic link to a file of the grader's, which the grader, root, could read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode) or (uid is not None and status.st_uid != uid):
-            return None
-        try:
-            return json.loads(handle.read(64 * MIB).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return None
 
 
 def _empty(outcome: str, reason: str) -> dict:
@@ -478,10 +318,12 @@ def warm_up(options: RunOptions, cache: Path) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="refnet-warm-") as scratch:
         chosen = replace(options, maps=(), map_file=None, profile=options.profile or "book")
-        runner = [sys.executable, "-m", "refnet.conformance", "refnet"]
-        runner += ["--json", str(Path(scratch, "report.json")), *chosen.runner_arguments(scratch)]
+        config = _worker_config("refnet", chosen, scratch)
         env = _child_environment(scratch) | cache_environment(str(cache), write=True)
-        watched = watch(limited(runner, options.limits), scratch, env, options.limits)
+        folders = (Path(scratch), Path(scratch))
+        watched, _ = workers.run(
+            config, sandbox.Protections(), None, folders, [], env, options.limits, _STOPPING.is_set
+        )
     for path in [cache, *cache.rglob("*")]:  # readable by a submission's own user
         path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
     return watched
@@ -510,88 +352,6 @@ def _child_environment(scratch: str) -> dict[str, str]:
         "PYTHONPATH": str(Path(refnet.__file__).resolve().parent.parent),
     }
     return env
-
-
-def limited(argv: list[str], limits: Limits) -> list[str]:
-    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits,
-    soft and hard, and nothing else (sandbox.command adds the operating system's
-    protections)."""
-    return sandbox.command(argv, limits, Path(tempfile.gettempdir()), sandbox.Protections(), None)
-
-
-def watch(argv, cwd, env, limits: Limits) -> dict:
-    """Run ``argv`` in a new session; read its output with a cap; enforce the wall time.
-
-    Whatever way the child ends, its process group is killed before it is reaped, so
-    processes it forked do not outlive it (unless they left the group with setsid).
-    """
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    kept, total, stopped = bytearray(), 0, None
-    assert proc.stdout is not None  # PIPE
-    fd = proc.stdout.fileno()
-    open_pipe, exited, drain_until = True, False, 0.0
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            if open_pipe:
-                for _ in selector.select(timeout=0.1):
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        selector.unregister(fd)
-                        open_pipe = False
-                        break
-                    total += len(chunk)
-                    kept += chunk[: max(0, limits.output - len(kept))]
-                    if total > limits.output and stopped is None:
-                        stopped = "output"
-                        _kill_group(proc.pid)
-            else:
-                time.sleep(0.05)
-            if stopped is None and time.monotonic() - start > limits.wall:
-                stopped = "wall"
-                _kill_group(proc.pid)
-            if stopped is None and _STOPPING.is_set():  # the grader was interrupted
-                stopped = "interrupted"
-                _kill_group(proc.pid)
-            if not exited and _has_exited(proc.pid):
-                exited, drain_until = True, time.monotonic() + 2.0
-                _kill_group(proc.pid)  # leftovers that would hold the pipe open
-            if exited and (not open_pipe or time.monotonic() > drain_until):
-                break
-    proc.stdout.close()
-    _kill_group(proc.pid)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "exit_code": proc.returncode,
-        "stopped": stopped,
-        "output": kept.decode("utf-8", errors="replace"),
-        "output_bytes": total,
-        "seconds": time.monotonic() - start,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-    }
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (its pid stays the group's id)."""
-    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    return info is not None and info.si_pid == pid
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def classify(watched: dict, report: dict | None, limits: Limits) -> tuple[str, str]:

@@ -38,8 +38,14 @@ from pathlib import Path
 
 #: The namespaces a worker joins, in this order (the mount namespace last: after it, the
 #: paths under /proc are the sandbox's).
-NAMESPACES = (("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000))
-NAMESPACES += (("cgroup", 0x02000000), ("pid", 0x20000000), ("mnt", 0x00020000))
+NAMESPACES: tuple[tuple[str, int], ...] = (
+    ("ipc", 0x08000000),
+    ("uts", 0x04000000),
+    ("net", 0x40000000),
+    ("cgroup", 0x02000000),
+    ("pid", 0x20000000),
+    ("mnt", 0x00020000),
+)
 #: What the server imports before it forks (the worker's imports; JAX without its backend).
 WARM_IMPORTS = (
     "hypothesis",
@@ -110,7 +116,6 @@ def _worker(request: dict, events: int, output: int) -> None:
 def _intermediate(request: dict, fds: list[int]) -> None:
     """Join the sandbox's namespaces, fork the worker into it, report how it ended."""
     events, output, status = fds
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     code = 0
     try:
         sandbox_pid = request.get("namespaces")
@@ -131,8 +136,10 @@ def _intermediate(request: dict, fds: list[int]) -> None:
         os.close(output)
         os.write(status, (json.dumps({"pid": pid}) + "\n").encode())
         _, wait_status, usage = os.wait4(pid, 0)
-        ended = {"exit": os.waitstatus_to_exitcode(wait_status)}
-        ended["cpu"] = usage.ru_utime + usage.ru_stime
+        ended = {
+            "exit": os.waitstatus_to_exitcode(wait_status),
+            "cpu": usage.ru_utime + usage.ru_stime,
+        }
         os.write(status, (json.dumps(ended) + "\n").encode())
     except BaseException as exc:  # the worker never started: say why on the status pipe
         message = {"error": f"{type(exc).__name__}: {exc}"}
@@ -145,33 +152,46 @@ def _intermediate(request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+def _reap(block: bool = False) -> None:
+    """Reap the intermediates that ended (all of them with ``block``): their CPU time, and
+    their workers', is then this server's children's, which the grader's wait reports."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def serve(fd: int) -> None:
     """The server's loop: one request (and its three pipes) in, one forked run out."""
     import importlib
 
     for name in WARM_IMPORTS:
         importlib.import_module(name)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the intermediates are reaped by the kernel
     channel = socket.socket(fileno=fd)
     channel.sendall(b"ready")
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 3)
-        except OSError:
-            return
-        if not message:
-            return
-        try:
-            request = json.loads(message)
-        except ValueError:
+    try:
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 3)
+            except OSError:
+                return
+            if not message:
+                return
+            _reap()
+            try:
+                request = json.loads(message)
+            except ValueError:
+                request = None
+            if request is not None and len(fds) == 3 and os.fork() == 0:
+                channel.close()
+                _intermediate(request, fds)
             for received in fds:
                 os.close(received)
-            continue
-        if len(fds) == 3 and os.fork() == 0:
-            channel.close()
-            _intermediate(request, fds)
-        for received in fds:
-            os.close(received)
+    finally:
+        _reap(block=True)
 
 
 # -- the grader's side ------------------------------------------------------------------------
@@ -205,8 +225,8 @@ class WarmProcess:
     def _watch(self) -> None:
         line = self._status.readline()
         ended = json.loads(line) if line else {"exit": -signal.SIGKILL, "cpu": 0.0}
-        self.returncode = ended.get("exit", -signal.SIGKILL)
-        self.cpu_seconds = ended.get("cpu", 0.0)
+        self.returncode = int(ended.get("exit", -signal.SIGKILL))
+        self.cpu_seconds = float(ended.get("cpu", 0.0))
         self._status.close()
         self._ended.set()
 
@@ -256,6 +276,14 @@ class ForkServer:
             raise ServerGone("the fork server did not start")
         ours.settimeout(None)
         self.channel = ours
+
+    def start(self) -> None:
+        """Start the server now, if it is not running (its imports take seconds: not a
+        submission's wall time)."""
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.close()
+                self._start()
 
     def spawn(self, request: dict) -> WarmProcess:
         """Fork a worker for ``request`` (see the module's docstring)."""

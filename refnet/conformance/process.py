@@ -95,7 +95,7 @@ class _Child:
         # A grader passes its own ``output``, which caps it (batch.py).
         assert self.process.stderr is not None
         if self.output is not None:
-            while chunk := self.process.stderr.read1(65536):
+            while chunk := self.process.stderr.read1(65536):  # type: ignore[attr-defined]
                 self.stderr.append(chunk.decode("utf-8", "replace"))
                 self.output(chunk)
             self.process.stderr.close()
@@ -214,19 +214,15 @@ class _Supervisor:
             if self.restarts > 50:
                 return Outcome(error="the target's process had to be restarted 50 times")
 
-    def _wait(self, phase: str, since: float) -> tuple[float | None, str | None]:
-        """How long to wait for the next event, and what ends the run if none comes."""
-        now = time.monotonic()
+    def _wait(self, phase: str, since: float) -> tuple[float | None, float | None]:
+        """How long to wait for the next event, and when the running step is out of time
+        (None: no limit)."""
         limit = self.limit() if phase in ("importing", "checking") else None
-        waits = [] if limit is None else [(since + limit - now, "hung")]
+        ends = [] if limit is None else [since + limit]
         if self.deadline is not None:
-            waits.append((self.deadline - now, "wall"))
-        if self.halt is not None:
-            waits.append((0.1, "poll"))
-        if not waits:
-            return None, None
-        wait, why = min(waits)
-        return max(0.0, wait), why
+            ends.append(self.deadline)
+        waits = [end - time.monotonic() for end in ends] + ([0.1] if self.halt else [])
+        return (max(0.0, min(waits)) if waits else None), (since + limit if limit else None)
 
     def _one_child(self) -> Outcome | None:
         try:
@@ -237,18 +233,21 @@ class _Supervisor:
         phase, current, since = "starting", None, time.monotonic()
         try:
             while True:
-                wait, why = self._wait(phase, since)
+                wait, step_ends = self._wait(phase, since)
                 try:
                     event = child.events.get(timeout=wait)
                 except queue.Empty:
-                    stop = "wall" if why == "wall" else (self.halt() if self.halt else None)
+                    now = time.monotonic()
+                    stop = self.halt() if self.halt else None
+                    if self.deadline is not None and now >= self.deadline:
+                        stop = "wall"
                     if stop is not None:
                         self.stopped = stop
                         child.kill()
                         return Outcome(error=f"stopped: {stop}")
-                    if why == "hung":
+                    if step_ends is not None and now >= step_ends:
                         child.kill()
-                        self._hung(phase, current, time.monotonic() - since)
+                        self._hung(phase, current, now - since)
                         return None
                     continue
                 if event is None:
