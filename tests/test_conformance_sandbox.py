@@ -128,6 +128,48 @@ def test_the_sandbox_shows_only_python_refnet_and_the_scratch_folder(tmp_path):
     assert (scratch / "w").read_text() == "x"
 
 
+#: A submission that prints, past Python's streams, what it can see and do.
+PROBE = """\
+import json, os, resource, socket
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=2)
+    network = "open"
+except OSError as exc:
+    network = type(exc).__name__
+seen = {
+    "uid": os.getuid(), "root": sorted(os.listdir("/")), "tmp": len(os.listdir("/tmp")),
+    "processes": len([p for p in os.listdir("/proc") if p.isdigit()]), "network": network,
+    "limits": [resource.getrlimit(getattr(resource, name))
+               for name in ("RLIMIT_DATA", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE")],
+    "cpu_hard_above_soft": resource.getrlimit(resource.RLIMIT_CPU)[1]
+    - resource.getrlimit(resource.RLIMIT_CPU)[0],
+}
+os.write(2, ("SEEN " + json.dumps(seen) + "\\n").encode())
+"""
+
+
+@needs_both
+def test_a_warm_worker_is_contained_as_a_cold_one(tmp_path, monkeypatch):
+    """The fork server's worker joins the submission's sandbox: the same view, user,
+    limits, missing network and process namespace as a new interpreter's."""
+    if not (PROTECTIONS.bubblewrap and PROTECTIONS.own_user):
+        _unavailable()
+    (tmp_path / "amy.py").write_text(PROBE)
+    (amy,) = find_submissions(tmp_path)
+    options = RunOptions(select=("softmax.batch",), limits=Limits(wall=120, cpu=30))
+    seen = {}
+    for mode in ("", "off"):
+        monkeypatch.setenv("REFNET_FORK_SERVER", mode)
+        record = batch.run_submission(amy, options)
+        line = next(x for x in record["output"].splitlines() if x.startswith("SEEN "))
+        seen[mode] = json.loads(line[5:])
+        assert seen[mode].pop("uid") == record["uid"]
+    warm, cold = seen[""], seen["off"]
+    assert warm == cold, (warm, cold)
+    assert warm["network"] != "open" and warm["tmp"] == 1
+    assert warm["processes"] <= 3  # its namespace's first process, itself, a limiter
+
+
 # -- the hostile class ----------------------------------------------------------------------
 
 

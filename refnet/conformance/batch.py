@@ -1,29 +1,31 @@
-"""Grade a class: every submission checked in its own limited subprocess.
+"""Grade a class: every submission checked by a limited, supervised worker of its own.
 
 ``refnet conformance --batch DIR`` finds one submission per entry of DIR (a file
-``alice.py`` or a folder ``bob/``), and runs ``python -m refnet.conformance`` on each in a
-child process of its own, in a temporary copy of the submission, under limits set with
-``resource.setrlimit`` before the child starts Python:
+``alice.py`` or a folder ``bob/``, `find_submissions`), and checks each in a temporary
+copy of it, under limits set with ``resource.setrlimit`` before the submission's code
+runs:
 
-* wall time (the child's whole process group is killed when it runs out),
-* CPU time (``RLIMIT_CPU``), memory (``RLIMIT_DATA``: heap and private mappings, which is
-  what allocations use; shared libraries are not counted), the size of any file it
-  writes (``RLIMIT_FSIZE``), and no core files;
-* output: stdout and stderr are read through one pipe, and a submission that prints more
-  than the cap is stopped (the grader keeps at most the cap in memory, nothing on disk).
+* wall time (the worker and its sandbox, or its process group, are killed when it runs
+  out),
+* CPU time (``RLIMIT_CPU``, for the submission as a whole), memory (``RLIMIT_DATA``: heap
+  and private mappings, which is what allocations use; shared libraries are not counted),
+  the size of any file it writes (``RLIMIT_FSIZE``), and no core files;
+* output: what reaches the worker's stdout and stderr is read through a pipe, and a
+  submission that prints more than the cap is stopped (the grader keeps at most the cap
+  in memory, nothing on disk).
 
-What a submission does therefore cannot stop the others or the grader, short of what
-these limits do not cover (see docs/how-to/grade-a-class.md: this is not a security
-sandbox).  A submission travels as its bytes (`Submission`), so that a Dask worker
-on another machine (``--scheduler``) runs it exactly as a local process would:
-`run_submission` is the one function both paths call.
+sandbox.py adds what the operating system offers (a bubblewrap sandbox, a user of its
+own); workers.py starts the worker, warm (forked by forkserver.py) or cold (a new
+interpreter), and process.py's supervisor owns its run.  A submission travels as its bytes
+(`Submission`), so that a Dask worker on another machine (``--scheduler``) runs it exactly
+as a local process would: `run_submission` is the one function both paths call.
 
-It imports neither JAX nor hypothesis; `refnet.conformance.reports` turns the runs
-into grades and files.  The limits are written for Linux.
+It imports neither JAX nor hypothesis; `refnet.conformance.reports` turns the runs into
+grades and files.  The limits are written for Linux.
 """
-# Size: over 500 lines because the limits, the watch over one child (its pipe, its clock,
-# its process group, Ctrl-C) and the reading of how it ended are one mechanism whose parts
-# only make sense together; the grades and files it leads to are in reports.py.
+# Size: over 500 lines because finding submissions, running one, classifying how it ended
+# and handing them to threads or a cluster are the grader's one loop; the worker's start is
+# in workers.py, its supervision in process.py, the grades in reports.py.
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ resumes, without the file whose import hung, or after the check that hung, which
 A child that dies (a crash in the target's C code, ``os._exit``) is handled the same way.
 So one report always comes back, with every check in it.
 
+A grader (batch.py, workers.py) uses the same supervisor for each submission, with the
+submission's wall time, output cap and CPU time on the same clock (`supervise`).
+
 This module imports neither JAX nor hypothesis: the parent only reads events and puts
 the report together (schema.py).
 """
