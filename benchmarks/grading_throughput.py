@@ -15,8 +15,8 @@ submission that compiles and computes the oracle itself), cold with the cache (a
 run of refnet fills it), and warm with the cache (the fork server, forkserver.py: only
 where the grader is root; elsewhere the warm row is the cold one).  Printed: wall time,
 CPU time of everything the batch ran, CPU per submission (the warm-up counted apart), the
-largest resident memory of one process, the largest sum over the batch's whole process
-tree (grader, fork server, workers: shared pages counted in each, so an upper bound), the
+largest resident memory of one process, the largest memory in use by the batch's whole
+process tree (grader, fork server, workers: the sum of their proportional set sizes), the
 wall time extrapolated to 100 submissions, and each row's ratio to the first.  Run from
 the project root.
 """
@@ -46,8 +46,19 @@ def _children_cpu() -> tuple[float, int]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
+def _share(pid: int, fields: dict) -> int:
+    """A process's proportional set size (KiB): a page shared by n processes (a forked
+    worker's pages of the fork server) counts 1/n in each; else its resident set."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        return int(rollup.split("\nPss:", 1)[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return int(fields.get("VmRSS", "0 kB").split()[0])
+
+
 def _tree_rss(root: int) -> int:
-    """The resident memory (KiB) of ``root`` and every process below it, summed."""
+    """The memory in use (KiB) by ``root`` and every process below it: their proportional
+    set sizes, summed."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -60,7 +71,7 @@ def _tree_rss(root: int) -> int:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         pid, parent = int(entry.name), int(fields["PPid"])
         children.setdefault(parent, []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+        rss[pid] = _share(pid, fields)
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import install_hint
-from . import sandbox, workers
+from . import forkserver, sandbox, workers
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -437,6 +437,7 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
                 raise
             finally:
                 _STOPPING.clear()
+                forkserver.close_all()  # its memory is not kept after the batch
     return [done[s.student] for s in submissions]
 
 

@@ -80,7 +80,7 @@ def _worker(request: dict, events: int, output: int) -> None:
         os.dup2(null, 0)
         os.dup2(events, 1)
         os.dup2(output, 2)
-        os.closerange(3, 1 << 16)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nothing of the server stays open
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -97,8 +97,8 @@ def _worker(request: dict, events: int, output: int) -> None:
         from . import oracle, worker
 
         oracle.COUNTS.update(hits=0, misses=0)
-        emit = worker._emitter()
-        worker._work(request["config"], emit)
+        emit = worker.emitter()
+        worker.work(request["config"], emit)
         code = 0
     except BaseException:  # everything: this process must end here, never return to the server
         import traceback

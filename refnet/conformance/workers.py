@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from . import forkserver, sandbox
 from .process import Stopped, supervise
@@ -161,22 +162,28 @@ def run(config: dict, protections, uid, folders, readable, env, limits, stopping
     the report, or None."""
     from .render import render
 
-    if warm(protections):
-        forkserver.server_for(server_environment(env)).start()
     start = time.monotonic()
-    holder = None
-    if warm(protections) and protections.bubblewrap:
-        holder = hold(folders[0], protections, uid, readable)
-    spawn = _spawner(protections, uid, folders, readable, env, limits, holder)
     output = Capped(limits.output)
-
-    def halt() -> str | None:
-        if output.total > limits.output:
-            return "output"
-        return "interrupted" if stopping() else None
-
+    holder = None
     try:
+        if warm(protections):
+            forkserver.server_for(server_environment(env)).start()
+            start = time.monotonic()  # the server's imports are not the submission's time
+            if protections.bubblewrap:
+                holder = hold(folders[0], protections, uid, readable)
+        spawn = _spawner(protections, uid, folders, readable, env, limits, holder)
+
+        def halt() -> str | None:
+            if output.total > limits.output:
+                return "output"
+            return "interrupted" if stopping() else None
+
         outcome, supervisor = supervise(config, spawn, output, start + limits.wall, halt)
+    except (OSError, forkserver.ServerGone) as exc:  # this machine's fault, not the student's
+        message = f"refnet conformance: the grader could not start the worker: {exc}\n"
+        failed: dict[str, Any] = {"exit_code": 2, "stopped": None, "output": message}
+        failed |= {"output_bytes": 0, "seconds": time.monotonic() - start, "cpu_seconds": 0.0}
+        return failed, None
     finally:
         if holder is not None:
             release(holder[0])
