@@ -54,7 +54,7 @@ OUTPUT_KEPT = 20_000
 #: Folders and files never copied from a submission.
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
 CLUSTER_HINT = install_hint("cluster")
-#: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
+#: Set while run_all stops on Ctrl-C: every supervisor kills its worker and returns.
 _STOPPING = threading.Event()
 #: The user ids this process handed to submissions (`users_handed_out`).
 _HANDED_OUT: set[int] = set()

@@ -17,9 +17,13 @@ three pipes) and the server forks:
   whatever the submission prints on the other.
 
 The intermediate waits for the worker and writes on the third pipe the worker's process
-id, then how it ended and the CPU time it used (`WarmProcess` reads them).  Only a grader
-running as root can join the namespaces and hand out user ids: elsewhere batch.py keeps the
-cold path (a new interpreter per submission).
+id, then how it ended and the CPU time it used (`WarmProcess` reads them); the server
+reaps the intermediates, so that their CPU time is counted where the grader's is.  The
+worker keeps nothing of the server's but its imported modules: no descriptor (all are
+closed), not its environment (replaced), not its privileges (it is the submission's user
+before the submission's code runs).  Only a grader running as root can join the
+namespaces and hand out user ids: elsewhere workers.py keeps the cold path (a new
+interpreter per worker).
 """
 
 from __future__ import annotations
