@@ -9,12 +9,16 @@ REFNET_BENCH_SUBMISSION) outside any
 sandbox, whose remainder is the checks, the oracle's compilation and its values.
 
 Then a class of ``--students`` copies of that submission graded with ``--jobs`` (every
-check, 25 examples each: a complete submission), once with
-REFNET_GRADER_CACHE=off (every submission compiles and computes the oracle itself: the
-grader before the cache) and once with the cache (a warm-up run of refnet fills it),
-alternating.  Printed: wall time, CPU time of everything the batch ran, CPU per
-submission (the warm-up counted apart), the largest resident memory of one process, and
-the wall time extrapolated to 100 submissions.  Run from the project root.
+check, 25 examples each: a complete submission) in three ways, side by side: cold without
+the cache (REFNET_FORK_SERVER=off, REFNET_GRADER_CACHE=off: a new interpreter per
+submission that compiles and computes the oracle itself), cold with the cache (a warm-up
+run of refnet fills it), and warm with the cache (the fork server, forkserver.py: only
+where the grader is root; elsewhere the warm row is the cold one).  Printed: wall time,
+CPU time of everything the batch ran, CPU per submission (the warm-up counted apart), the
+largest resident memory of one process, the largest memory in use by the batch's whole
+process tree (grader, fork server, workers: the sum of their proportional set sizes), the
+wall time extrapolated to 100 submissions, and each row's ratio to the first.  Run from
+the project root.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,17 +46,63 @@ def _children_cpu() -> tuple[float, int]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def measure(argv: list[str], env=None) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds of the process and all it waited for, and the largest
-    resident set of one of them so far in this benchmark (KiB)."""
+def _share(pid: int, fields: dict) -> int:
+    """A process's proportional set size (KiB): a page shared by n processes (a forked
+    worker's pages of the fork server) counts 1/n in each; else its resident set."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        return int(rollup.split("\nPss:", 1)[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return int(fields.get("VmRSS", "0 kB").split()[0])
+
+
+def _tree_rss(root: int) -> int:
+    """The memory in use (KiB) by ``root`` and every process below it: their proportional
+    set sizes, summed."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid, parent = int(entry.name), int(fields["PPid"])
+        children.setdefault(parent, []).append(pid)
+        rss[pid] = _share(pid, fields)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
+def measure(argv: list[str], env=None) -> tuple[float, float, int, int]:
+    """Wall seconds, CPU seconds of the process and all it waited for, the largest
+    resident set of one of them so far in this benchmark (KiB), and the largest sum of
+    the resident sets of the process tree while it ran (KiB, sampled every 0.2 s)."""
     before, _ = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, env=env)
-    if done.returncode not in (0, 1):  # 1: a check failed, which is a result
-        raise RuntimeError(f"{argv} ended with {done.returncode}: {done.stderr[-2000:]!r}")
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak_tree = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak_tree[0] = max(peak_tree[0], _tree_rss(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    sampler.join()
+    if process.returncode not in (0, 1):  # 1: a check failed, which is a result
+        raise RuntimeError(f"{argv} ended with {process.returncode}: {stderr[-2000:]!r}")
     wall = time.perf_counter() - start
     after, peak = _children_cpu()
-    return wall, after - before, peak
+    return wall, after - before, peak, peak_tree[0]
 
 
 def parts(repeats: int) -> dict[str, float]:
@@ -76,26 +127,37 @@ def parts(repeats: int) -> dict[str, float]:
         }
 
 
-def grade_class(students: int, jobs: int, cache: bool, scratch: Path) -> dict:
+#: The ways a class is graded, each with the environment that chooses it.
+MODES = {
+    "cold, no cache": {"REFNET_FORK_SERVER": "off", "REFNET_GRADER_CACHE": "off"},
+    "cold, cache": {"REFNET_FORK_SERVER": "off"},
+    "warm, cache": {"REFNET_FORK_SERVER": ""},
+}
+
+
+def grade_class(students: int, jobs: int, mode: str, scratch: Path) -> dict:
     folder = scratch / "class"
     if not folder.exists():
         folder.mkdir()
         for index in range(students):
             shutil.copy(FAITHFUL, folder / f"student{index:03d}.py")
-    env = dict(os.environ, REFNET_GRADER_CACHE="off" if not cache else "")
+    env = dict(os.environ, **MODES[mode])
     warm = {"wall": 0.0, "cpu": 0.0}
-    if cache:  # the warm-up alone, into a named cache that the batch then reads
+    if env.get("REFNET_GRADER_CACHE") != "off":  # the warm-up alone, into a named cache
         env["REFNET_GRADER_CACHE"] = str(scratch / f"cache-{time.monotonic_ns()}")
         single = scratch / "one"
         single.mkdir(exist_ok=True)
         (single / "placeholder.py").write_text("x = 1\n")
         argv = [sys.executable, "-m", "refnet.conformance", "--batch", str(single)]
-        wall, cpu, _ = measure([*argv, "--out", str(scratch / "warm"), *OPTIONS], env)
+        wall, cpu, _, _ = measure([*argv, "--out", str(scratch / "warm"), *OPTIONS], env)
         warm = {"wall": wall, "cpu": cpu}
     argv = [sys.executable, "-m", "refnet.conformance", "--batch", str(folder), "--jobs", str(jobs)]
-    out = scratch / f"out-{cache}-{time.monotonic_ns()}"
-    wall, cpu, peak = measure([*argv, "--out", str(out), *OPTIONS], env)
-    return {"wall": wall, "cpu": cpu, "peak_mib": peak / 1024, "warm": warm, "out": out}
+    out = scratch / f"out-{time.monotonic_ns()}"
+    wall, cpu, peak, tree = measure([*argv, "--out", str(out), *OPTIONS], env)
+    return {"wall": wall, "cpu": cpu, "peak_mib": peak / 1024, "tree_mib": tree / 1024} | {
+        "warm": warm,
+        "out": out,
+    }
 
 
 def main() -> None:
@@ -104,32 +166,41 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-parts", action="store_true")
+    parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES))
     args = parser.parse_args()
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_parts:
         print("\none submission's parts (median CPU seconds of fresh interpreters):")
         for name, seconds in parts(args.repeats).items():
             print(f"  {name:<40} {seconds:6.2f}")
-    results: dict[bool, list[dict]] = {False: [], True: []}
+    results: dict[str, list[dict]] = {mode: [] for mode in args.modes}
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(args.repeats):
-            for cache in (False, True):
-                results[cache].append(grade_class(args.students, args.jobs, cache, Path(scratch)))
-        same = _same_grades(results[False][0]["out"], results[True][0]["out"])
+            for mode in args.modes:  # alternating, so that a change of load meets every mode
+                results[mode].append(grade_class(args.students, args.jobs, mode, Path(scratch)))
+        outs = [results[mode][0]["out"] for mode in args.modes]
+        same = all(_same_grades(outs[0], other) for other in outs[1:])
     n = args.students
     print(f"\na class of {n} faithful submissions, --jobs {args.jobs} (medians):")
-    print(f"  {'':<12} {'wall s':>8} {'CPU s':>8} {'CPU/sub':>8} {'peak MiB':>9} {'100 subs':>9}")
-    for cache, label in ((False, "no cache"), (True, "cache")):
-        wall = statistics.median(r["wall"] for r in results[cache])
-        cpu = statistics.median(r["cpu"] for r in results[cache])
-        peak = max(r["peak_mib"] for r in results[cache])
-        warm = statistics.median(r["warm"]["cpu"] for r in results[cache])
-        hundred = wall / n * 100 + statistics.median(r["warm"]["wall"] for r in results[cache])
+    print(
+        f"  {'':<16} {'wall s':>8} {'CPU s':>8} {'CPU/sub':>8} {'ratio':>6} {'peak MiB':>9} "
+        f"{'tree MiB':>9} {'100 subs':>9}"
+    )
+    first = None
+    for mode in args.modes:
+        wall = statistics.median(r["wall"] for r in results[mode])
+        cpu = statistics.median(r["cpu"] for r in results[mode])
+        first = first or cpu
+        peak = max(r["peak_mib"] for r in results[mode])
+        tree = max(r["tree_mib"] for r in results[mode])
+        warm = statistics.median(r["warm"]["cpu"] for r in results[mode])
+        hundred = wall / n * 100 + statistics.median(r["warm"]["wall"] for r in results[mode])
         print(
-            f"  {label:<12} {wall:8.1f} {cpu:8.1f} {cpu / n:8.2f} {peak:9.0f} {hundred / 60:7.1f} min"
-            + (f"   (+ warm-up {warm:.1f} s CPU, once)" if cache else "")
+            f"  {mode:<16} {wall:8.1f} {cpu:8.1f} {cpu / n:8.2f} {cpu / first:6.2f} {peak:9.0f} "
+            f"{tree:9.0f} {hundred / 60:7.1f} min"
+            + (f"   (+ warm-up {warm:.1f} s CPU, once)" if warm else "")
         )
-    print(f"\ngrades identical with and without the cache: {same}")
+    print(f"\ngrades identical in every mode: {same}")
 
 
 def _same_grades(first: Path, second: Path) -> bool:

@@ -156,8 +156,20 @@ def test_the_summary_is_a_markdown_table(tmp_path):
 # -- the zip on a simulated /autograder ---------------------------------------------------------
 
 
+def _memory(pid: int, fields: dict) -> int:
+    """A process's share of the memory in use, in bytes: its proportional set size (a page
+    shared by n processes, such as a forked worker's pages of the fork server, counts 1/n
+    in each, so the sum over processes is what the container holds), else its resident
+    set."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        return int(rollup.split("\nPss:", 1)[1].split()[0]) * 1024
+    except (OSError, IndexError, ValueError):
+        return int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+
+
 def _tree_memory(root_pid: int) -> int:
-    """The resident memory of ``root_pid`` and all its descendants, in bytes."""
+    """The memory in use by ``root_pid`` and all its descendants, in bytes (`_memory`)."""
     parents, memory = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -168,7 +180,7 @@ def _tree_memory(root_pid: int) -> int:
             continue
         fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
         parents[int(entry.name)] = int(fields.get("PPid", "0"))
-        memory[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+        memory[int(entry.name)] = _memory(int(entry.name), fields)
     total = 0
     for pid, rss in memory.items():
         ancestor = pid

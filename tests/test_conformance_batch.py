@@ -11,8 +11,10 @@ which must give the same JSON apart from timings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,11 +28,9 @@ from refnet.conformance.batch import (
     RunOptions,
     Submission,
     classify,
-    discover,
+    find_submissions,
     format_size,
-    limited,
     parse_size,
-    watch,
 )
 from refnet.conformance.cli import add_arguments, main
 from refnet.conformance.reports import Points, grade, load_points, write_reports
@@ -115,7 +115,7 @@ def test_load_points_rejects(tmp_path, text, message):
 # -- discovery ----------------------------------------------------------------------------------
 
 
-def test_discover_one_submission_per_file_and_folder(tmp_path):
+def test_find_submissions_one_submission_per_file_and_folder(tmp_path):
     (tmp_path / "alice.py").write_text("x = 1\n")
     (tmp_path / "bob").mkdir()
     (tmp_path / "bob" / "ch4.py").write_text("y = 2\n")
@@ -130,7 +130,7 @@ def test_discover_one_submission_per_file_and_folder(tmp_path):
     (tmp_path / ".hidden.py").write_text("")
     (tmp_path / "_template.py").write_text("")
     (tmp_path / "linked.py").symlink_to(tmp_path / "alice.py")
-    found = {s.student: s for s in discover(tmp_path)}
+    found = {s.student: s for s in find_submissions(tmp_path)}
     assert sorted(found) == ["alice", "bob", "carol"]
     assert found["alice"].target == "alice.py"
     assert found["bob"].target == "bob/ch4.py"  # the folder's only top-level script
@@ -139,40 +139,40 @@ def test_discover_one_submission_per_file_and_folder(tmp_path):
     assert found["alice"].files == (("alice.py", b"x = 1\n"),)
 
 
-def test_discover_never_follows_symlinks(tmp_path):
+def test_find_submissions_never_follows_symlinks(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("the grader's own file")
     (tmp_path / "class" / "eve").mkdir(parents=True)
     (tmp_path / "class" / "eve" / "ch4.py").write_text("")
     (tmp_path / "class" / "eve" / "steal.txt").symlink_to(secret)
-    (eve,) = discover(tmp_path / "class")
+    (eve,) = find_submissions(tmp_path / "class")
     assert [name for name, _ in eve.files] == ["eve/ch4.py"]
 
 
-def test_discover_single_and_errors(tmp_path):
+def test_find_submissions_single_and_errors(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "chapter4.py").write_text("")
     # What a zip made on macOS adds: an AppleDouble file beside each file, and __MACOSX/.
     (tmp_path / "sub" / "._chapter4.py").write_bytes(b"\0\5\26\7")
     (tmp_path / "sub" / "__MACOSX").mkdir()
     (tmp_path / "sub" / "__MACOSX" / "._chapter4.py").write_bytes(b"\0\5\26\7")
-    (single,) = discover(tmp_path / "sub", single=True)
+    (single,) = find_submissions(tmp_path / "sub", single=True)
     assert (single.student, single.target) == ("sub", "sub/chapter4.py")
     assert [name for name, _ in single.files] == ["sub/chapter4.py"]
     (tmp_path / "sub.py").write_text("")  # sub/ and sub.py: the same student
     with pytest.raises(BatchError, match="both named 'sub'"):
-        discover(tmp_path)
+        find_submissions(tmp_path)
     with pytest.raises(BatchError, match="not a directory"):
-        discover(tmp_path / "missing")
+        find_submissions(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BatchError, match="no submissions"):
-        discover(tmp_path / "empty")
+        find_submissions(tmp_path / "empty")
 
 
 def test_a_folder_without_python_is_not_run(tmp_path):
     (tmp_path / "dora").mkdir()
     (tmp_path / "dora" / "answers.txt").write_text("I did it on paper")
-    (dora,) = discover(tmp_path)
+    (dora,) = find_submissions(tmp_path)
     record = batch.run_submission(dora, RunOptions())
     assert (record["outcome"], record["reason"]) == ("not-run", "no Python file in the submission")
 
@@ -215,8 +215,17 @@ def test_classify(watched, report, outcome, reason):
 
 
 def _run(code: str, tmp_path, limits: Limits) -> dict:
-    argv = limited([sys.executable, "-c", code], limits)
-    return watch(argv, tmp_path, {"PATH": os.environ.get("PATH", "")}, limits)
+    """A submission whose import runs ``code``, through the grader's own path (the fork
+    server where the grader is root, else a new interpreter): its record."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "amy.py").write_text(code)
+    (amy,) = find_submissions(tmp_path / "sub")
+    return batch.run_submission(amy, RunOptions(select=("softmax.batch",), limits=limits))
+
+
+#: Writes straight to the process's stderr, past Python's streams (which the runner
+#: captures while it imports a file): what the grader reads from the worker's pipe.
+SAY = "import os\ndef say(text):\n    os.write(2, (str(text) + '\\n').encode())\n"
 
 
 def _alive(pid: int) -> bool:
@@ -238,8 +247,9 @@ def _dead_within(pid: int, seconds: float = 10.0) -> bool:
     return True
 
 
-def _submission_users_processes() -> list[int]:
-    """Processes of the user ids the sandbox hands to submissions (zombies aside)."""
+def _submission_users_processes(users) -> list[int]:
+    """Processes of the user ids ``users`` (those a run handed to its submissions: another
+    grader's on this machine are not this run's), zombies aside."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -248,78 +258,110 @@ def _submission_users_processes() -> list[int]:
             continue
         if status and "\nState:\tZ" not in status:
             uid = int(status.split("\nUid:\t", 1)[1].split()[0])
-            if sandbox.UIDS[0] <= uid < sandbox.UIDS[1]:
+            if uid in users:
                 found.append(int(entry.name))
     return found
 
 
+def _gone(record: dict, pid: int) -> bool:
+    """Whether what the submission started is gone: every process of its user (in a
+    sandbox the pid it printed is its namespace's), else the pid itself."""
+    if record.get("uid") is not None:
+        deadline = time.monotonic() + 10  # killed at once; a loaded machine may lag
+        while _submission_users_processes({record["uid"]}):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+    return _dead_within(pid)
+
+
 def test_wall_time_kills_the_whole_process_group(tmp_path):
-    # The child forks a grandchild that sleeps holding the pipe, then sleeps itself.
-    code = (
-        "import os, sys, time\n"
+    # The submission forks a grandchild that sleeps holding the pipes, then sleeps itself.
+    code = SAY + (
+        "import time\n"
         "pid = os.fork()\n"
         "if pid == 0:\n    time.sleep(300); os._exit(0)\n"
-        "print(pid, flush=True); time.sleep(300)\n"
+        "say(pid); time.sleep(300)\n"
     )
     start = time.monotonic()
-    watched = _run(code, tmp_path, Limits(wall=2, cpu=10))
-    assert watched["stopped"] == "wall" and watched["exit_code"] == -9
-    assert time.monotonic() - start < 20  # not the 300 s the children asked for
-    grandchild = int(watched["output"].split()[0])
-    assert _dead_within(grandchild)
+    record = _run(code, tmp_path, Limits(wall=3, cpu=30))
+    assert record["outcome"] == "timeout" and record["exit_code"] == -9
+    assert time.monotonic() - start < 30  # not the 300 s the children asked for
+    assert _gone(record, int(record["output"].split()[0]))
 
 
 def test_a_forked_child_does_not_hold_the_grader(tmp_path):
-    # The child exits at once; its grandchild keeps the pipe open for 300 s.
-    code = "import os, time\nif os.fork() == 0:\n    time.sleep(300); os._exit(0)\nprint('done')\n"
+    # The import ends at once; its grandchild keeps the pipes open for 300 s.
+    code = SAY + "import time\nif os.fork() == 0:\n    time.sleep(300); os._exit(0)\nsay('done')\n"
     start = time.monotonic()
-    watched = _run(code, tmp_path, Limits(wall=60, cpu=10))
-    assert (watched["stopped"], watched["exit_code"], watched["output"]) == (None, 0, "done\n")
-    assert time.monotonic() - start < 20
+    record = _run(code, tmp_path, Limits(wall=120, cpu=30))
+    assert record["outcome"] == "not-loaded", record["reason"]  # no chapter name: said so
+    assert record["output"].startswith("done\n")
+    assert time.monotonic() - start < 60
 
 
 def test_output_is_capped_in_memory(tmp_path):
-    code = "import sys\nwhile True:\n    sys.stdout.write('x' * 4096)\n"
-    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, output=100_000))
-    assert watched["stopped"] == "output"
-    assert len(watched["output"]) == 100_000 < watched["output_bytes"]
+    code = "import os\nwhile True:\n    os.write(2, b'x' * 4096)\n"
+    record = _run(code, tmp_path, Limits(wall=60, cpu=30, output=100_000))
+    assert record["outcome"] == "output"
+    assert record["output"] == "x" * batch.OUTPUT_KEPT
+    assert record["output_bytes"] > 100_000
 
 
 def test_memory_limit(tmp_path):
     code = "blocks = []\nwhile True:\n    blocks.append(b'x' * 2**24)\n"
-    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, memory=256 * 2**20))
-    assert watched["exit_code"] == 1 and "MemoryError" in watched["output"]
-    assert classify(watched, None, Limits(memory=256 * 2**20))[1] == "memory limit 256 MiB exceeded"
+    record = _run(code, tmp_path, Limits(wall=60, cpu=30, memory=768 * 2**20))
+    assert (record["outcome"], record["reason"]) == ("memory", "memory limit 768 MiB exceeded")
 
 
 def test_cpu_limit(tmp_path):
-    # SIGXCPU is sent only by the CPU limit.  The CPU time the kernel reports for the child
-    # is sampled (ticks), so it may read a little under the 1 s it was stopped at; on a
-    # loaded machine the wall time (300 s) is far away either way.
-    watched = _run("while True:\n    pass\n", tmp_path, Limits(wall=300, cpu=1))
-    assert watched["stopped"] is None and watched["exit_code"] == -24
-    assert 0.5 < watched["cpu_seconds"] < 1 + 2 + 0.5
-    assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
+    # SIGXCPU is sent only by the CPU limit.  The CPU time the kernel reports is sampled
+    # (ticks), so it may read a little under the 2 s it was stopped at; on a loaded machine
+    # the wall time (300 s) is far away either way.
+    record = _run("while True:\n    pass\n", tmp_path, Limits(wall=300, cpu=2))
+    assert record["outcome"] == "cpu" and record["exit_code"] == -24
+    assert 1.5 < record["cpu_seconds"] < 2 + 2 + 0.5
 
 
 def test_the_hard_cpu_limit_kills_what_ignores_the_soft_one(tmp_path):
-    # A child that ignores SIGXCPU spins on to the hard limit (soft + 2 s), where the kernel
-    # kills it: with the hard limit left unlimited it would run until the wall time.
+    # A submission that ignores SIGXCPU spins on to the hard limit (soft + 2 s), where the
+    # kernel kills it: with the hard limit left unlimited it would run until the wall time.
     code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass\n"
-    watched = _run(code, tmp_path, Limits(wall=300, cpu=1))
-    assert watched["stopped"] is None and watched["exit_code"] == -9
-    assert 2.0 < watched["cpu_seconds"] < 3 + 0.5
-    assert classify(watched, None, Limits(cpu=1))[0] == "cpu"
+    record = _run(code, tmp_path, Limits(wall=300, cpu=2))
+    assert record["outcome"] == "cpu" and record["exit_code"] == -9
+    assert 3.0 < record["cpu_seconds"] < 4 + 0.5
+
+
+def test_a_restarted_worker_gets_only_the_cpu_time_left(tmp_path):
+    # Two functions spin, deaf to the check's alarm: the supervisor stops the first after
+    # its time limit (20 + 10 s) or the CPU limit stops it, and a new worker runs the next
+    # check with the CPU time left.  A limit per worker would let each spend 6 s and the
+    # run end with a report; the submission's limit ends it with the CPU limit.
+    code = (
+        "import signal\n"
+        "def softmax(a):\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+        "sigmoid = softmax\n"
+    )
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "amy.py").write_text(code)
+    (amy,) = find_submissions(tmp_path / "sub")
+    select = ("softmax.values", "sigmoid.values")
+    options = RunOptions(select=select, timeout=20.0, limits=Limits(wall=600, cpu=6))
+    record = batch.run_submission(amy, options)
+    assert record["outcome"] == "cpu", record["reason"]
+    assert record["cpu_seconds"] < 6 + 2 + 0.5
 
 
 def test_file_size_limit(tmp_path):
-    code = (
+    code = SAY + (
         "try:\n    open('big.bin', 'wb').write(bytes(2**21))\n"
-        "except OSError as exc:\n    print(exc.errno)\n"
+        "except OSError as exc:\n    say(exc.errno)\n"
+        "say(os.path.getsize('big.bin'))\n"
     )
-    watched = _run(code, tmp_path, Limits(wall=30, cpu=10, file_size=2**20))
-    assert watched["output"].strip() == "27"  # EFBIG: Python ignores SIGXFSZ
-    assert (tmp_path / "big.bin").stat().st_size == 2**20
+    record = _run(code, tmp_path, Limits(wall=60, cpu=30, file_size=2**20))
+    assert record["output"].split()[:2] == ["27", str(2**20)]  # EFBIG: Python ignores SIGXFSZ
 
 
 # -- grades and files ---------------------------------------------------------------------------
@@ -460,7 +502,7 @@ def test_scheduler_without_dask_names_the_extra(monkeypatch):
 def test_a_submission_too_large_is_not_run(tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "MAX_SUBMISSION_BYTES", 10)
     (tmp_path / "zoe.py").write_text("x = 'more than ten bytes'\n")
-    (zoe,) = discover(tmp_path)
+    (zoe,) = find_submissions(tmp_path)
     assert zoe.files == () and zoe.problem.startswith("the submission is larger than")
     assert batch.run_submission(zoe, RunOptions())["outcome"] == "not-run"
 
@@ -560,6 +602,7 @@ def graded_class(tmp_path_factory):
     points = out / "points.toml"
     points.write_text(POINTS)
     fixtures_before = _tree(CLASS.parent)
+    users_before = batch.users_handed_out()
     code = main(
         ["--batch", str(CLASS), "--out", str(out / "class"), "--points", str(points)]
         + _class_argv()
@@ -568,7 +611,14 @@ def graded_class(tmp_path_factory):
         path.stem: json.loads(path.read_text())
         for path in (out / "class" / "students").glob("*.json")
     }
-    return {"code": code, "out": out / "class", "students": students, "before": fixtures_before}
+    users = batch.users_handed_out() - users_before  # this run's, not another grader's
+    return {
+        "code": code,
+        "out": out / "class",
+        "students": students,
+        "before": fixtures_before,
+        "users": users,
+    }
 
 
 @pytest.mark.slow
@@ -601,9 +651,11 @@ def test_fixture_class_left_the_grader_alone(graded_class):
     helper = int(nora.split("nora: helper process ", 1)[1].split()[0])
     if sandbox.available().bubblewrap:
         deadline = time.monotonic() + 10  # killed at once; a loaded machine may lag
-        while _submission_users_processes() and time.monotonic() < deadline:
+        users = graded_class["users"]
+        assert users or not sandbox.available().own_user
+        while _submission_users_processes(users) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _submission_users_processes()
+        assert not _submission_users_processes(users)
     else:
         assert _dead_within(helper)
     # Leo printed 10.5 MB while importing: the report keeps its head and counts the rest.
@@ -647,7 +699,7 @@ def _regrade(scheduler=None, jobs=2):
         profile=profile,
         limits=Limits(wall=300.0, cpu=15.0, memory=2**30),
     )
-    chosen = [s for s in discover(CLASS) if s.student in ("dan_early_return", "hugo_stubs")]
+    chosen = [s for s in find_submissions(CLASS) if s.student in ("dan_early_return", "hugo_stubs")]
     runs = batch.run_all(chosen, options, jobs=jobs, scheduler=scheduler)
     checks = reports.expected_checks(tuple(CHECK_NAMES), profile)
     points = Points(rules={"TwoLayerNet.numerical_gradient": 2})
@@ -738,3 +790,36 @@ def test_the_class_page_fits_1280_pixels(tmp_path):
         finally:
             browser.close()
     assert width <= 1280 and right <= 1280, (width, right)
+
+
+@pytest.mark.slow
+def test_a_dask_worker_started_beside_a_refnet_folder_grades_with_the_installed_one(tmp_path):
+    """A worker started in a folder that holds a ``refnet`` of its own (a source checkout)
+    imports that one; the grader's task must not (issue 18)."""
+    distributed = pytest.importorskip(
+        "dask.distributed",
+        reason="the cluster extra is not installed: pip install -e '.[cluster]'",
+    )
+    decoy = tmp_path / "refnet"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text(
+        "raise ImportError('the refnet of the folder, not the installed one')\n"
+    )
+    ada = [s for s in find_submissions(CLASS) if s.student == "ada_faithful"]
+    options = RunOptions(select=("softmax.batch",), max_examples=5, limits=Limits(wall=300.0))
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0") as cluster:
+        argv = [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address]
+        argv += ["--no-nanny", "--nthreads", "1", "--no-dashboard"]
+        worker = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.DEVNULL)
+        try:
+            with distributed.Client(cluster) as client:
+                client.wait_for_workers(1, timeout=120)
+                # The worker itself would import the decoy: the test can fail.
+                spec = client.submit(importlib.util.find_spec, "refnet", pure=False).result()
+                assert Path(spec.origin).parent == decoy
+            (run,) = batch.run_all(ada, options, scheduler=cluster.scheduler_address)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    assert run["outcome"] == "graded", run["reason"]
+    assert [c["status"] for c in run["report"]["checks"]] == ["pass"]

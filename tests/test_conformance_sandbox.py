@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from refnet.conformance import batch, reports, sandbox
-from refnet.conformance.batch import Limits, RunOptions, discover
+from refnet.conformance.batch import Limits, RunOptions, find_submissions
 from refnet.conformance.cli import main
 from refnet.conformance.sandbox import Protections
 
@@ -100,9 +101,11 @@ def test_the_sandbox_shows_only_python_refnet_and_the_scratch_folder(tmp_path):
         PROTECTIONS,
         uid,
     )
-    watched = batch.watch(argv, scratch, {"PATH": os.environ["PATH"]}, Limits(wall=60))
+    done = subprocess.run(
+        argv, cwd=scratch, env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=120
+    )
     sandbox.kill_user(uid)
-    seen = json.loads(watched["output"])
+    seen = json.loads(done.stdout)
     assert seen["uid"] == uid and seen["tests"] is False  # the project's tests are not there
     # The system, the folders leading to Python and refnet, and nothing else at the top.
     roots = {Path(p).parts[1] for p in [*map(str, sandbox.readable_roots()), str(scratch)]}
@@ -123,6 +126,48 @@ def test_the_sandbox_shows_only_python_refnet_and_the_scratch_folder(tmp_path):
         not scratch.is_relative_to("/tmp") or scratch.relative_to("/tmp").parts[0] in seen["tmp"]
     )
     assert (scratch / "w").read_text() == "x"
+
+
+#: A submission that prints, past Python's streams, what it can see and do.
+PROBE = """\
+import json, os, resource, socket
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=2)
+    network = "open"
+except OSError as exc:
+    network = type(exc).__name__
+seen = {
+    "uid": os.getuid(), "root": sorted(os.listdir("/")), "tmp": len(os.listdir("/tmp")),
+    "processes": len([p for p in os.listdir("/proc") if p.isdigit()]), "network": network,
+    "limits": [resource.getrlimit(getattr(resource, name))
+               for name in ("RLIMIT_DATA", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE")],
+    "cpu_hard_above_soft": resource.getrlimit(resource.RLIMIT_CPU)[1]
+    - resource.getrlimit(resource.RLIMIT_CPU)[0],
+}
+os.write(2, ("SEEN " + json.dumps(seen) + "\\n").encode())
+"""
+
+
+@needs_both
+def test_a_warm_worker_is_contained_as_a_cold_one(tmp_path, monkeypatch):
+    """The fork server's worker joins the submission's sandbox: the same view, user,
+    limits, missing network and process namespace as a new interpreter's."""
+    if not (PROTECTIONS.bubblewrap and PROTECTIONS.own_user):
+        _unavailable()
+    (tmp_path / "amy.py").write_text(PROBE)
+    (amy,) = find_submissions(tmp_path)
+    options = RunOptions(select=("softmax.batch",), limits=Limits(wall=120, cpu=30))
+    seen = {}
+    for mode in ("", "off"):
+        monkeypatch.setenv("REFNET_FORK_SERVER", mode)
+        record = batch.run_submission(amy, options)
+        line = next(x for x in record["output"].splitlines() if x.startswith("SEEN "))
+        seen[mode] = json.loads(line[5:])
+        assert seen[mode].pop("uid") == record["uid"]
+    warm, cold = seen[""], seen["off"]
+    assert warm == cold, (warm, cold)
+    assert warm["network"] != "open" and warm["tmp"] == 1
+    assert warm["processes"] <= 3  # its namespace's first process, itself, a limiter
 
 
 # -- the hostile class ----------------------------------------------------------------------
@@ -183,8 +228,9 @@ class _Listener:
         return self.accepted
 
 
-def _submission_processes(marker: str) -> list[str]:
-    """Processes left on this machine by the batch: a submission's user, or the marker."""
+def _submission_processes(marker: str, users) -> list[str]:
+    """Processes left on this machine by the batch: of a user id it handed to a submission
+    (``users``: not another grader's), or with the marker in their command line."""
     left = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -197,7 +243,7 @@ def _submission_processes(marker: str) -> list[str]:
         if "\nState:\tZ" in status:
             continue
         uid = int(status.split("\nUid:\t", 1)[1].split()[0])
-        if sandbox.UIDS[0] <= uid < sandbox.UIDS[1] or marker in command:
+        if uid in users or marker in command:
             left.append(f"{entry.name} uid {uid}: {command!r}")
     return left
 
@@ -240,6 +286,7 @@ def hostile_run(tmp_path_factory):
     for name in CHECKS:
         argv += ["-k", name]
     start = time.monotonic()
+    users_before = batch.users_handed_out()
     code = main(argv)
     seconds = time.monotonic() - start
     time.sleep(1)  # let the kernel finish tearing down the namespaces
@@ -252,7 +299,8 @@ def hostile_run(tmp_path_factory):
         "students": students,
         "seconds": seconds,
         "accepted": listener.close(),
-        "left": _submission_processes(made["marker"]),
+        "users": batch.users_handed_out() - users_before,
+        "left": _submission_processes(made["marker"], batch.users_handed_out() - users_before),
         "page": (tmp_path / "grades" / "index.html").read_text(),
     }
 
@@ -297,6 +345,7 @@ def test_a_fork_bomb_is_bounded_and_leaves_nothing(hostile_run):
     fay = _attacks(hostile_run["students"]["fay_fork_bomb"])
     forked = int(fay["fork bomb"].split()[0])
     assert 0 < forked < sandbox.PROCESSES, fay
+    assert len(hostile_run["users"]) == 9  # a user of its own each
     assert hostile_run["left"] == []  # Fay's sleepers, Ivo's daemon: all gone
 
 
@@ -356,12 +405,13 @@ def test_the_same_on_a_dask_cluster(hostile_run, tmp_path):
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         runs = batch.run_all(
-            discover(made["folder"]), _options(), scheduler=cluster.scheduler_address
+            find_submissions(made["folder"]), _options(), scheduler=cluster.scheduler_address
         )
     time.sleep(1)
     assert listener.close() == 0
     assert made["canary"].read_text() == "the instructor's file"
-    assert _submission_processes(made["marker"]) == []
+    assert all(run.get("uid") is not None for run in runs)
+    assert _submission_processes(made["marker"], {run["uid"] for run in runs}) == []
     here = {
         student: (entry["outcome"], entry["score"])
         for student, entry in hostile_run["students"].items()
@@ -385,7 +435,7 @@ def test_without_the_sandbox_a_submission_still_runs(tmp_path, monkeypatch):
     stands for a machine without bwrap, as a user that is not root)."""
     monkeypatch.setattr(sandbox, "available", lambda: Protections())
     (tmp_path / "amy.py").write_text("import os\nprint(os.getuid())\n")
-    (amy,) = discover(tmp_path)
+    (amy,) = find_submissions(tmp_path)
     record = batch.run_submission(amy, RunOptions(select=("softmax.batch",)))
     assert record["outcome"] == "not-loaded"  # no chapter name: the runner says so
     assert "none of the chapter's names" in record["reason"]

@@ -1,43 +1,42 @@
-"""Grade a class: every submission checked in its own limited subprocess.
+"""Grade a class: every submission checked by a limited, supervised worker of its own.
 
 ``refnet conformance --batch DIR`` finds one submission per entry of DIR (a file
-``alice.py`` or a folder ``bob/``), and runs ``python -m refnet.conformance`` on each in a
-child process of its own, in a temporary copy of the submission, under limits set with
-``resource.setrlimit`` before the child starts Python:
+``alice.py`` or a folder ``bob/``, `find_submissions`), and checks each in a temporary
+copy of it, under limits set with ``resource.setrlimit`` before the submission's code
+runs:
 
-* wall time (the child's whole process group is killed when it runs out),
-* CPU time (``RLIMIT_CPU``), memory (``RLIMIT_DATA``: heap and private mappings, which is
-  what allocations use; shared libraries are not counted), the size of any file it
-  writes (``RLIMIT_FSIZE``), and no core files;
-* output: stdout and stderr are read through one pipe, and a submission that prints more
-  than the cap is stopped (the grader keeps at most the cap in memory, nothing on disk).
+* wall time (the worker and its sandbox, or its process group, are killed when it runs
+  out),
+* CPU time (``RLIMIT_CPU``, for the submission as a whole), memory (``RLIMIT_DATA``: heap
+  and private mappings, which is what allocations use; shared libraries are not counted),
+  the size of any file it writes (``RLIMIT_FSIZE``), and no core files;
+* output: what reaches the worker's stdout and stderr is read through a pipe, and a
+  submission that prints more than the cap is stopped (the grader keeps at most the cap
+  in memory, nothing on disk).
 
-What a submission does therefore cannot stop the others or the grader, short of what
-these limits do not cover (see docs/how-to/grade-a-class.md: this is not a security
-sandbox).  A submission travels as its bytes (`Submission`), so that a Dask worker
-on another machine (``--scheduler``) runs it exactly as a local process would:
-`run_submission` is the one function both paths call.
+sandbox.py adds what the operating system offers (a bubblewrap sandbox, a user of its
+own); workers.py starts the worker, warm (forked by forkserver.py) or cold (a new
+interpreter), and process.py's supervisor owns its run.  A submission travels as its bytes
+(`Submission`), so that a Dask worker on another machine (``--scheduler``) runs it exactly
+as a local process would: `run_submission` is the one function both paths call.
 
-It imports neither JAX nor hypothesis; `refnet.conformance.reports` turns the runs
-into grades and files.  The limits are written for Linux.
+It imports neither JAX nor hypothesis; `refnet.conformance.reports` turns the runs into
+grades and files.  The limits are written for Linux.
 """
-# Size: over 500 lines because the limits, the watch over one child (its pipe, its clock,
-# its process group, Ctrl-C) and the reading of how it ended are one mechanism whose parts
-# only make sense together; the grades and files it leads to are in reports.py.
+# Size: over 500 lines because finding submissions, running one, classifying how it ended
+# and handing them to threads or a cluster are the grader's one loop; the worker's start is
+# in workers.py, its supervision in process.py, the grades in reports.py.
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
-import selectors
 import signal
-import stat
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import install_hint
-from . import sandbox
+from . import forkserver, sandbox, workers
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -55,8 +54,10 @@ OUTPUT_KEPT = 20_000
 #: Folders and files never copied from a submission.
 IGNORED = {"__pycache__", "__MACOSX", ".git", ".hypothesis", ".ipynb_checkpoints", ".DS_Store"}
 CLUSTER_HINT = install_hint("cluster")
-#: Set while run_all stops on Ctrl-C: every watch() kills its child and returns.
+#: Set while run_all stops on Ctrl-C: every supervisor kills its worker and returns.
 _STOPPING = threading.Event()
+#: The user ids this process handed to submissions (`users_handed_out`).
+_HANDED_OUT: set[int] = set()
 
 
 class BatchError(Exception):
@@ -98,21 +99,6 @@ class RunOptions:
     limits: Limits = field(default_factory=Limits)
     cache: str | None = None  # a folder warm_up filled: the oracle's values, XLA's programs
 
-    def runner_arguments(self, scratch: str) -> list[str]:
-        argv = ["--seed", str(self.seed), "--max-examples", str(self.max_examples)]
-        argv += ["--timeout", f"{self.timeout:g}"]
-        for prefix in self.select:
-            argv += ["-k", prefix]
-        for entry in self.maps:
-            argv += ["--map", entry]
-        if self.map_file:
-            path = Path(scratch, self.map_file[0])
-            path.write_text(self.map_file[1], encoding="utf-8")
-            argv += ["--map-file", str(path)]
-        if self.profile:
-            argv += ["--profile", self.profile]
-        return argv
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -128,7 +114,7 @@ class Submission:
 # -- finding the submissions ----------------------------------------------------------------
 
 
-def discover(directory, single: bool = False) -> list[Submission]:
+def find_submissions(directory, single: bool = False) -> list[Submission]:
     """The submissions in ``directory``: one per ``*.py`` or ``*.ipynb`` file and one per
     folder.
 
@@ -211,21 +197,25 @@ def _choose_target(entry: Path) -> tuple[str, str]:
 # -- running one submission -----------------------------------------------------------------
 
 
-def run_submission(submission: Submission, options: RunOptions, python: str | None = None) -> dict:
-    """Check one submission in a limited child process; return what happened (no grades).
+def run_submission(submission: Submission, options: RunOptions) -> dict:
+    """Check one submission in its limited, sandboxed worker; return what happened (no
+    grades).
 
-    The keys: ``student``, ``submission``, ``outcome`` (``graded`` when the runner wrote its
+    The keys: ``student``, ``submission``, ``outcome`` (``graded`` when the worker sent its
     report, else why not: ``timeout``, ``cpu``, ``memory``, ``output``, ``file-size``,
     ``not-loaded``, ``crashed``, ``not-run``), ``reason``, ``exit_code``, ``report`` (the
-    runner's JSON, or None), ``output`` (what the child printed, its head) and timings.
-    Temporary paths in all of it are replaced by the submission's own path.
+    runner's JSON, or None), ``output`` (what the child printed, its head), timings, and
+    ``uid`` when the submission had a user of its own.  Temporary paths in all of it are
+    replaced by the submission's own path.
     """
     record: dict[str, Any] = {"student": submission.student, "submission": submission.path}
     if submission.problem:
         return record | _empty("not-run", submission.problem)
-    python = python or sys.executable
     protections = sandbox.available()
     uid = sandbox.new_user() if protections.own_user else None
+    if uid is not None:
+        _HANDED_OUT.add(uid)
+        record["uid"] = uid
     with tempfile.TemporaryDirectory(prefix="refnet-grade-") as scratch:
         copy_root = Path(scratch, "submission")
         for relative, contents in submission.files:
@@ -234,22 +224,19 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
             destination.write_bytes(contents)
         first = Path(submission.files[0][0]).parts[0]
         work = copy_root / first if (copy_root / first).is_dir() else copy_root
-        report_path = Path(scratch, "report.json")
-        runner = [python, "-m", "refnet.conformance", str(copy_root / submission.target)]
-        runner += ["--json", str(report_path), *options.runner_arguments(scratch)]
+        config = _worker_config(str(copy_root / submission.target), options, scratch)
         if uid is not None:
             sandbox.hand_over(Path(scratch), uid)
         readable = [Path(options.cache)] if options.cache else []
-        argv = sandbox.command(runner, options.limits, Path(scratch), protections, uid, readable)
         env = _child_environment(scratch) | cache_environment(options.cache, write=False)
+        folders = (Path(scratch), work)
         try:
-            watched = watch(argv, work, env, options.limits)
+            watched, report = workers.run(
+                config, protections, uid, folders, readable, env, options.limits, _STOPPING.is_set
+            )
         finally:
             if uid is not None:
                 sandbox.kill_user(uid)  # what left the process group, or the sandbox
-        if protections.bubblewrap:
-            watched["exit_code"] = sandbox.end_signal(watched["exit_code"])
-        report = _read_report(report_path, uid)
         outcome, reason = classify(watched, report, options.limits)
         record |= {
             "outcome": outcome,
@@ -266,21 +253,33 @@ def run_submission(submission: Submission, options: RunOptions, python: str | No
         return _replace_paths(record, [str(copy_root), os.path.realpath(copy_root)], original)
 
 
-def _read_report(path: Path, uid: int | None) -> dict | None:
-    """The runner's JSON report, if it is a regular file the submission's user wrote (never
-    a symbolic link to a file of the grader's, which the grader, root, could read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode) or (uid is not None and status.st_uid != uid):
-            return None
-        try:
-            return json.loads(handle.read(64 * MIB).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            return None
+def _worker_config(spec: str, options: RunOptions, scratch) -> dict:
+    """worker.py's settings: what the command line gives a run of ``spec``."""
+    from .mapping import parse_entries, read_map_file
+
+    entries: list[str] = []
+    if options.map_file:
+        path = Path(scratch, options.map_file[0])
+        path.write_text(options.map_file[1], encoding="utf-8")
+        entries = read_map_file(str(path)).entries()
+    entries += list(options.maps)
+    parse_entries(entries)
+    return {
+        "spec": spec,
+        "mapping": entries,
+        "profile": options.profile,
+        "max_examples": options.max_examples,
+        "seed": options.seed,
+        "timeout": options.timeout or None,
+        "select": list(options.select) or None,
+    }
+
+
+def users_handed_out() -> frozenset[int]:
+    """The user ids that this process's runs gave submissions (a record carries its own as
+    ``uid``): what to look for, after a batch, among the processes left on the machine,
+    without mistaking another grader's for this one's."""
+    return frozenset(_HANDED_OUT)
 
 
 def _empty(outcome: str, reason: str) -> dict:
@@ -321,10 +320,12 @@ def warm_up(options: RunOptions, cache: Path) -> dict:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="refnet-warm-") as scratch:
         chosen = replace(options, maps=(), map_file=None, profile=options.profile or "book")
-        runner = [sys.executable, "-m", "refnet.conformance", "refnet"]
-        runner += ["--json", str(Path(scratch, "report.json")), *chosen.runner_arguments(scratch)]
+        config = _worker_config("refnet", chosen, scratch)
         env = _child_environment(scratch) | cache_environment(str(cache), write=True)
-        watched = watch(limited(runner, options.limits), scratch, env, options.limits)
+        folders = (Path(scratch), Path(scratch))
+        watched, _ = workers.run(
+            config, sandbox.Protections(), None, folders, [], env, options.limits, _STOPPING.is_set
+        )
     for path in [cache, *cache.rglob("*")]:  # readable by a submission's own user
         path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
     return watched
@@ -353,88 +354,6 @@ def _child_environment(scratch: str) -> dict[str, str]:
         "PYTHONPATH": str(Path(refnet.__file__).resolve().parent.parent),
     }
     return env
-
-
-def limited(argv: list[str], limits: Limits) -> list[str]:
-    """``argv`` (whose first item is an executable's path) run under ``limits``' rlimits,
-    soft and hard, and nothing else (sandbox.command adds the operating system's
-    protections)."""
-    return sandbox.command(argv, limits, Path(tempfile.gettempdir()), sandbox.Protections(), None)
-
-
-def watch(argv, cwd, env, limits: Limits) -> dict:
-    """Run ``argv`` in a new session; read its output with a cap; enforce the wall time.
-
-    Whatever way the child ends, its process group is killed before it is reaped, so
-    processes it forked do not outlive it (unless they left the group with setsid).
-    """
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    kept, total, stopped = bytearray(), 0, None
-    assert proc.stdout is not None  # PIPE
-    fd = proc.stdout.fileno()
-    open_pipe, exited, drain_until = True, False, 0.0
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            if open_pipe:
-                for _ in selector.select(timeout=0.1):
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        selector.unregister(fd)
-                        open_pipe = False
-                        break
-                    total += len(chunk)
-                    kept += chunk[: max(0, limits.output - len(kept))]
-                    if total > limits.output and stopped is None:
-                        stopped = "output"
-                        _kill_group(proc.pid)
-            else:
-                time.sleep(0.05)
-            if stopped is None and time.monotonic() - start > limits.wall:
-                stopped = "wall"
-                _kill_group(proc.pid)
-            if stopped is None and _STOPPING.is_set():  # the grader was interrupted
-                stopped = "interrupted"
-                _kill_group(proc.pid)
-            if not exited and _has_exited(proc.pid):
-                exited, drain_until = True, time.monotonic() + 2.0
-                _kill_group(proc.pid)  # leftovers that would hold the pipe open
-            if exited and (not open_pipe or time.monotonic() > drain_until):
-                break
-    proc.stdout.close()
-    _kill_group(proc.pid)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "exit_code": proc.returncode,
-        "stopped": stopped,
-        "output": kept.decode("utf-8", errors="replace"),
-        "output_bytes": total,
-        "seconds": time.monotonic() - start,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-    }
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (its pid stays the group's id)."""
-    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    return info is not None and info.si_pid == pid
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def classify(watched: dict, report: dict | None, limits: Limits) -> tuple[str, str]:
@@ -518,7 +437,35 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
                 raise
             finally:
                 _STOPPING.clear()
+                forkserver.close_all()  # its memory is not kept after the batch
     return [done[s.student] for s in submissions]
+
+
+#: What a Dask worker runs for one submission: a new interpreter, whose path is cleaned of
+#: the folder it starts in before refnet is imported, so that a worker started beside
+#: refnet's source (or any folder named refnet) grades with the installed package; the
+#: submission and the options travel on its stdin, the record comes back on its stdout.
+CLUSTER_TASK = (
+    "__import__('subprocess').run([__import__('sys').executable, '-c', "
+    "'import sys; sys.path[:] = [p for p in sys.path if p not in (\\'\\', \\'.\\')]; "
+    "from refnet.conformance.batch import cluster_task; cluster_task()'], "
+    "input=payload, capture_output=True)"
+)
+
+
+def cluster_task() -> None:
+    """The interpreter `CLUSTER_TASK` starts: one submission from stdin, its record out."""
+    submission, options = pickle.loads(sys.stdin.buffer.read())
+    record = run_submission(submission, options)
+    sys.stdout.write(json.dumps(record))
+
+
+def _on_cluster(done) -> dict:
+    """The record of a `CLUSTER_TASK` run (a BatchError saying why there is none)."""
+    if done.returncode != 0:
+        words = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise BatchError(" / ".join(words) or f"the task ended with {done.returncode}")
+    return json.loads(done.stdout)
 
 
 def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
@@ -532,15 +479,24 @@ def _run_on_cluster(submissions, options, scheduler, progress) -> dict:
     done = {}
     batch_id = uuid.uuid4().hex  # two graders sharing a cluster must not share tasks
     with Client(scheduler) as client:
-        keys = [f"refnet-grade-{batch_id}-{index}" for index in range(len(submissions))]
-        futures = client.map(run_submission, submissions, options=options, key=keys, pure=False)
+        futures = [
+            client.submit(
+                eval,
+                CLUSTER_TASK,
+                {"payload": pickle.dumps((submission, options))},
+                key=f"refnet-grade-{batch_id}-{index}",
+                pure=False,
+            )
+            for index, submission in enumerate(submissions)
+        ]
         for future in cluster_completed(futures):
             try:
-                record = future.result()
+                record = _on_cluster(future.result())
             except Exception as exc:
                 raise BatchError(
                     f"the cluster at {scheduler} could not run a submission: "
-                    f"{type(exc).__name__}: {exc} (does every worker have refnet with its conformance extra?)"
+                    f"{type(exc).__name__}: {exc} (does every worker have refnet with its "
+                    "conformance extra installed?)"
                 ) from exc
             done[record["student"]] = record
             if progress is not None:

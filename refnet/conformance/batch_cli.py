@@ -32,7 +32,7 @@ from .batch import (
     BatchError,
     Limits,
     RunOptions,
-    discover,
+    find_submissions,
     format_size,
     parse_size,
     run_all,
@@ -337,7 +337,7 @@ def run_command(args: argparse.Namespace) -> int:
 
         out = _output_folder(args)
         options, points = _options(args, [check.name for check in CHECKS])
-        submissions = discover(args.batch, single=args.single)
+        submissions = find_submissions(args.batch, single=args.single)
     except BatchError as exc:
         say(str(exc))
         return EXIT_USAGE

@@ -7,6 +7,9 @@ resumes, without the file whose import hung, or after the check that hung, which
 A child that dies (a crash in the target's C code, ``os._exit``) is handled the same way.
 So one report always comes back, with every check in it.
 
+A grader (batch.py, workers.py) uses the same supervisor for each submission, with the
+submission's wall time, output cap and CPU time on the same clock (`supervise`).
+
 This module imports neither JAX nor hypothesis: the parent only reads events and puts
 the report together (schema.py).
 """
@@ -49,16 +52,23 @@ class Outcome:
 class _Child:
     """One worker process and a thread reading its events."""
 
-    def __init__(self, config: dict):
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "refnet.conformance.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # its own process group: killed with whatever it started
-        )
+    def __init__(self, config: dict, spawn=None, output=None):
+        """``spawn(config)`` starts the worker (default: a new interpreter, given ``config``
+        on its stdin); ``output(bytes)`` takes what the target prints (default: this
+        process's stderr, its last lines kept for a diagnosis)."""
+        if spawn is None:
+            env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "refnet.conformance.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # its own process group: killed with what it started
+            )
+        else:
+            self.process = spawn(config)
+        self.output = output
         self.events: queue.Queue = queue.Queue()
         self.finished = False  # the child sent its report
         self.stderr: deque = deque(maxlen=64)
@@ -68,9 +78,9 @@ class _Child:
         ]
         for thread in self.threads:
             thread.start()
-        assert self.process.stdin and self.process.stdout and self.process.stderr  # all PIPE
-        self.process.stdin.write(json.dumps(config).encode())
-        self.process.stdin.close()
+        if self.process.stdin is not None:
+            self.process.stdin.write(json.dumps(config).encode())
+            self.process.stdin.close()
 
     def _read(self):
         assert self.process.stdout is not None
@@ -80,12 +90,19 @@ class _Child:
             except ValueError:
                 continue
         self.events.put(None)  # end of stream: the child exited
+        self.process.stdout.close()  # here: a holder of the pipe may outlive close()
 
     def _drain(self):
         # What the target prints reaches the user as if they had run it (streamed, so a
         # megabyte printer costs no memory here); the last lines are kept for a diagnosis.
-        # A grader that runs this command caps it in turn (batch.py).
+        # A grader passes its own ``output``, which caps it (batch.py).
         assert self.process.stderr is not None
+        if self.output is not None:
+            while chunk := self.process.stderr.read1(65536):  # type: ignore[attr-defined]
+                self.stderr.append(chunk.decode("utf-8", "replace"))
+                self.output(chunk)
+            self.process.stderr.close()
+            return
         for line in self.process.stderr:
             text = line.decode("utf-8", "replace")
             self.stderr.append(text)
@@ -93,6 +110,7 @@ class _Child:
                 sys.stderr.write(text)
             except (OSError, ValueError):  # stderr closed: keep draining the pipe
                 pass
+        self.process.stderr.close()
 
     def last_words(self) -> str:
         return "".join(self.stderr)[-STDERR_KEPT:].strip()
@@ -154,15 +172,37 @@ def _stopped(unit, reason: str, seconds: float, target: dict) -> dict:
     }
 
 
+class Stopped(Exception):
+    """Raised by a ``spawn`` that must not start another worker (its CPU time is spent):
+    the run ends with this reason (``"cpu"``)."""
+
+
 class _Supervisor:
-    def __init__(self, config: dict, progress, on_result=None):
+    """The one owner of a run's clock: each check's time limit, the run's deadline (wall
+    time, for a grader), and whatever else may stop it (``halt``)."""
+
+    def __init__(
+        self,
+        config: dict,
+        progress,
+        on_result=None,
+        *,
+        spawn=None,
+        output=None,
+        deadline: float | None = None,
+        halt=None,
+    ):
         self.config = dict(config)
         self.progress = progress
         self.on_result = on_result
+        self.spawn, self.output, self.deadline, self.halt = spawn, output, deadline, halt
         self.timeout = config.get("timeout") or 0
         self.results: dict[int, dict] = {}
         self.loaded: dict = {}  # the child's "loaded" event, which precedes every check
         self.restarts = 0
+        self.stopped: str | None = None  # "wall", a reason of halt's or of spawn's
+        self.cpu_seconds = 0.0  # of every worker that ended (a spawn that reports it)
+        self.exit_code: int | None = None  # the last worker's
 
     def limit(self) -> float | None:
         low, high = GRACE
@@ -177,19 +217,42 @@ class _Supervisor:
             if self.restarts > 50:
                 return Outcome(error="the target's process had to be restarted 50 times")
 
+    def _wait(self, phase: str, since: float) -> tuple[float | None, float | None]:
+        """How long to wait for the next event, and when the running step is out of time
+        (None: no limit)."""
+        limit = self.limit() if phase in ("importing", "checking") else None
+        ends = [] if limit is None else [since + limit]
+        if self.deadline is not None:
+            ends.append(self.deadline)
+        waits = [end - time.monotonic() for end in ends] + ([0.1] if self.halt else [])
+        return (max(0.0, min(waits)) if waits else None), (since + limit if limit else None)
+
     def _one_child(self) -> Outcome | None:
-        child = _Child(self.config)
+        try:
+            child = _Child(self.config, self.spawn, self.output)
+        except Stopped as exc:
+            self.stopped = str(exc)
+            return Outcome(error=f"stopped: {exc}")
         phase, current, since = "starting", None, time.monotonic()
         try:
             while True:
-                limit = self.limit() if phase in ("importing", "checking") else None
-                wait = None if limit is None else max(0.0, since + limit - time.monotonic())
+                wait, step_ends = self._wait(phase, since)
                 try:
                     event = child.events.get(timeout=wait)
                 except queue.Empty:
-                    child.kill()
-                    self._hung(phase, current, time.monotonic() - since)
-                    return None
+                    now = time.monotonic()
+                    stop = self.halt() if self.halt else None
+                    if self.deadline is not None and now >= self.deadline:
+                        stop = "wall"
+                    if stop is not None:
+                        self.stopped = stop
+                        child.kill()
+                        return Outcome(error=f"stopped: {stop}")
+                    if step_ends is not None and now >= step_ends:
+                        child.kill()
+                        self._hung(phase, current, now - since)
+                        return None
+                    continue
                 if event is None:
                     child.process.wait()
                     return self._died(child, phase, current, time.monotonic() - since)
@@ -216,6 +279,8 @@ class _Supervisor:
                     return Outcome(error=event["message"])
         finally:
             child.close()
+            self.cpu_seconds += getattr(child.process, "cpu_seconds", 0.0)
+            self.exit_code = child.process.returncode
 
     def partial(self) -> dict:
         """The report of the checks finished so far (``"complete": false``)."""
@@ -300,3 +365,14 @@ def run_in_child(config: dict, progress=None, on_result=None) -> Outcome:
     ``on_result(report)`` as each ends, with the report of the checks finished so far.
     """
     return _Supervisor(config, progress, on_result).run()
+
+
+def supervise(config: dict, spawn, output, deadline: float, halt) -> tuple[Outcome, _Supervisor]:
+    """A grader's run (batch.py): workers from ``spawn(config)`` (a warm fork server's),
+    what they print to ``output(bytes)``, stopped at the monotonic ``deadline`` or when
+    ``halt()`` names a reason.  The supervisor says how it ended (``stopped``,
+    ``exit_code``, ``cpu_seconds``)."""
+    supervisor = _Supervisor(
+        config, None, None, spawn=spawn, output=output, deadline=deadline, halt=halt
+    )
+    return supervisor.run(), supervisor

@@ -43,11 +43,14 @@ PROCESSES = 512
 #: User ids handed to submissions: far above any account's.
 UIDS = (2**20, 2**30)
 
-# Run in the child before Python proper starts (the first process inside the sandbox):
-# drop to the submission's user, set the limits soft and hard, then become the runner.  A
-# string run with ``python -c`` rather than a preexec_fn, which would fork a grader that
-# may have JAX (multithreaded) imported.  Dropping the user comes first: a process that is
-# no longer root cannot raise a hard limit again, and setuid must not meet RLIMIT_NPROC.
+# Run in the child before Python proper starts: drop to the submission's user, set the
+# limits soft and hard, then become the worker.  A string run with ``python -c`` rather
+# than a preexec_fn, which would fork a grader that may have JAX (multithreaded) imported.
+# Dropping the user comes first: a process that is no longer root cannot raise a hard
+# limit again, and setuid must not meet RLIMIT_NPROC.  In a sandbox the limiter is the
+# namespace's first process, to which the kernel does not deliver the CPU limit's SIGXCPU:
+# there it forks the worker, reaps what ends (orphans too) until the worker has, and
+# exits as the worker did (128 + N for signal N, as bubblewrap reports it).
 LIMITER = (
     "import json, os, resource, sys\n"
     "spec = json.loads(sys.argv[1])\n"
@@ -57,6 +60,16 @@ LIMITER = (
     "    os.setuid(spec['uid'])\n"
     "for name, (soft, hard) in spec['rlimits'].items():\n"
     "    resource.setrlimit(getattr(resource, name), (soft, hard))\n"
+    "if spec.get('first'):\n"
+    "    worker = os.fork()\n"
+    "    if worker == 0:\n"
+    "        os.execv(sys.argv[2], sys.argv[2:])\n"
+    "    while True:\n"
+    "        done, status = os.wait()\n"
+    "        if done == worker:\n"
+    "            break\n"
+    "    code = os.waitstatus_to_exitcode(status)\n"
+    "    os._exit(128 - code if code < 0 else code)\n"
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
 
@@ -172,7 +185,8 @@ def command(
 ) -> list[str]:
     """``argv`` (an executable's path first) as the submission's child runs it; the
     folders in ``readable`` (the grader's cache) are shown to it read-only."""
-    spec = json.dumps({"uid": uid, "rlimits": rlimits(limits, uid)})
+    first = bool(protections.bubblewrap)  # the namespace's first process (LIMITER)
+    spec = json.dumps({"uid": uid, "rlimits": rlimits(limits, uid), "first": first})
     limited = [sys.executable, "-c", LIMITER, spec, *argv]
     if not protections.bubblewrap:
         return limited
@@ -180,12 +194,22 @@ def command(
     return [protections.bubblewrap, *_namespaces(uid is not None), *view, "--", *limited]
 
 
+def holder(scratch: Path, protections: Protections, uid, readable=()) -> list[str]:
+    """The sandbox of a warm run (forkserver.py): the same bubblewrap, view and namespaces
+    as `command`'s, whose first process only holds them (it prints ``ready`` once they are
+    built, then sleeps) until the grader ends it; the warm worker joins them."""
+    assert protections.bubblewrap
+    view = _view(scratch, [Path(p).resolve() for p in readable])
+    hold = ["/bin/sh", "-c", "echo ready; exec sleep 2147483647"]
+    return [protections.bubblewrap, *_namespaces(uid is not None), *view, "--", *hold]
+
+
 def _namespaces(root: bool) -> list[str]:
     flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     flags += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-    # The runner is the namespace's first process: when it ends, the kernel kills every
-    # process left in the namespace, and its CPU time (its children's with it) is what
-    # bubblewrap's wait reports to the grader.
+    # The limiter (or a warm run's holder) is the namespace's first process: when it ends,
+    # the kernel kills every process left in the namespace, and its CPU time (its
+    # children's with it) is what bubblewrap's wait reports to the grader.
     flags += ["--as-pid-1"]
     # An unprivileged bwrap needs a user namespace; as root, none (the child then drops to
     # a real user id of its own, which a user namespace would not map).

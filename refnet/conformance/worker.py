@@ -25,7 +25,7 @@ import sys
 import tempfile
 
 
-def _emitter():
+def emitter():
     """A writer on the original stdout; fd 1 then points at stderr for everyone else."""
     events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
@@ -37,7 +37,7 @@ def _emitter():
     return emit
 
 
-def _work(config: dict, emit) -> None:
+def work(config: dict, emit) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
     from .api import TargetError
@@ -101,11 +101,11 @@ def _work(config: dict, emit) -> None:
 
 
 def main() -> int:
-    emit = _emitter()
+    emit = emitter()
     sys.dont_write_bytecode = True
     os.environ.setdefault("MPLBACKEND", "Agg")
     config = json.loads(sys.stdin.read())
-    _work(config, emit)
+    work(config, emit)
     return 0
 
 
