@@ -112,7 +112,7 @@ def parts(repeats: int) -> dict[str, float]:
         "import the runner (no JAX)": [
             python,
             "-c",
-            "import refnet.conformance.runner, refnet.conformance.checks",
+            "import refnet.conformance.running.runner, refnet.conformance.checks",
         ],
         "import JAX": [python, "-c", "import jax, jax.numpy"],
     }

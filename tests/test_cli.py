@@ -420,7 +420,11 @@ IN_PROCESS = [
     (train("d"), Interrupt("refnet.plots", "plot_learning_curve", "drawing"), "the outputs"),
     (["check"], Interrupt("refnet.gradcheck", "check_gradient", "checking"), ""),
     (["figures", "--out", "f"], Interrupt("tools.figures", "generate", "drawing"), ""),
-    (["conformance", "refnet"], Interrupt("refnet.conformance.process", "run_in_child", ""), ""),
+    (
+        ["conformance", "refnet"],
+        Interrupt("refnet.conformance.running.process", "run_in_child", ""),
+        "",
+    ),
     (["conformance", "--batch", "."], Interrupt(batch_cli, "run_all", "grading"), ""),
 ]
 

@@ -25,10 +25,10 @@ from hypothesis.extra import numpy as hnp
 
 import refnet
 from refnet.conformance import oracle
-from refnet.conformance.case import literal
 from refnet.conformance.checks import CHECKS
-from refnet.conformance.runner import run
-from refnet.conformance.target import Target, load_target
+from refnet.conformance.checks.case import literal
+from refnet.conformance.finding.target import Target, load_target
+from refnet.conformance.running.runner import run
 from refnet.conformance.tolerances import same_formula_bound
 
 from .conftest import ROOT, generated_block, working_directory

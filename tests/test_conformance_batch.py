@@ -1,4 +1,4 @@
-"""Grading a class: refnet.conformance.batch (runs), reports (grades, files) and batch_cli.
+"""Grading a class: refnet.conformance.running.batch (runs), reports (grades, files) and batch_cli.
 
 Fast tests first: sizes, points files, discovery, the classification of a run's end, the
 grade of a report, the files, and the limits themselves on small Python children (no JAX).
@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from refnet.conformance import batch, reports, sandbox
-from refnet.conformance.batch import (
+from refnet.conformance import reports
+from refnet.conformance.cli import add_arguments, main
+from refnet.conformance.reports import Points, grade, load_points, write_reports
+from refnet.conformance.running import batch, sandbox
+from refnet.conformance.running.batch import (
     BatchError,
     Limits,
     RunOptions,
@@ -32,8 +35,6 @@ from refnet.conformance.batch import (
     format_size,
     parse_size,
 )
-from refnet.conformance.cli import add_arguments, main
-from refnet.conformance.reports import Points, grade, load_points, write_reports
 
 from .conftest import ROOT
 

@@ -15,7 +15,7 @@ import pytest
 
 from refnet.conformance.checks import CHECKS, contract_table
 from refnet.conformance.cli import main
-from refnet.conformance.schema import STATUSES
+from refnet.conformance.reports.schema import STATUSES
 
 from .conftest import ROOT, generated_block, working_directory
 
@@ -145,7 +145,7 @@ def test_list_states_every_check_with_its_profiles(capsys):
 def test_importing_refnet_and_its_cli_loads_neither_jax_nor_hypothesis():
     code = (
         "import sys, refnet, refnet.cli; refnet.cli.build_parser(); "
-        "import refnet.conformance.process, refnet.conformance.render; "
+        "import refnet.conformance.running.process, refnet.conformance.reports.render; "
         "print([m for m in ('jax', 'hypothesis') if m in sys.modules])"
     )
     done = subprocess.run(

@@ -18,11 +18,11 @@ import pytest
 
 from refnet.conformance.api import TargetError
 from refnet.conformance.checks import CHECKS
-from refnet.conformance.discovery import defined_names, discover
-from refnet.conformance.mapping import parse_entries, read_map_file
-from refnet.conformance.notebooks import free_globals, implicit_imports
-from refnet.conformance.runner import run
-from refnet.conformance.target import load_target
+from refnet.conformance.finding.discovery import defined_names, discover
+from refnet.conformance.finding.mapping import parse_entries, read_map_file
+from refnet.conformance.finding.notebooks import free_globals, implicit_imports
+from refnet.conformance.finding.target import load_target
+from refnet.conformance.running.runner import run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BOOK = FIXTURES / "book_layout"
@@ -265,7 +265,7 @@ def test_with_its_spellings_mapped_the_variant_passes_the_strict_profile():
 
 def test_a_reproduction_uses_the_targets_spellings():
     target = load_target(VARIANTS, MAP_LINES)
-    from refnet.conformance.case import Case
+    from refnet.conformance.checks.case import Case
 
     case = Case(target)
     assert case.constructor("TwoLayerNet", input_size=2, hidden_size=3, output_size=4) == (

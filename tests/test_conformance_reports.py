@@ -24,17 +24,17 @@ import numpy as np
 import pytest
 
 from refnet.conformance import reports
-from refnet.conformance.case import Case
-from refnet.conformance.functions import DESCENT_OBJECTIVES, MODEL_LOSSES, ModelProblem
-from refnet.conformance.notebooks import notebook_cells
-from refnet.conformance.reports import Points, grade
-from refnet.conformance.reproduction import (
+from refnet.conformance.checks.case import Case
+from refnet.conformance.checks.reproduction import (
     NOTEBOOK_CELLS,
     model_problem_source,
     numpy_helpers,
     numpy_source,
 )
-from refnet.conformance.target import Target
+from refnet.conformance.finding.notebooks import notebook_cells
+from refnet.conformance.finding.target import Target
+from refnet.conformance.functions import DESCENT_OBJECTIVES, MODEL_LOSSES, ModelProblem
+from refnet.conformance.reports import Points, grade
 
 from .conftest import ROOT
 

@@ -19,8 +19,8 @@ import time
 import pytest
 
 from refnet.conformance.checks import CHECKS
-from refnet.conformance.runner import run
-from refnet.conformance.target import load_target
+from refnet.conformance.finding.target import load_target
+from refnet.conformance.running.runner import run
 
 from .conftest import ROOT
 
@@ -82,7 +82,7 @@ def test_an_f_returning_a_python_float_breaks_f_of_x_dot_copy():
 
 def test_each_value_form_of_f_is_drawn():
     """The forms: a Python float, a 0-d array and a NumPy scalar, each in every example."""
-    from refnet.conformance.checks_gradients import VALUE_FORMS
+    from refnet.conformance.checks.gradients import VALUE_FORMS
 
     assert [form for form, _ in VALUE_FORMS.values()] == [
         "a Python float",

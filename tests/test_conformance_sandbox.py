@@ -1,4 +1,4 @@
-"""Containment of submissions by the operating system: refnet.conformance.sandbox.
+"""Containment of submissions by the operating system: refnet.conformance.running.sandbox.
 
 A class of hostile submissions (tests/fixtures/hostile_class, written for this suite) is
 graded beside two faithful ones, here and on a Dask cluster.  Each hostile submission
@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from refnet.conformance import batch, reports, sandbox
-from refnet.conformance.batch import Limits, RunOptions, find_submissions
+from refnet.conformance import reports
 from refnet.conformance.cli import main
-from refnet.conformance.sandbox import Protections
+from refnet.conformance.running import batch, sandbox
+from refnet.conformance.running.batch import Limits, RunOptions, find_submissions
+from refnet.conformance.running.sandbox import Protections
 
 from .conftest import ROOT
 

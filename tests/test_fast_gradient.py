@@ -26,7 +26,7 @@ from hypothesis.extra import numpy as hnp
 
 import refnet
 from refnet.conformance import oracle
-from refnet.conformance.case import assert_within
+from refnet.conformance.checks.case import assert_within
 from refnet.conformance.functions import (
     SMOOTH_FUNCTIONS,
     ModelProblem,

@@ -1,6 +1,6 @@
 """refnet against jax.grad, on hypothesis-generated shapes, weights and inputs.
 
-The properties themselves live in refnet/conformance/checks.py, where the conformance
+The properties themselves live in refnet/conformance/checks/__init__.py, where the conformance
 runner points them at any implementation of the chapter; here they run against refnet
 over its wider domain: arrays of rank 0 to 4, logits up to ±700, label targets.  Each
 comparison's tolerance is a formula from refnet/conformance/tolerances.py fed with the
@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import refnet
 from refnet.conformance import checks, oracle
-from refnet.conformance.case import Case, assert_within  # noqa: F401 (assert_within: shared)
+from refnet.conformance.checks.case import Case, assert_within  # noqa: F401 (assert_within: shared)
+from refnet.conformance.finding.target import Target
 from refnet.conformance.functions import (
     DERIVATIVE_BOUNDS,
     DESCENT_OBJECTIVES,
@@ -32,7 +33,6 @@ from refnet.conformance.strategies import (
     probability_rows,
     two_layer_params,
 )
-from refnet.conformance.target import Target
 from refnet.conformance.tolerances import (
     EPS,
     STENCILS,

@@ -33,11 +33,11 @@ _LAZY = {
     "CHECKS": "refnet.conformance.checks",
     "PROFILES": "refnet.conformance.checks",
     "Check": "refnet.conformance.checks",
-    "Case": "refnet.conformance.case",
-    "Report": "refnet.conformance.runner",
-    "run": "refnet.conformance.runner",
-    "Target": "refnet.conformance.target",
-    "load_target": "refnet.conformance.target",
+    "Case": "refnet.conformance.checks.case",
+    "Report": "refnet.conformance.running.runner",
+    "run": "refnet.conformance.running.runner",
+    "Target": "refnet.conformance.finding.target",
+    "load_target": "refnet.conformance.finding.target",
 }
 
 #: The extra that installs what this subpackage needs.

@@ -28,7 +28,7 @@ from .._command_line import (
     OutputFolder,
     Real,
 )
-from .batch import (
+from .running.batch import (
     BatchError,
     Limits,
     RunOptions,
@@ -201,7 +201,7 @@ def _options(args, checks_names) -> tuple[RunOptions, Points]:
 
 def _settings(options: RunOptions) -> dict:
     """What decided the grades: written into every student's JSON and onto the page."""
-    from . import sandbox
+    from .running import sandbox
 
     limits = options.limits
     return {

@@ -110,7 +110,7 @@ def _fail(message: str) -> int:
 
 def _mapping(args) -> list[str]:
     """The --map-file's entries, then --map's (validated here: a typo exits 2 at once)."""
-    from .mapping import parse_entries, read_map_file
+    from .finding.mapping import parse_entries, read_map_file
 
     entries = read_map_file(args.map_file).entries() if args.map_file else []
     entries += list(args.map)
@@ -158,8 +158,8 @@ def check_one(args: argparse.Namespace) -> int:
     reaches only this process, whose KeyboardInterrupt kills the child on the way out.
     """
     from .api import TargetError
-    from .process import run_in_child
-    from .render import render
+    from .reports.render import render
+    from .running.process import run_in_child
 
     try:
         mapping = _mapping(args)

@@ -34,9 +34,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 
-from .api import API, API_NAMES, CANONICAL, TargetError, api_name
+from ..api import API, API_NAMES, CANONICAL, TargetError, api_name
+from ..running.isolation import CappedOutput, CheckTimeout, importing
 from .discovery import SourceFile, discover, top_level_definitions
-from .isolation import CappedOutput, CheckTimeout, importing
 from .mapping import Mapping, parse_entries, rename_hint
 from .notebooks import listing_bindings, load_source, require_python
 
@@ -64,7 +64,7 @@ class Found:
 
     def import_line(self) -> str:
         if self.load_path:  # by its path, with the standard library only
-            from .reproduction import loading_lines
+            from ..checks.reproduction import loading_lines
 
             lines = loading_lines(self.load_path, "submission")
             return "\n".join([*lines, f"{self.name} = submission.{self.attribute}"])
@@ -117,7 +117,7 @@ class Target:
 
     def setup_lines(self, names) -> list[str]:
         """The import lines of a reproduction that uses ``names`` (reproduction.py)."""
-        from .reproduction import setup_lines
+        from ..checks.reproduction import setup_lines
 
         return setup_lines(self, names)
 

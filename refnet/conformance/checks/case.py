@@ -451,7 +451,7 @@ def vars_of(obj) -> list[str]:
 
 def member_hint(name: str, member: str, available) -> str:
     """``--map NAME.MEMBER=SPELLING``, with a guess among ``available`` where one fits."""
-    from .api import api_name
+    from ..api import api_name
 
     api = api_name(name)
     synonyms = api.synonyms.get(member, ())

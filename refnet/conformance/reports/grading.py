@@ -1,12 +1,12 @@
 """The grading rules: points per check, what counts in the maximum, and each verdict.
 
-`grade` turns one run (`refnet.conformance.batch.run_submission`) into points per check.
+`grade` turns one run (`refnet.conformance.running.batch.run_submission`) into points per check.
 A check earns its points when its status is ``pass`` or ``warn`` (the property holds; a
 pitfall was found), and nothing when it is ``fail``, ``error`` (the runner could not
 judge), ``skip`` (a name or method is missing) or when the run ended without a report.
 A check that is *not graded* (another name covers it, an optional check whose method is
 absent, or 0 points in the points file) is listed with its reason and is in no maximum.
-`verdict_text` is what a student reads about one check, in every file reports.py writes.
+`verdict_text` is what a student reads about one check, in every file the reports package writes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .mapping import toml_reader
+from ..finding.mapping import toml_reader
 
 #: The statuses that earn a check's points.
 EARNS = ("pass", "warn")
@@ -142,7 +142,7 @@ def _number(value, path, key) -> float:
 def expected_checks(select=(), profile=None) -> list[dict]:
     """The checks every submission is graded on: the runner's, as ``-k`` and the profile
     select them (a check without a ``profiles`` tag belongs to every profile)."""
-    from .checks import CHECKS
+    from ..checks import CHECKS
 
     chosen = []
     for check in CHECKS:

@@ -30,7 +30,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .api import CANONICAL
+from ..api import CANONICAL
 
 #: ch04, ch4, chap04, chapter4, chapter_04, Ch04 ...: group 1 is the chapter's number.
 CHAPTER_FOLDER = re.compile(r"^(?:ch|chap|chapter)[-_ ]?0*(\d+)$", re.IGNORECASE)

@@ -207,7 +207,7 @@ def run_notebook(
     """Run a notebook's cells (or ``cells`` given), in order, as module ``name``; each cell
     under ``deadline`` (isolation.deadline) of ``timeout``; a cell that fails or runs out of
     time is left out with a note."""
-    from .isolation import CheckTimeout
+    from ..running.isolation import CheckTimeout
 
     if cells is None:
         cells, removed = notebook_cells(path)
@@ -250,12 +250,12 @@ def load_file(path: str):
     """Import the Python file or notebook at ``path`` (any file name) as a module, once.
 
     For Python that has refnet (a reproduction uses the standard library instead):
-    ``from refnet.conformance.notebooks import load_file; m = load_file('/x/alice-ch4.py')``.
+    ``from refnet.conformance.finding.notebooks import load_file; m = load_file('/x/alice-ch4.py')``.
     """
     import importlib.machinery
     import importlib.util
 
-    from .isolation import deadline
+    from ..running.isolation import deadline
 
     name = module_name(path)
     if name in sys.modules:
@@ -288,7 +288,7 @@ def load_file(path: str):
 
 def require_python(path: str) -> None:
     """A file without a .py or .ipynb suffix is graded when its text is Python."""
-    from .api import TargetError
+    from ..api import TargetError
 
     try:
         with open(path, "rb") as handle:
@@ -330,7 +330,7 @@ def load_source(
     """The module of a discovered file, and its entry (loaded by path when its dotted name
     is another file's).  A notebook runs cell by cell; a file whose top level raises is run
     again statement by statement, the statements that raise left out with a note."""
-    from .isolation import deadline
+    from ..running.isolation import deadline
 
     if source.path.endswith(".ipynb"):
         return run_notebook(source.path, source.module, deadline, timeout, notes), source
@@ -374,7 +374,7 @@ def listing_bindings(modules, definitions) -> list[tuple]:
     definitions (target.Found); returns (module name, spelling, definition, note) for each
     name bound.
     """
-    from .api import CANONICAL
+    from ..api import CANONICAL
     from .discovery import read_source
 
     bound = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .api import API
+from ..api import API
 
 WIDTH = 88
 #: Lines of what importing the target printed that the text report shows.

@@ -16,9 +16,25 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from . import oracle
+from .. import oracle
+from ..functions import (
+    DESCENT_OBJECTIVES,
+    LSE_D3,
+    MODEL_LOSSES,
+    SMOOTH_FUNCTIONS,
+    model_magnitude,
+    model_third_derivative_bound,
+)
+from ..strategies import (
+    array_shapes,
+    finite_arrays,
+    model_problems,
+    parameter_vectors,
+    spd_matrices,
+)
+from ..tolerances import central_difference_bound, descent_bound
 from .case import function_source, member_hint, within_message
-from .checks_common import (
+from .common import (
     EPS64,
     FLOAT32_SILENT,
     INIT_X_OVERWRITTEN,
@@ -29,17 +45,7 @@ from .checks_common import (
     draw_function,
     require_unchanged,
 )
-from .functions import (
-    DESCENT_OBJECTIVES,
-    LSE_D3,
-    MODEL_LOSSES,
-    SMOOTH_FUNCTIONS,
-    model_magnitude,
-    model_third_derivative_bound,
-)
 from .reproduction import model_problem_source
-from .strategies import array_shapes, finite_arrays, model_problems, parameter_vectors, spd_matrices
-from .tolerances import central_difference_bound, descent_bound
 
 #: How f may hand back its value: each must give the same derivative.
 VALUE_FORMS = {

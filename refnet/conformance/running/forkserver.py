@@ -2,7 +2,7 @@
 
 Starting a submission's run costs ~2 s of CPU before the first check (Python, hypothesis,
 the checks, JAX): this module pays it once per grader.  The *server* (``python -m
-refnet.conformance.forkserver``, started by `ForkServer`) imports everything the worker
+refnet.conformance.running.forkserver``, started by `ForkServer`) imports everything the worker
 needs, and nothing more: JAX's backend is not started and nothing is compiled, because a
 process forked after XLA started its threads may deadlock.  For each run the grader sends
 the server a request (the worker's settings, the user id, the limits, the environment, and
@@ -54,9 +54,9 @@ NAMESPACES: tuple[tuple[str, int], ...] = (
 WARM_IMPORTS = (
     "hypothesis",
     "refnet.conformance.checks",
-    "refnet.conformance.runner",
-    "refnet.conformance.target",
-    "refnet.conformance.worker",
+    "refnet.conformance.running.runner",
+    "refnet.conformance.finding.target",
+    "refnet.conformance.running.worker",
     "refnet.conformance.oracle",
     "refnet.conformance.oracle_jax",
 )
@@ -98,7 +98,8 @@ def _worker(request: dict, events: int, output: int) -> None:
             os.setuid(uid)
         for name, (soft, hard) in request["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (soft, hard))
-        from . import oracle, worker
+        from .. import oracle
+        from . import worker
 
         oracle.COUNTS.update(hits=0, misses=0)
         emit = worker.emitter()
@@ -264,7 +265,7 @@ class ForkServer:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = [sys.executable, "-m", "refnet.conformance.forkserver", str(theirs.fileno())]
+        argv = [sys.executable, "-m", "refnet.conformance.running.forkserver", str(theirs.fileno())]
         self.process = subprocess.Popen(
             argv,
             env=self.env,

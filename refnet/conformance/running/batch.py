@@ -25,7 +25,7 @@ grades and files.  The limits are written for Linux.
 """
 # Size: over 500 lines because finding submissions, running one, classifying how it ended
 # and handing them to threads or a cluster are the grader's one loop; the worker's start is
-# in workers.py, its supervision in process.py, the grades in reports.py.
+# in workers.py, its supervision in process.py, the grades in reports/.
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._checks import install_hint
+from ..._checks import install_hint
 from . import forkserver, sandbox, workers
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
@@ -255,7 +255,7 @@ def run_submission(submission: Submission, options: RunOptions) -> dict:
 
 def _worker_config(spec: str, options: RunOptions, scratch) -> dict:
     """worker.py's settings: what the command line gives a run of ``spec``."""
-    from .mapping import parse_entries, read_map_file
+    from ..finding.mapping import parse_entries, read_map_file
 
     entries: list[str] = []
     if options.map_file:
@@ -448,7 +448,7 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
 CLUSTER_TASK = (
     "__import__('subprocess').run([__import__('sys').executable, '-c', "
     "'import sys; sys.path[:] = [p for p in sys.path if p not in (\\'\\', \\'.\\')]; "
-    "from refnet.conformance.batch import cluster_task; cluster_task()'], "
+    "from refnet.conformance.running.batch import cluster_task; cluster_task()'], "
     "input=payload, capture_output=True)"
 )
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from . import oracle
+from .. import oracle
+from ..strategies import array_shapes, finite_arrays, labels, one_hot_labels, probability_rows
+from ..tolerances import same_formula_bound, sigmoid_bound, softmax_bound
 from .case import within_message
-from .checks_common import (
+from .common import (
     BATCH_TOTAL,
     DELTA,
     WHOLE_BATCH_SOFTMAX,
@@ -22,8 +24,6 @@ from .checks_common import (
     summed_over_batch,
     without_delta,
 )
-from .strategies import array_shapes, finite_arrays, labels, one_hot_labels, probability_rows
-from .tolerances import same_formula_bound, sigmoid_bound, softmax_bound
 
 
 def softmax_values(case, data, *, min_dims=1, max_dims=1, max_side=5, low=-20.0, high=20.0):

@@ -8,7 +8,7 @@ is started in one of two ways, under the same protections:
   (forkserver.py), which has imported the runner, hypothesis and JAX once; the worker joins
   the submission's bubblewrap sandbox, held open by its first process (`hold`), and drops to
   the submission's user;
-* **cold** (elsewhere): a new interpreter (``python -m refnet.conformance.worker``) in a
+* **cold** (elsewhere): a new interpreter (``python -m refnet.conformance.running.worker``) in a
   new sandbox, through sandbox.command, as before the fork server.
 
 Either way one supervisor (process.py) owns the run: its one clock (each check's time limit
@@ -136,7 +136,7 @@ def _spawner(protections, uid, folders, readable, env, limits, holder):
             request["namespaces"] = holder[1] if holder is not None else None
             made.append(forkserver.server_for(server_environment(env)).spawn(request))
         else:
-            worker = [sys.executable, "-m", "refnet.conformance.worker"]
+            worker = [sys.executable, "-m", "refnet.conformance.running.worker"]
             argv = sandbox.command(worker, values, scratch, protections, uid, readable)
             pipe = subprocess.PIPE
             made.append(
@@ -160,7 +160,7 @@ def run(config: dict, protections, uid, folders, readable, env, limits, stopping
     and supervised; ``stopping()`` is true when the grader is interrupted.  Returns what
     batch.classify reads (exit code, why it was stopped, output, CPU and wall time) and
     the report, or None."""
-    from .render import render
+    from ..reports.render import render
 
     start = time.monotonic()
     output = Capped(limits.output)

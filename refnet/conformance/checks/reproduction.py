@@ -16,8 +16,8 @@ import os
 import re
 import textwrap
 
-from .api import API_NAMES
-from .notebooks import IPYTHON_LINE, PYTHON_CELL_MAGICS, implicit_imports
+from ..api import API_NAMES
+from ..finding.notebooks import IPYTHON_LINE, PYTHON_CELL_MAGICS, implicit_imports
 
 #: ``def name(xp, arguments):``, the header of a function of functions.py
 _XP_HEADER = re.compile(r"def (\w+)\(xp, ([^)]*)\):")

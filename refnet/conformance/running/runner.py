@@ -30,14 +30,14 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyFailure, Unsatisfiable
 
-from .api import API, api_name
-from .case import Case, CheckFailed, Journal, MissingMember, Refused, TargetRaised
-from .causes import group
-from .checks import CHECKS, Check
+from ..api import API, api_name
+from ..checks import CHECKS, Check
+from ..checks.case import Case, CheckFailed, Journal, MissingMember, Refused, TargetRaised
+from ..checks.causes import group
+from ..finding.target import Found, Target
+from ..reports.schema import STATUSES, report_dict
 from .hangs import CHECK_METHODS, blocked_by, key
 from .isolation import CappedOutput, CheckTimeout, isolated
-from .schema import STATUSES, report_dict
-from .target import Found, Target
 
 #: Characters of captured output kept per check.
 OUTPUT_LIMIT = 2000
@@ -116,7 +116,7 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     def render(self) -> str:
-        from .render import render
+        from ..reports.render import render
 
         return render(self.to_dict())
 

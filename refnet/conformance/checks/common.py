@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+from ..functions import SMOOTH_FUNCTIONS
+from ..tolerances import EPS
 from .case import Case, within_message
-from .functions import SMOOTH_FUNCTIONS
-from .tolerances import EPS
 
 #: The book's step and its guard inside the log: the values every target is checked at.
 H = 1e-4

@@ -3,8 +3,8 @@
 A check's body gets a `Case` and hypothesis's ``data``.
 It draws inputs, runs the target's code through the case, and compares the result with
 the JAX oracle within a bound from tolerances.py, or checks a behaviour (an argument left
-unchanged, an error instead of a wrong number).  The bodies live in checks_values.py,
-checks_gradients.py and checks_networks.py; this module is the table.
+unchanged, an error instead of a wrong number).  The bodies live in values.py,
+gradients.py and networks.py; this module (the package) is the table.
 
 Every check belongs to one or both **profiles**:
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .checks_common import (
+from .common import (
     BATCH_TOTAL,
     FLOAT32_SILENT,
     INIT_X_OVERWRITTEN,
@@ -35,7 +35,7 @@ from .checks_common import (
     ROW_BY_ROW,
     WHOLE_BATCH_SOFTMAX,
 )
-from .checks_gradients import (
+from .gradients import (
     accepts_keywords,
     central_difference,
     descent_leaves_init_x_unchanged,
@@ -48,7 +48,7 @@ from .checks_gradients import (
     returned_value_forms,
     smooth_gradient,
 )
-from .checks_networks import (
+from .networks import (
     NUMERICAL_NOT_BACKPROP,
     constructible,
     has_method,
@@ -60,7 +60,7 @@ from .checks_networks import (
     two_layer_loss,
     two_layer_numerical_gradient,
 )
-from .checks_values import (
+from .values import (
     arguments_unchanged,
     cross_entropy_target_forms,
     cross_entropy_value,

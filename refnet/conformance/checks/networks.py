@@ -14,9 +14,17 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from . import oracle
+from .. import oracle
+from ..functions import ModelProblem, model_magnitude, model_third_derivative_bound
+from ..strategies import finite_arrays, labels, one_hot_labels, two_layer_params
+from ..tolerances import (
+    central_difference_bound,
+    same_formula_bound,
+    softmax_cross_entropy_bound,
+    two_layer_logit_error,
+)
 from .case import member_hint, vars_of, within_message
-from .checks_common import (
+from .common import (
     BATCH_TOTAL,
     DELTA,
     EPS64,
@@ -26,14 +34,6 @@ from .checks_common import (
     require_unchanged,
     summed_over_batch,
     without_delta,
-)
-from .functions import ModelProblem, model_magnitude, model_third_derivative_bound
-from .strategies import finite_arrays, labels, one_hot_labels, two_layer_params
-from .tolerances import (
-    central_difference_bound,
-    same_formula_bound,
-    softmax_cross_entropy_bound,
-    two_layer_logit_error,
 )
 
 #: The smallest |b1|, |b2| entry the TwoLayerNet checks draw.

@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .._checks import install_hint
-from .api import API_NAMES, CANONICAL, TargetError, api_name
+from ..._checks import install_hint
+from ..api import API_NAMES, CANONICAL, TargetError, api_name
 
 if TYPE_CHECKING:
     from .discovery import Definition

@@ -10,7 +10,7 @@ reason says so first; the report lists each root once with the checks it explain
 
 from __future__ import annotations
 
-from .hangs import names_called
+from ..running.hangs import names_called
 
 #: Root checks, and the cause each states when it fails.
 ROOTS = {

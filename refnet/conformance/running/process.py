@@ -26,9 +26,9 @@ import threading
 import time
 from collections import deque
 
+from ..finding.target import script_problem
+from ..reports.schema import report_dict
 from .hangs import CHECK_METHODS
-from .schema import report_dict
-from .target import script_problem
 
 #: Seconds the parent waits past a time limit for the child's own alarm to act: the limit
 #: itself, between 2 and 10 s.
@@ -59,7 +59,7 @@ class _Child:
         if spawn is None:
             env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "refnet.conformance.worker"],
+                [sys.executable, "-m", "refnet.conformance.running.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

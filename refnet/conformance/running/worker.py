@@ -1,6 +1,6 @@
 """The child process of the command: import the target, run the checks, report each step.
 
-``python -m refnet.conformance.worker`` reads its settings as one JSON object on stdin and
+``python -m refnet.conformance.running.worker`` reads its settings as one JSON object on stdin and
 writes one JSON object per line (an *event*) to what was its stdout; whatever the target
 prints goes to stderr instead, so that it cannot garble the events.  process.py, the
 parent, reads the events, enforces the time limits from outside, and builds the report.
@@ -40,10 +40,10 @@ def emitter():
 def work(config: dict, emit) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    from .api import TargetError
-    from .checks import CHECKS
+    from ..api import TargetError
+    from ..checks import CHECKS
+    from ..finding.target import load_target
     from .runner import default_profile, run, select_checks, units
-    from .target import load_target
 
     storage = tempfile.mkdtemp(prefix="refnet-conformance-")
     set_hypothesis_home_dir(storage)
