@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._checks import install_hint
-from . import forkserver, sandbox, workers
+from . import forkserver, oracle_server, sandbox, workers
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 #: A submission bigger than this (all its files together) is not run.
@@ -197,7 +197,7 @@ def _choose_target(entry: Path) -> tuple[str, str]:
 # -- running one submission -----------------------------------------------------------------
 
 
-def run_submission(submission: Submission, options: RunOptions) -> dict:
+def run_submission(submission: Submission, options: RunOptions, oracle=None) -> dict:
     """Check one submission in its limited, sandboxed worker; return what happened (no
     grades).
 
@@ -206,7 +206,8 @@ def run_submission(submission: Submission, options: RunOptions) -> dict:
     ``not-loaded``, ``crashed``, ``not-run``), ``reason``, ``exit_code``, ``report`` (the
     runner's JSON, or None), ``output`` (what the child printed, its head), timings, and
     ``uid`` when the submission had a user of its own.  Temporary paths in all of it are
-    replaced by the submission's own path.
+    replaced by the submission's own path.  ``oracle``: the batch's oracle server
+    (oracle_server.py), or None.
     """
     record: dict[str, Any] = {"student": submission.student, "submission": submission.path}
     if submission.problem:
@@ -232,7 +233,15 @@ def run_submission(submission: Submission, options: RunOptions) -> dict:
         folders = (Path(scratch), work)
         try:
             watched, report = workers.run(
-                config, protections, uid, folders, readable, env, options.limits, _STOPPING.is_set
+                config,
+                protections,
+                uid,
+                folders,
+                readable,
+                env,
+                options.limits,
+                _STOPPING.is_set,
+                oracle,
             )
         finally:
             if uid is not None:
@@ -423,8 +432,9 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
         done = _run_on_cluster(submissions, options, scheduler, progress)
     else:
         done = {}
+        oracle = _oracle_server(options)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(run_submission, s, options): s for s in submissions}
+            futures = {pool.submit(run_submission, s, options, oracle): s for s in submissions}
             try:
                 for future in as_completed(futures):
                     record = future.result()
@@ -438,7 +448,20 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
             finally:
                 _STOPPING.clear()
                 forkserver.close_all()  # its memory is not kept after the batch
+                if oracle is not None:
+                    oracle.close()
     return [done[s.student] for s in submissions]
+
+
+def _oracle_server(options: RunOptions):
+    """The batch's oracle server (oracle_server.py), started: with the grader's cache,
+    unless REFNET_ORACLE_SERVER=off; None without one, or when it could not start."""
+    if not options.cache or not oracle_server.wanted():
+        return None
+    with tempfile.TemporaryDirectory(prefix="refnet-env-") as placeholder:
+        env = _child_environment(placeholder) | cache_environment(options.cache, write=False)
+    server = oracle_server.OracleServer(env, options.limits, options.cache)
+    return server if server.start() else None
 
 
 #: What a Dask worker runs for one submission: a new interpreter, whose path is cleaned of

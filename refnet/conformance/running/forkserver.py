@@ -84,7 +84,10 @@ def _worker(request: dict, events: int, output: int) -> None:
         os.dup2(null, 0)
         os.dup2(events, 1)
         os.dup2(output, 2)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nothing of the server stays open
+        oracle_fd = request.get("oracle_fd")
+        if oracle_fd is not None:  # the socket to the oracle server, as REFNET_ORACLE_FD says
+            os.dup2(oracle_fd, 3)
+        os.closerange(3 if oracle_fd is None else 4, os.sysconf("SC_OPEN_MAX"))  # nothing else
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -120,7 +123,9 @@ def _worker(request: dict, events: int, output: int) -> None:
 
 def _intermediate(request: dict, fds: list[int]) -> None:
     """Join the sandbox's namespaces, fork the worker into it, report how it ended."""
-    events, output, status = fds
+    events, output, status = fds[:3]
+    if len(fds) == 4:
+        request["oracle_fd"] = fds[3]
     code = 0
     try:
         sandbox_pid = request.get("namespaces")
@@ -137,8 +142,8 @@ def _intermediate(request: dict, fds: list[int]) -> None:
         if pid == 0:
             os.close(status)
             _worker(request, events, output)
-        os.close(events)
-        os.close(output)
+        for passed in fds[:2] + fds[3:]:
+            os.close(passed)
         os.write(status, (json.dumps({"pid": pid}) + "\n").encode())
         _, wait_status, usage = os.wait4(pid, 0)
         ended = {
@@ -180,7 +185,7 @@ def serve(fd: int) -> None:
     try:
         while True:
             try:
-                message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 3)
+                message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 4)
             except OSError:
                 return
             if not message:
@@ -190,7 +195,7 @@ def serve(fd: int) -> None:
                 request = json.loads(message)
             except ValueError:
                 request = None
-            if request is not None and len(fds) == 3 and os.fork() == 0:
+            if request is not None and len(fds) in (3, 4) and os.fork() == 0:
                 channel.close()
                 _intermediate(request, fds)
             for received in fds:
@@ -290,8 +295,9 @@ class ForkServer:
                 self.close()
                 self._start()
 
-    def spawn(self, request: dict) -> WarmProcess:
-        """Fork a worker for ``request`` (see the module's docstring)."""
+    def spawn(self, request: dict, oracle_fd: int | None = None) -> WarmProcess:
+        """Fork a worker for ``request`` (see the module's docstring); ``oracle_fd``, the
+        worker's socket to the oracle server, becomes its descriptor 3."""
         pipes = [os.pipe() for _ in range(3)]
         with self.lock:
             for attempt in range(2):
@@ -300,7 +306,8 @@ class ForkServer:
                         self._start()
                     assert self.channel is not None
                     message = json.dumps(request).encode()
-                    socket.send_fds(self.channel, [message], [w for _, w in pipes])
+                    passed = [w for _, w in pipes] + ([] if oracle_fd is None else [oracle_fd])
+                    socket.send_fds(self.channel, [message], passed)
                     break
                 except (OSError, ServerGone):
                     self.close()

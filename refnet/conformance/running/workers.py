@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import oracle_wire
 from . import forkserver, sandbox
 from .process import Stopped, supervise
 
@@ -119,9 +120,9 @@ def server_environment(env: dict[str, str]) -> dict[str, str]:
     return env | {"HOME": home, "TMPDIR": home, "MPLCONFIGDIR": os.path.join(home, "matplotlib")}
 
 
-def _spawner(protections, uid, folders, readable, env, limits, holder):
+def _spawner(protections, uid, folders, readable, env, limits, holder, oracle):
     """``spawn(config)`` for the supervisor: the next worker, warm or cold, with the CPU
-    time the earlier ones left."""
+    time the earlier ones left, and a connection of its own to the oracle server."""
     scratch, work = folders
     made: list = []
 
@@ -130,34 +131,46 @@ def _spawner(protections, uid, folders, readable, env, limits, holder):
         if remaining < 1:
             raise Stopped("cpu")
         values = replace(limits, cpu=remaining)
+        oracle_fd = oracle.connect(remaining) if oracle is not None else None
+        try:
+            made.append(_start(config, values, oracle_fd))
+        finally:
+            if oracle_fd is not None:
+                os.close(oracle_fd)  # the worker has its own copy
+        return made[-1]
+
+    def _start(config: dict, values, oracle_fd: int | None):
         if holder is not None or warm(protections):
-            request = {"config": config, "uid": uid, "cwd": str(work), "env": env}
+            given = env if oracle_fd is None else env | {oracle_wire.ENVIRONMENT: "3"}
+            request = {"config": config, "uid": uid, "cwd": str(work), "env": given}
             request |= {"rlimits": sandbox.rlimits(values, uid)}
             request["namespaces"] = holder[1] if holder is not None else None
-            made.append(forkserver.server_for(server_environment(env)).spawn(request))
-        else:
-            worker = [sys.executable, "-m", "refnet.conformance.running.worker"]
-            argv = sandbox.command(worker, values, scratch, protections, uid, readable)
-            pipe = subprocess.PIPE
-            made.append(
-                ColdProcess(
-                    argv,
-                    cwd=work,
-                    env=env,
-                    stdin=pipe,
-                    stdout=pipe,
-                    stderr=pipe,
-                    start_new_session=True,
-                )  # fmt: skip
-            )
-        return made[-1]
+            server = forkserver.server_for(server_environment(env))
+            return server.spawn(request, oracle_fd)
+        worker = [sys.executable, "-m", "refnet.conformance.running.worker"]
+        argv = sandbox.command(worker, values, scratch, protections, uid, readable)
+        pipe = subprocess.PIPE
+        given = env if oracle_fd is None else env | {oracle_wire.ENVIRONMENT: str(oracle_fd)}
+        return ColdProcess(
+            argv,
+            cwd=work,
+            env=given,
+            stdin=pipe,
+            stdout=pipe,
+            stderr=pipe,
+            start_new_session=True,
+            pass_fds=() if oracle_fd is None else (oracle_fd,),
+        )
 
     return spawn
 
 
-def run(config: dict, protections, uid, folders, readable, env, limits, stopping) -> tuple:
+def run(
+    config: dict, protections, uid, folders, readable, env, limits, stopping, oracle=None
+) -> tuple:
     """Check one submission: its worker started warm or cold (see the module's docstring)
-    and supervised; ``stopping()`` is true when the grader is interrupted.  Returns what
+    and supervised; ``stopping()`` is true when the grader is interrupted; ``oracle``, the
+    batch's oracle server (oracle_server.py), or None.  Returns what
     batch.classify reads (exit code, why it was stopped, output, CPU and wall time) and
     the report, or None."""
     from ..reports.render import render
@@ -171,7 +184,7 @@ def run(config: dict, protections, uid, folders, readable, env, limits, stopping
             start = time.monotonic()  # the server's imports are not the submission's time
             if protections.bubblewrap:
                 holder = hold(folders[0], protections, uid, readable)
-        spawn = _spawner(protections, uid, folders, readable, env, limits, holder)
+        spawn = _spawner(protections, uid, folders, readable, env, limits, holder, oracle)
 
         def halt() -> str | None:
             if output.total > limits.output:
