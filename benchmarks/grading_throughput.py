@@ -12,8 +12,10 @@ Then a class of ``--students`` copies of that submission graded with ``--jobs`` 
 check, 25 examples each: a complete submission) in three ways, side by side: cold without
 the cache (REFNET_FORK_SERVER=off, REFNET_GRADER_CACHE=off: a new interpreter per
 submission that compiles and computes the oracle itself), cold with the cache (a warm-up
-run of refnet fills it), and warm with the cache (the fork server, forkserver.py: only
-where the grader is root; elsewhere the warm row is the cold one).  Printed: wall time,
+run of refnet fills it), warm with the cache (the fork server, forkserver.py: only
+where the grader is root; elsewhere the warm row is the cold one), and warm with the
+cache and the oracle server (running/oracle_server.py: one JAX for the class, whose
+values every worker shares).  Printed: wall time,
 CPU time of everything the batch ran, CPU per submission (the warm-up counted apart), the
 largest resident memory of one process, the largest memory in use by the batch's whole
 process tree (grader, fork server, workers: the sum of their proportional set sizes), the
@@ -130,8 +132,9 @@ def parts(repeats: int) -> dict[str, float]:
 #: The ways a class is graded, each with the environment that chooses it.
 MODES = {
     "cold, no cache": {"REFNET_FORK_SERVER": "off", "REFNET_GRADER_CACHE": "off"},
-    "cold, cache": {"REFNET_FORK_SERVER": "off"},
-    "warm, cache": {"REFNET_FORK_SERVER": ""},
+    "cold, cache": {"REFNET_FORK_SERVER": "off", "REFNET_ORACLE_SERVER": "off"},
+    "warm, cache": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": "off"},
+    "warm, server": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": ""},
 }
 
 

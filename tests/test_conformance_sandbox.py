@@ -346,7 +346,7 @@ def test_a_fork_bomb_is_bounded_and_leaves_nothing(hostile_run):
     fay = _attacks(hostile_run["students"]["fay_fork_bomb"])
     forked = int(fay["fork bomb"].split()[0])
     assert 0 < forked < sandbox.PROCESSES, fay
-    assert len(hostile_run["users"]) == 9  # a user of its own each
+    assert len(hostile_run["users"]) == 10  # a user of its own each
     assert hostile_run["left"] == []  # Fay's sleepers, Ivo's daemon: all gone
 
 
@@ -362,7 +362,7 @@ def test_a_daemon_does_not_outlive_its_submission(hostile_run):
 def test_killing_its_parent_costs_only_its_own_grade(hostile_run):
     gus = hostile_run["students"]["gus_kills_parent"]
     assert gus["outcome"] != "graded" and gus["score"] == 0
-    assert hostile_run["code"] == 0 and len(hostile_run["students"]) == 9
+    assert hostile_run["code"] == 0 and len(hostile_run["students"]) == 10
 
 
 @pytest.mark.slow
@@ -375,6 +375,16 @@ def test_limits_cannot_be_lifted(hostile_run):
     # stopped), long before the wall time: hard limits hold.
     assert hal["outcome"] in ("cpu", "not-loaded"), hal["reason"]
     assert hal["run"]["cpu_seconds"] < 4 * (CPU + 2) < WALL
+
+
+@pytest.mark.slow
+def test_the_oracle_server_takes_only_what_the_checks_send(hostile_run):
+    jo = hostile_run["students"]["jo_abuses_the_oracle"]
+    attacks = _attacks(jo)
+    assert len(attacks) == 6 and all(v.startswith("blocked") for v in attacks.values()), attacks
+    assert attacks["send a message over the size limit"] == "blocked (disconnected)"
+    assert attacks["send a pickle"] == "blocked (refused)"
+    assert jo["score"] == 1  # graded on its softmax, as the others are
 
 
 @pytest.mark.slow

@@ -55,19 +55,19 @@ class WireError(ValueError):
 
 def encode(value) -> Any:
     """``value`` as JSON-ready data: exact floats and arrays (see the module's docstring)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return {"i": str(value)}
-    if isinstance(value, float):
-        return {"f": value.hex()}
-    if isinstance(value, (np.ndarray, np.generic)):
+    if isinstance(value, (np.ndarray, np.generic)):  # first: np.float64 is a float too
         array = np.asarray(value)
         if array.dtype.hasobject:
             raise WireError("an array of Python objects cannot be sent")
         data = base64.b64encode(array.tobytes(order="C")).decode()
         encoded = {"a": data, "dtype": array.dtype.str, "shape": list(array.shape)}
         return encoded | ({"g": True} if isinstance(value, np.generic) else {})
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return {"i": str(value)}
+    if isinstance(value, float):
+        return {"f": value.hex()}
     if isinstance(value, dict):
         return {"d": {str(key): encode(item) for key, item in value.items()}}
     if isinstance(value, (list, tuple)):

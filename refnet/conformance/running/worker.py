@@ -40,11 +40,13 @@ def emitter():
 def work(config: dict, emit) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
+    from .. import oracle_wire
     from ..api import TargetError
     from ..checks import CHECKS
     from ..finding.target import load_target
     from .runner import default_profile, run, select_checks, units
 
+    oracle_wire.connection()  # the oracle server's socket, taken before the target runs
     storage = tempfile.mkdtemp(prefix="refnet-conformance-")
     set_hypothesis_home_dir(storage)
     try:
