@@ -233,6 +233,7 @@ def test_the_oracle_asks_the_server_when_it_has_a_socket(server, monkeypatch):
     served = oracle.softmax(x)
     assert oracle.COUNTS["served"] == 1
     oracle_wire.forget()  # and without it, the same value computed here
+    os.close(fd)
     monkeypatch.setattr(oracle, "VALUES", {})
     assert oracle.softmax(x).tobytes() == served.tobytes()
     assert oracle.COUNTS["served"] == 1

@@ -11,8 +11,13 @@ submission whose answers match draws no new example and never imports JAX:
 * ``REFNET_ORACLE_VALUES=FILE``: read the table from FILE (read-only in the submission's
   sandbox, so no submission can change what another is compared with).
 
-The table is JSON: float64 values are stored as their bytes, so a value read back is the
-value computed, bit for bit.  Arguments the key cannot describe skip the table.
+A value the table lacks is asked of the grader's oracle server when the process has a
+socket to it (a worker in a batch, ``REFNET_ORACLE_FD``: running/oracle_server.py), which
+computes it once for the whole class; else, or when the server fails, it is computed here.
+
+The table is JSON (oracle_wire.py): float64 values are stored as their bytes, so a value
+read back is the value computed, bit for bit.  Arguments the key cannot describe skip the
+table.
 """
 
 from __future__ import annotations

@@ -225,8 +225,10 @@ def connection() -> Connection | None:
 
 
 def forget() -> None:
-    """Stop using the server (it failed): the oracle computes here from now on."""
+    """Stop using the server (it failed): the oracle computes here from now on.  The
+    descriptor is left as it is, not closed: the code under test may have closed it, and
+    its number may be a file of that code's by now."""
     connection_ = _CONNECTION[0] if _CONNECTION else None
     _CONNECTION[:] = [None]
     if connection_ is not None:
-        connection_.socket.close()
+        connection_.socket.detach()
