@@ -529,3 +529,22 @@ def test_a_check_not_graded_is_in_no_maximum_and_no_failed_test_unless_the_point
     # And 0 points leaves a check out.
     zero = grade(run_record | {"report": report}, checks, Points(rules={"sigmoid": 0}))
     assert (zero["score"], zero["max_score"]) == (1, 1)
+
+
+def test_an_unused_literal_does_not_change_the_examples(tmp_path, monkeypatch):
+    """Every student meets the same examples from the same seed: hypothesis must not draw
+    from the literals in a submission's source (it does by default since 6.131)."""
+    from refnet.conformance import oracle
+
+    source = (ROOT / "tests" / "fixtures" / "book_chapter4.py").read_text()
+    plain = tmp_path / "plain.py"
+    plain.write_text(source)
+    noted = tmp_path / "noted.py"
+    noted.write_text(source + "\n_UNUSED = (0.7071, 123.25, -3.5e-3, 1e-300, 17, 99999)\n")
+    seen = []
+    for path in (plain, noted):
+        monkeypatch.setattr(oracle, "VALUES", {})
+        report = run(load_target(str(path)), profile="book", max_examples=10, select=["softmax"])
+        assert report.results and all(r.status in ("pass", "warn") for r in report.results)
+        seen.append(set(oracle.VALUES))  # every example's oracle call, by its arguments
+    assert seen[0] and seen[0] == seen[1]
