@@ -98,6 +98,7 @@ class RunOptions:
     map_file: tuple[str, str] | None = None  # (file name, contents): shipped to the worker
     limits: Limits = field(default_factory=Limits)
     cache: str | None = None  # a folder warm_up filled: the oracle's values, XLA's programs
+    oracle_server: bool = False  # the class shares one oracle server (oracle_server.py)
 
 
 @dataclass(frozen=True)
@@ -454,9 +455,9 @@ def run_all(submissions, options: RunOptions, jobs: int = 1, scheduler=None, pro
 
 
 def _oracle_server(options: RunOptions):
-    """The batch's oracle server (oracle_server.py), started: with the grader's cache,
-    unless REFNET_ORACLE_SERVER=off; None without one, or when it could not start."""
-    if not options.cache or not oracle_server.wanted():
+    """The batch's oracle server (oracle_server.py), started, when ``options`` ask for one;
+    None without, or when it could not start (each worker then computes for itself)."""
+    if not options.oracle_server:
         return None
     with tempfile.TemporaryDirectory(prefix="refnet-env-") as placeholder:
         env = _child_environment(placeholder) | cache_environment(options.cache, write=False)

@@ -42,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -202,10 +203,11 @@ class OracleServer:
         self.control: socket.socket | None = None
         self.uid: int | None = None
         self.scratch = tempfile.mkdtemp(prefix="refnet-oracle-")
+        self.started, self.ready = threading.Lock(), False
 
     def start(self) -> bool:
-        """Start the server and wait for its imports; False (and a grader without it) when
-        it could not start."""
+        """Start the server (its imports go on while the first workers start: `connect`
+        waits for them); False (and a grader without it) when it could not start."""
         protections = sandbox.available()
         self.uid = sandbox.new_user() if protections.own_user else None
         if self.uid is not None:
@@ -239,29 +241,35 @@ class OracleServer:
             return False
         finally:
             theirs.close()
-        ours.settimeout(START_TIMEOUT)
-        try:
-            started = ours.recv(16) == b"ready"
-        except OSError:
-            started = False
-        if not started:
-            ours.close()
-            self.close()
-            return False
-        ours.settimeout(None)
         self.control = ours
         return True
+
+    def _ready(self) -> bool:
+        """Whether the server has finished its imports (waited for once)."""
+        with self.started:
+            if self.control is not None and not self.ready:
+                self.control.settimeout(START_TIMEOUT)
+                try:
+                    self.ready = self.control.recv(16) == b"ready"
+                except OSError:
+                    self.ready = False
+                self.control.settimeout(None)
+                if not self.ready:
+                    self.control.close()
+                    self.control = None
+        return self.control is not None
 
     def connect(self, cpu_seconds: float) -> int | None:
         """A new connection for one worker: the descriptor of the worker's end (the caller
         passes it on and closes it), or None when the server is gone.  The server spends
         at most ``cpu_seconds`` of CPU on it."""
-        if self.control is None:
+        control = self.control if self._ready() else None
+        if control is None:
             return None
         worker_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             message = json.dumps({"cpu": cpu_seconds}).encode()
-            socket.send_fds(self.control, [message], [server_end.fileno()])
+            socket.send_fds(control, [message], [server_end.fileno()])
         except OSError:
             worker_end.close()
             return None
