@@ -1,6 +1,7 @@
 """What grading one faithful submission costs, and a class of them, without and with the cache.
 
     python benchmarks/grading_throughput.py [--students 10] [--jobs 2] [--repeats 1]
+                                            [--class-folder DIR]
 
 Parts of one submission's cost, each the median CPU time of fresh interpreters: starting
 Python; importing the runner (hypothesis, the checks) without JAX; importing JAX; the
@@ -14,8 +15,8 @@ the cache (REFNET_FORK_SERVER=off, REFNET_GRADER_CACHE=off: a new interpreter pe
 submission that compiles and computes the oracle itself), cold with the cache (a warm-up
 run of refnet fills it), warm with the cache (the fork server, forkserver.py: only
 where the grader is root; elsewhere the warm row is the cold one), and warm with the
-cache and the oracle server (running/oracle_server.py: one JAX for the class, whose
-values every worker shares).  Printed: wall time,
+cache and the oracle server (running/oracle_server.py: one JAX for the class computes what
+the table lacks, once; the grader's default for a class).  Printed: wall time,
 CPU time of everything the batch ran, CPU per submission (the warm-up counted apart), the
 largest resident memory of one process, the largest memory in use by the batch's whole
 process tree (grader, fork server, workers: the sum of their proportional set sizes), the
@@ -134,13 +135,15 @@ MODES = {
     "cold, no cache": {"REFNET_FORK_SERVER": "off", "REFNET_GRADER_CACHE": "off"},
     "cold, cache": {"REFNET_FORK_SERVER": "off", "REFNET_ORACLE_SERVER": "off"},
     "warm, cache": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": "off"},
-    "warm, server": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": ""},
+    "warm, cache, server": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": ""},
 }
 
 
-def grade_class(students: int, jobs: int, mode: str, scratch: Path) -> dict:
+def grade_class(students: int, jobs: int, mode: str, scratch: Path, given=None) -> dict:
     folder = scratch / "class"
-    if not folder.exists():
+    if not folder.exists() and given is not None:  # a class of differing students
+        shutil.copytree(given, folder)
+    elif not folder.exists():
         folder.mkdir()
         for index in range(students):
             shutil.copy(FAITHFUL, folder / f"student{index:03d}.py")
@@ -166,6 +169,11 @@ def grade_class(students: int, jobs: int, mode: str, scratch: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=10)
+    parser.add_argument(
+        "--class-folder",
+        type=Path,
+        help="grade this class (one submission per *.py file or folder) instead of copies",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-parts", action="store_true")
@@ -180,13 +188,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(args.repeats):
             for mode in args.modes:  # alternating, so that a change of load meets every mode
-                results[mode].append(grade_class(args.students, args.jobs, mode, Path(scratch)))
+                results[mode].append(
+                    grade_class(args.students, args.jobs, mode, Path(scratch), args.class_folder)
+                )
         outs = [results[mode][0]["out"] for mode in args.modes]
         same = all(_same_grades(outs[0], other) for other in outs[1:])
     n = args.students
+    if args.class_folder:
+        from refnet.conformance.running.batch import find_submissions
+
+        n = len(find_submissions(args.class_folder))
     print(f"\na class of {n} faithful submissions, --jobs {args.jobs} (medians):")
     print(
-        f"  {'':<16} {'wall s':>8} {'CPU s':>8} {'CPU/sub':>8} {'ratio':>6} {'peak MiB':>9} "
+        f"  {'':<20} {'wall s':>8} {'CPU s':>8} {'CPU/sub':>8} {'ratio':>6} {'peak MiB':>9} "
         f"{'tree MiB':>9} {'100 subs':>9}"
     )
     first = None
@@ -199,7 +213,7 @@ def main() -> None:
         warm = statistics.median(r["warm"]["cpu"] for r in results[mode])
         hundred = wall / n * 100 + statistics.median(r["warm"]["wall"] for r in results[mode])
         print(
-            f"  {mode:<16} {wall:8.1f} {cpu:8.1f} {cpu / n:8.2f} {cpu / first:6.2f} {peak:9.0f} "
+            f"  {mode:<20} {wall:8.1f} {cpu:8.1f} {cpu / n:8.2f} {cpu / first:6.2f} {peak:9.0f} "
             f"{tree:9.0f} {hundred / 60:7.1f} min"
             + (f"   (+ warm-up {warm:.1f} s CPU, once)" if warm else "")
         )

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +239,39 @@ def test_the_oracle_asks_the_server_when_it_has_a_socket(server, monkeypatch):
     monkeypatch.setattr(oracle, "VALUES", {})
     assert oracle.softmax(x).tobytes() == served.tobytes()
     assert oracle.COUNTS["served"] == 1
+
+
+# -- a class ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_class_is_graded_the_same_with_and_without_the_server(tmp_path):
+    """The server changes where the oracle's values are computed, never what they are: the
+    same statuses, reasons and counterexamples (whose expected values are the oracle's),
+    for a faithful student and two whose code goes another way than refnet's."""
+    from refnet.conformance.running import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    fixtures = Path(__file__).parent / "fixtures"
+    for source in ("class/ben_copy_perturb.py", "class/eve_batch_softmax.py"):
+        (folder / Path(source).name).write_text((fixtures / source).read_text())
+    (folder / "ada.py").write_text((fixtures / "book_chapter4.py").read_text())
+    submissions = batch.find_submissions(folder)
+    checks = ("softmax", "cross_entropy_error.batch", "numerical_gradient", "TwoLayerNet.loss")
+    options = batch.RunOptions(max_examples=10, select=checks, profile="book")
+    seen = []
+    for served in (True, False):
+        runs = batch.run_all(submissions, replace(options, oracle_server=served), jobs=2)
+        seen.append(
+            {
+                run["student"]: [
+                    (c["name"], c["status"], c["reason"], c["counterexample"])
+                    for c in run["report"]["checks"]
+                ]
+                for run in runs
+            }
+        )
+    assert seen[0] == seen[1]
+    statuses = {student: {row[1] for row in rows} for student, rows in seen[0].items()}
+    assert "fail" in statuses["ben_copy_perturb"] and statuses["ada"] <= {"pass", "warn"}

@@ -292,23 +292,22 @@ def _write_autograder(args) -> int:
 
 @contextlib.contextmanager
 def _cache(args, options: RunOptions, count: int):
-    """``options`` with what the class shares: the oracle server for a class of two or
-    more (unless REFNET_ORACLE_SERVER=off), and the grader's cache (batch.warm_up) in the
+    """``options`` with what the class shares: the grader's cache (batch.warm_up) in the
     folder REFNET_GRADER_CACHE names (filled once, kept: an autograder's image fills it
-    at build time), or in a temporary one for a class of two or more without the server;
-    neither on a cluster (its workers do not share this machine's folders) nor with
-    REFNET_GRADER_CACHE=off."""
+    at build time), else in a temporary one for a class of two or more, which also shares
+    the oracle server (unless REFNET_ORACLE_SERVER=off); neither on a cluster (its
+    workers do not share this machine's folders) nor with REFNET_GRADER_CACHE=off."""
     named = os.environ.get("REFNET_GRADER_CACHE", "")
     if args.scheduler or named == "off":
         yield options
         return
-    # A class of two or more shares one oracle server (running/oracle_server.py), which
-    # computes what the class needs once: a warm-up would only compute it apart first.
-    # One submission alone (Gradescope) costs less without it (measured: 6.7 s of CPU
-    # and 376 MiB, against 8.3 s and 443 MiB with it).
+    # A class of two or more also shares one oracle server (running/oracle_server.py),
+    # which computes once what the warm-up's table lacks.  One submission alone
+    # (Gradescope) costs less without it (measured: 6.7 s of CPU and 376 MiB, against
+    # 8.3 s and 443 MiB with it).
     served = count >= 2 and oracle_server.wanted()
-    if not named and (count < 2 or served):
-        yield replace(options, oracle_server=served)
+    if count < 2 and not named:
+        yield options
         return
     with contextlib.ExitStack() as stack:
         folder = Path(named) if named else Path(stack.enter_context(_temporary()))
