@@ -198,7 +198,7 @@ def main() -> None:
         from refnet.conformance.running.batch import find_submissions
 
         n = len(find_submissions(args.class_folder))
-    print(f"\na class of {n} faithful submissions, --jobs {args.jobs} (medians):")
+    print(f"\na class of {n} submissions, --jobs {args.jobs} (medians):")
     print(
         f"  {'':<20} {'wall s':>8} {'CPU s':>8} {'CPU/sub':>8} {'ratio':>6} {'peak MiB':>9} "
         f"{'tree MiB':>9} {'100 subs':>9}"
