@@ -9,14 +9,16 @@ runner on one faithful submission (the book's own code, tests/fixtures/book_chap
 REFNET_BENCH_SUBMISSION) outside any
 sandbox, whose remainder is the checks, the oracle's compilation and its values.
 
-Then a class of ``--students`` copies of that submission graded with ``--jobs`` (every
-check, 25 examples each: a complete submission) in three ways, side by side: cold without
-the cache (REFNET_FORK_SERVER=off, REFNET_GRADER_CACHE=off: a new interpreter per
-submission that compiles and computes the oracle itself), cold with the cache (a warm-up
-run of refnet fills it), warm with the cache (the fork server, forkserver.py: only
-where the grader is root; elsewhere the warm row is the cold one), and warm with the
-cache and the oracle server (running/oracle_server.py: one JAX for the class computes what
-the table lacks, once; the grader's default for a class).  Printed: wall time,
+Then a class of ``--students`` copies of that submission (or the class in
+``--class-folder``) graded with ``--jobs`` (every check, 25 examples each: a complete
+submission) in five ways, side by side: cold without the cache (REFNET_FORK_SERVER=off,
+REFNET_GRADER_CACHE=off: a new interpreter per submission that compiles and computes the
+oracle itself); cold with the cache (a warm-up run of refnet fills it); cold with the
+cache and the oracle server (running/oracle_server.py: one JAX for the class computes
+what the table lacks, once; a class's default where the grader is not root); warm with the
+cache (the fork server, forkserver.py: only where the grader is root, elsewhere the warm
+rows are the cold ones); warm with the cache and the oracle server (a class's default as
+root).  Printed: wall time,
 CPU time of everything the batch ran, CPU per submission (the warm-up counted apart), the
 largest resident memory of one process, the largest memory in use by the batch's whole
 process tree (grader, fork server, workers: the sum of their proportional set sizes), the
@@ -134,6 +136,7 @@ def parts(repeats: int) -> dict[str, float]:
 MODES = {
     "cold, no cache": {"REFNET_FORK_SERVER": "off", "REFNET_GRADER_CACHE": "off"},
     "cold, cache": {"REFNET_FORK_SERVER": "off", "REFNET_ORACLE_SERVER": "off"},
+    "cold, cache, server": {"REFNET_FORK_SERVER": "off", "REFNET_ORACLE_SERVER": ""},
     "warm, cache": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": "off"},
     "warm, cache, server": {"REFNET_FORK_SERVER": "", "REFNET_ORACLE_SERVER": ""},
 }

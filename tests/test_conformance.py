@@ -609,7 +609,9 @@ def test_any_shape_draws_inside_the_domain_and_the_row_by_row_gradient_is_a_pitf
 #: A step other than the book's h = 1e-4: the truncation bound (h^2 M3 / 6 at h = 1e-4)
 #: rejects h = 2e-4 (four times the truncation; with the bound 10 times wider, both pass);
 #: the round-off bound (ROUNDING_STAGES eps S / h) rejects h = 3e-7 in the gradient (with
-#: ROUNDING_STAGES 10 times larger it passes); h = 1e-4 passes both.
+#: ROUNDING_STAGES 10 times larger it passes); h = 1e-4 passes both.  The round-off of
+#: h = 3e-7 shows only at some points (log-sum-exp at [0, 1], x / 5 near 1): at 25 examples
+#: the check found it from 8 of the seeds 0-9, at 60 from all ten, hence 60 here.
 STEPS = {
     "1e-4": {"numerical_diff.central": "pass", "numerical_gradient.vector": "pass"},
     "2e-4": {"numerical_diff.central": "fail", "numerical_gradient.vector": "fail"},
@@ -630,7 +632,7 @@ def test_each_bound_of_the_central_difference_is_pinned_by_a_step_on_each_side(
         """
     ) + ONE_D_GRADIENT.replace("h = 1e-4", f"h = {h}")
     target = module_target(tmp_path, f"step_{h.replace('-', '_')}", source)
-    report = run(target, profile="book", max_examples=25, select=list(verdicts))
+    report = run(target, profile="book", max_examples=60, select=list(verdicts))
     assert statuses_of(report) == verdicts
 
 

@@ -824,3 +824,23 @@ def test_a_dask_worker_started_beside_a_refnet_folder_grades_with_the_installed_
             worker.wait(timeout=60)
     assert run["outcome"] == "graded", run["reason"]
     assert [c["status"] for c in run["report"]["checks"]] == ["pass"]
+
+
+def test_a_cache_from_another_oracle_is_filled_again(tmp_path, monkeypatch, capsys):
+    """A kept cache (REFNET_GRADER_CACHE) is read only when it was filled by this oracle,
+    JAX and NumPy: one from another version could hold another oracle's values."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "oracle.json").write_text("{}")
+    (cache / batch.STAMP).write_text(json.dumps(batch.cache_stamp() | {"numpy": "0.0"}))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "amy.py").write_text((ROOT / "tests" / "fixtures" / "book_chapter4.py").read_text())
+    monkeypatch.setenv("REFNET_GRADER_CACHE", str(cache))
+    argv = ["--batch", str(folder), "--out", str(tmp_path / "out"), "-k", "softmax.batch"]
+    assert main([*argv, "--max-examples", "3", "--profile", "book"]) == 0
+    assert "filled by another version" in capsys.readouterr().err
+    assert batch.cache_is_current(cache)
+    assert json.loads((cache / "oracle.json").read_text())  # the warm-up's values, again
+    (cache / batch.STAMP).write_text(json.dumps(batch.cache_stamp() | {"oracle": "other"}))
+    assert not batch.cache_is_current(cache)

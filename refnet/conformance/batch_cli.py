@@ -33,6 +33,8 @@ from .running.batch import (
     BatchError,
     Limits,
     RunOptions,
+    cache_is_current,
+    clear_cache,
     find_submissions,
     format_size,
     parse_size,
@@ -311,6 +313,13 @@ def _cache(args, options: RunOptions, count: int):
         return
     with contextlib.ExitStack() as stack:
         folder = Path(named) if named else Path(stack.enter_context(_temporary()))
+        if (folder / "oracle.json").is_file() and not cache_is_current(folder):
+            print(
+                f"the grader's cache in {folder} was filled by another version of refnet's "
+                "oracle, JAX or NumPy: it is filled again",
+                file=sys.stderr,
+            )
+            clear_cache(folder)
         if not (folder / "oracle.json").is_file():
             print(
                 "grading after a warm-up: refnet's own implementation fills the cache",

@@ -336,9 +336,53 @@ def warm_up(options: RunOptions, cache: Path) -> dict:
         watched, _ = workers.run(
             config, sandbox.Protections(), None, folders, [], env, options.limits, _STOPPING.is_set
         )
+    (cache / STAMP).write_text(json.dumps(cache_stamp(), indent=1), encoding="utf-8")
     for path in [cache, *cache.rglob("*")]:  # readable by a submission's own user
         path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
     return watched
+
+
+#: The file in a cache that says what filled it (`cache_stamp`).
+STAMP = "stamp.json"
+
+
+def cache_stamp() -> dict:
+    """What the oracle's values in a cache depend on: the source of the oracle's modules
+    and the versions of JAX, jaxlib and NumPy.  A cache filled under another stamp (an
+    instructor's REFNET_GRADER_CACHE kept across an upgrade) must not be read: its values
+    could be another oracle's."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import functions, oracle, oracle_jax, oracle_wire
+
+    digest = hashlib.sha256()
+    for module in (oracle, oracle_jax, oracle_wire, functions):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    stamp: dict[str, str | None] = {"oracle": digest.hexdigest()}
+    for package in ("jax", "jaxlib", "numpy"):
+        try:
+            stamp[package] = version(package)
+        except PackageNotFoundError:
+            stamp[package] = None
+    return stamp
+
+
+def clear_cache(cache: Path) -> None:
+    """Empty ``cache`` of what warm_up wrote (the oracle's table, XLA's programs, the stamp)."""
+    import shutil
+
+    (cache / "oracle.json").unlink(missing_ok=True)
+    (cache / STAMP).unlink(missing_ok=True)
+    shutil.rmtree(cache / "xla", ignore_errors=True)
+
+
+def cache_is_current(cache: Path) -> bool:
+    """Whether ``cache`` was filled under this grader's `cache_stamp`."""
+    try:
+        return json.loads((cache / STAMP).read_text(encoding="utf-8")) == cache_stamp()
+    except (OSError, ValueError):
+        return False
 
 
 def _child_environment(scratch: str) -> dict[str, str]:
