@@ -40,6 +40,8 @@ import sys
 import threading
 from pathlib import Path
 
+from . import sandbox
+
 #: The namespaces a worker joins, in this order (the mount namespace last: after it, the
 #: paths under /proc are the sandbox's).
 NAMESPACES: tuple[tuple[str, int], ...] = (
@@ -325,11 +327,7 @@ class ForkServer:
             self.channel.close()
             self.channel = None
         if self.process is not None:
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            sandbox.wait_or_kill(self.process)
             self.process = None
 
 

@@ -283,11 +283,7 @@ class OracleServer:
             self.control.close()
             self.control = None
         if self.process is not None:
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            sandbox.wait_or_kill(self.process)
             self.process = None
         if self.uid is not None:
             sandbox.kill_user(self.uid)

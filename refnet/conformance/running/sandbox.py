@@ -249,6 +249,15 @@ def _view(scratch: Path, readable: list[Path]) -> list[str]:
     return view
 
 
+def wait_or_kill(process: subprocess.Popen, seconds: float = 10.0) -> None:
+    """Give a server told to end (its channel closed) ``seconds`` to exit, then kill it."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def end_signal(code: int | None) -> int | None:
     """The signal that ended a child, also when bubblewrap passed it on as 128 + N."""
     if code is None:
