@@ -241,6 +241,26 @@ def test_the_oracle_asks_the_server_when_it_has_a_socket(server, monkeypatch):
     assert oracle.COUNTS["served"] == 1
 
 
+def test_without_a_sandbox_or_a_user_the_server_still_serves(tmp_path, monkeypatch):
+    """Where the grader is not root and has no bubblewrap (a laptop), the server runs
+    under the limits alone, as a worker does, and answers the same."""
+    from refnet.conformance.running import sandbox
+
+    monkeypatch.setattr(sandbox, "available", lambda: sandbox.Protections())
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    import refnet
+
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(refnet.__file__))
+    plain = OracleServer(env, Limits(memory=2**31), cache=None)
+    assert plain.start() and plain.uid is None
+    try:
+        x = np.array([2.0, -1.0, 0.5])
+        served = _connect(plain).call("softmax", (x,), {})
+        assert served.tobytes() == oracle.softmax(x).tobytes()
+    finally:
+        plain.close()
+
+
 # -- a class ----------------------------------------------------------------------------------
 
 
