@@ -577,8 +577,14 @@ def test_real_sigints_at_start_up_in_training_and_while_grading(capsys, tmp_path
     ]
     failures = []
     for argv, module, ready, fragment in moments:
-        process = start(argv, tmp_path, module)
-        out, err, started = interrupt_when(process, lambda p=process, r=ready: r(p))
+        for _ in range(2):
+            process = start(argv, tmp_path, module)
+            out, err, started = interrupt_when(process, lambda p=process, r=ready: r(p))
+            # Exit code 0: the command finished between the moment and the signal (on a
+            # loaded machine `refnet check` can finish its last 0.3 s first): the moment
+            # was missed, not the interrupt; once more.
+            if process.returncode != 0:
+                break
         found = problems(process.returncode, out, err, 130, fragment)
         if not gone(started):
             found.append("processes it started outlived it")
