@@ -5,8 +5,9 @@ the checks, JAX): this module pays it once per grader.  The *server* (``python -
 refnet.conformance.running.forkserver``, started by `ForkServer`) imports everything the worker
 needs, and nothing more: JAX's backend is not started and nothing is compiled, because a
 process forked after XLA started its threads may deadlock.  For each run the grader sends
-the server a request (the worker's settings, the user id, the limits, the environment, and
-three pipes) and the server forks:
+the server a request (the worker's settings, the user id, the limits, the environment,
+three pipes, and the worker's socket to the oracle server when a class has one) and the
+server forks:
 
 * an intermediate process, which joins the submission's bubblewrap sandbox (its mount,
   network, process, IPC, host-name and cgroup namespaces: the same view of the files,
@@ -177,7 +178,7 @@ def _reap(block: bool = False) -> None:
 
 
 def serve(fd: int) -> None:
-    """The server's loop: one request (and its three pipes) in, one forked run out."""
+    """The server's loop: one request (and its pipes and socket) in, one forked run out."""
     import importlib
 
     for name in WARM_IMPORTS:
