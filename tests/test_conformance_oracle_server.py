@@ -94,8 +94,11 @@ def test_nesting_and_the_request_total_are_bounded():
 
 def test_a_frame_is_read_only_when_whole():
     buffer = bytearray(oracle_wire.frame(b"first") + oracle_wire.frame(b"second")[:5])
+    assert oracle_wire.frame_ready(buffer)
     assert oracle_wire.split_frame(buffer) == b"first"
+    assert not oracle_wire.frame_ready(buffer)
     assert oracle_wire.split_frame(buffer) is None  # the second is not all there yet
+    assert oracle_wire.frame_ready(bytearray(struct.pack(">I", oracle_wire.MAX_MESSAGE + 1)))
     with pytest.raises(oracle_wire.WireError, match="at most"):
         oracle_wire.split_frame(bytearray(struct.pack(">I", oracle_wire.MAX_MESSAGE + 1)))
 

@@ -19,6 +19,7 @@ evaluated.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import struct
@@ -165,6 +166,15 @@ def frame(message: bytes) -> bytes:
     return _LENGTH.pack(len(message)) + message
 
 
+def frame_ready(buffer: bytearray) -> bool:
+    """Whether `split_frame` has something to say about ``buffer``: a whole message, or a
+    stated length over `MAX_MESSAGE`."""
+    if len(buffer) < _LENGTH.size:
+        return False
+    (length,) = _LENGTH.unpack_from(buffer)
+    return length > MAX_MESSAGE or len(buffer) >= _LENGTH.size + length
+
+
 def split_frame(buffer: bytearray) -> bytes | None:
     """The first whole message in ``buffer`` (removed from it), or None while it is not
     all there; a `WireError` when its stated length is over `MAX_MESSAGE`."""
@@ -190,8 +200,6 @@ class Connection:
     def call(self, name: str, args: tuple, kwargs: dict):
         """The server's value of ``name(*args, **kwargs)``; OSError when it is gone, or
         refused the call (over its budget, or an argument it does not take)."""
-        import json
-
         request = {"f": name, "a": encode(list(args)), "k": encode(kwargs)}
         self.socket.sendall(frame(json.dumps(request, separators=(",", ":")).encode()))
         buffer = bytearray()

@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .. import oracle_wire
 from . import sandbox
 
 #: Seconds the grader waits for the server's imports before grading without it.
@@ -69,8 +70,6 @@ class _Client:
 
 def _answer(request: bytes, functions: dict) -> bytes:
     """The reply to one request: the value, or what was wrong with the request."""
-    from .. import oracle_wire
-
     try:
         message = json.loads(request)
         name = message["f"]
@@ -89,7 +88,7 @@ def _answer(request: bytes, functions: dict) -> bytes:
 def serve(control_fd: int) -> None:
     """The server's loop: new connections from the grader on ``control_fd``, requests on
     them answered in turn, until the grader closes ``control_fd``."""
-    from .. import oracle, oracle_jax, oracle_wire  # noqa: F401  (JAX imported before "ready")
+    from .. import oracle, oracle_jax  # noqa: F401  (JAX imported before "ready")
 
     functions = {name: getattr(oracle, name) for name in oracle.__all__ if name != "as_numpy"}
     control = socket.socket(fileno=control_fd)
@@ -104,7 +103,9 @@ def serve(control_fd: int) -> None:
         client.channel.close()
 
     while True:
-        ready = [c for c in clients.values() if not c.outgoing and _has_request(c)]
+        ready = [
+            c for c in clients.values() if not c.outgoing and oracle_wire.frame_ready(c.incoming)
+        ]
         for key, events in selector.select(timeout=0 if ready else None):
             if key.fileobj is control:
                 if not _accept(control, selector, clients):
@@ -134,15 +135,6 @@ def serve(control_fd: int) -> None:
             _send(client, selector, drop)
 
 
-def _has_request(client: _Client) -> bool:
-    from ..oracle_wire import MAX_MESSAGE
-
-    if len(client.incoming) < 4:
-        return False
-    length = int.from_bytes(client.incoming[:4], "big")
-    return length > MAX_MESSAGE or len(client.incoming) >= 4 + length
-
-
 def _accept(control: socket.socket, selector, clients) -> bool:
     """Take a new connection from the grader; False when the grader has closed."""
     try:
@@ -161,15 +153,13 @@ def _accept(control: socket.socket, selector, clients) -> bool:
 
 
 def _receive(client: _Client, drop) -> None:
-    from ..oracle_wire import MAX_MESSAGE
-
     try:
         chunk = client.channel.recv(1 << 16)
     except BlockingIOError:
         return
     except OSError:
         chunk = b""
-    if not chunk or len(client.incoming) + len(chunk) > 2 * (MAX_MESSAGE + 4):
+    if not chunk or len(client.incoming) + len(chunk) > 2 * (oracle_wire.MAX_MESSAGE + 4):
         drop(client)
         return
     client.incoming += chunk
